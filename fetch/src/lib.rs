@@ -1,0 +1,21 @@
+//! netlens-fetch: data sets on disk, loaded into plain arrays.
+//!
+//! - [`Dataset`] / [`Images`]: labelled images in memory, NCHW `f32` in `[0, 1]`.
+//! - [`load_split`]: the course `.npy` layout or Fashion-MNIST IDX files (plain or `.gz`).
+//! - [`npy`], [`idx`], [`resize`]: the formats and the bilinear 28→32 resize underneath.
+//! - [`write_atomically`]: every file netlens writes goes through a temporary file and a rename.
+//!
+//! It does not know about models; `netlens-train` and `netlens-analyze` build on it.
+
+mod course;
+mod dataset;
+mod error;
+pub mod idx;
+pub mod npy;
+pub mod resize;
+mod write;
+
+pub use course::{load_idx_pair, load_npy_images, load_npy_pair, load_split, Split, COURSE_IMAGE_SIZE};
+pub use dataset::{fashion_mnist_class_names, Dataset, Images, FASHION_MNIST_CLASSES};
+pub use error::{FetchError, Result};
+pub use write::write_atomically;

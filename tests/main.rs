@@ -1,0 +1,4 @@
+//! End-to-end tests of the `netlens` binary on the real small data in `../shared/data`.
+//! One module per command.
+
+mod common;

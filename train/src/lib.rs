@@ -1,0 +1,1 @@
+//! netlens-train
