@@ -3,7 +3,6 @@
 use clap::{Parser, Subcommand};
 
 mod progress;
-mod train;
 
 pub use progress::progress_bar;
 
@@ -20,15 +19,11 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Train LeNet-5, the shallow net or the 12–35 layer CNN and export it to ONNX.
-    Train(train::TrainArgs),
 }
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Train(args) => train::run(args),
-    }
+    match cli.command {}
 }
 
 #[cfg(test)]
