@@ -2,3 +2,4 @@
 //! One module per command.
 
 mod common;
+mod train;

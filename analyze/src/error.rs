@@ -16,6 +16,24 @@ pub enum AnalyzeError {
         #[source]
         source: std::io::Error,
     },
+    /// A file's content could not be parsed.
+    #[error("{}: {reason}", path.display())]
+    Parse { path: PathBuf, reason: String },
+    /// plotters failed to draw a figure.
+    #[error("drawing a figure failed: {0}")]
+    Plot(String),
+    /// A linear-algebra routine failed (e.g. an eigendecomposition did not converge).
+    #[error("{what} failed: {reason}")]
+    Numeric { what: String, reason: String },
+    /// A class with too few examples for a class-balanced sample.
+    #[error("class {label} (`{class}`) has {found} examples in the data; the sample needs {needed} per class (at least {minimum})")]
+    ClassTooSmall { label: usize, class: String, found: usize, needed: usize, minimum: usize },
+    /// t-SNE did not finish (bhtsne panicked).
+    #[error("t-SNE on {n} samples × {dims} features failed: {reason}")]
+    Tsne { n: usize, dims: usize, reason: String },
+    /// A figure could not be drawn.
+    #[error("{}: cannot draw the figure: {reason}", path.display())]
+    Figure { path: PathBuf, reason: String },
     /// An error from the ONNX layer.
     #[error(transparent)]
     Onnx(#[from] netlens_onnx::OnnxError),

@@ -46,6 +46,36 @@ pub enum FetchError {
     /// A directory does not hold the files a data set needs.
     #[error("{}: expected {expected}", path.display())]
     MissingFiles { path: PathBuf, expected: String },
+    /// The server answered with an HTTP error status.
+    #[error("{url}: HTTP {status}")]
+    HttpStatus { url: String, status: reqwest::StatusCode },
+    /// The connection failed, timed out or broke off (after all retries).
+    #[error("{url}: download failed: {source}")]
+    Http {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The body ended before the length the server announced (after all retries).
+    #[error("{url}: the download stopped after {found} of {expected} bytes")]
+    Incomplete { url: String, expected: u64, found: u64 },
+    /// A downloaded file does not have the pinned SHA-256; the file has been removed.
+    #[error("checksum mismatch for `{file}`: expected sha256 {expected}, found {found} (the file was removed)")]
+    ChecksumMismatch { file: String, expected: String, found: String },
+    /// Neither `$NETLENS_CACHE` nor a platform cache directory is available.
+    #[error("no cache directory: set NETLENS_CACHE or pass --cache DIR")]
+    NoCacheDir,
+    /// An archive entry that would be written outside the target directory, or is not a plain
+    /// file or directory. Nothing of the archive is kept.
+    #[error("{}: unsafe archive entry `{entry}`: {reason}", archive.display())]
+    UnsafeArchiveEntry { archive: PathBuf, entry: String, reason: String },
+    /// An image file could not be decoded.
+    #[error("{}: cannot decode image: {source}", path.display())]
+    Image {
+        path: PathBuf,
+        #[source]
+        source: image::ImageError,
+    },
 }
 
 /// Result of this crate.

@@ -20,6 +20,29 @@ pub enum OnnxError {
     /// A layer or tensor name that the graph does not have.
     #[error("layer `{name}` not in {}; available: {}", path.display(), available.join(", "))]
     UnknownLayer { path: PathBuf, name: String, available: Vec<String> },
+    /// Images whose shape does not fit the model's input.
+    #[error("{}: the model's input `{input}` expects images of shape {expected}, found {found}", path.display())]
+    InputShape { path: PathBuf, input: String, expected: String, found: String },
+    /// tract failed to optimise or run the graph.
+    #[error("{}: tract could not {action}", path.display())]
+    Tract {
+        path: PathBuf,
+        action: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// An op the differentiable executor does not evaluate.
+    #[error("node `{node}`: ONNX op `{op}` is not supported by the differentiable executor; supported: {supported}")]
+    UnsupportedOp { node: String, op: String, supported: String },
+    /// A node whose inputs or attributes do not fit its op.
+    #[error("node `{node}` ({op}): {reason}")]
+    Op { node: String, op: String, reason: String },
+    /// A target class outside the model's classes.
+    #[error("target class {target} is outside the model's {classes} classes (0..{classes})")]
+    TargetClass { target: usize, classes: usize },
+    /// A different number of targets than images.
+    #[error("{targets} target classes given for {images} images")]
+    TargetCount { targets: usize, images: usize },
 }
 
 /// Result of this crate.

@@ -1,8 +1,23 @@
 //! netlens-onnx: everything about running an ONNX file.
 //!
+//! - [`inspect`]: the layer table ([`ModelSummary`]: readable names, ops, shapes with a symbolic
+//!   batch axis, parameter counts).
+//! - [`taps`]: run a model with tract and collect intermediate outputs ([`TapRunner`]), with
+//!   layers chosen by name or automatically ([`select_taps`]).
+//! - [`DifferentiableModel`]: the same graph evaluated with burn autodiff (parsed with onnx-ir),
+//!   for the gradient of a class logit at the input or any named tensor.
 //! - [`naming`]: give exported graphs names for people (`conv1`, `fc2`, input `image`, output `logits`).
 
 mod error;
+mod executor;
+pub mod inspect;
+mod model;
 pub mod naming;
+mod ops;
+pub mod taps;
 
 pub use error::{OnnxError, Result};
+pub use inspect::{inspect, Dim, Layer, LayerKind, ModelSummary, TensorInfo};
+pub use taps::{select_taps, LayerSelection, Tap, TapOutput, TapRole, TapRunner};
+pub use executor::{DifferentiableModel, GradientAt, HostTensor, LogitGradient};
+pub use ops::SUPPORTED_OPS;

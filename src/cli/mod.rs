@@ -2,7 +2,10 @@
 
 use clap::{Parser, Subcommand};
 
+mod features;
+mod inspect;
 mod progress;
+mod train;
 
 pub use progress::progress_bar;
 
@@ -19,11 +22,21 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Train LeNet-5, the shallow net or the 27-layer CNN and export it to ONNX.
+    Train(train::TrainArgs),
+    /// Print the layer table of an ONNX model: names, ops, shapes, parameters.
+    Inspect(inspect::InspectArgs),
+    /// Embed chosen layers' features with PCA and t-SNE; figures, arrays and separation scores.
+    Features(features::FeaturesArgs),
 }
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {}
+    match cli.command {
+        Command::Train(args) => train::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Features(args) => features::run(args),
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,163 @@
+//! Grad-CAM (Selvaraju et al., "Grad-CAM: Visual Explanations from Deep Networks via
+//! Gradient-based Localization", arXiv:1610.02391).
+//!
+//! For the class score `y^c` (the pre-softmax logit) and a convolutional feature map
+//! `A ∈ R^{K×H×W}` (K channels of H×W), the channel weights are the spatially averaged
+//! gradients `α_k = (1/HW) Σ_ij ∂y^c/∂A_kij`, and the map is `L = ReLU(Σ_k α_k A_k)` at the
+//! layer's resolution, bilinearly upsampled (half-pixel centres, as PyTorch and captum) to the
+//! input size.
+
+use netlens_fetch::resize::resize_bilinear;
+use netlens_fetch::Images;
+use netlens_onnx::{DifferentiableModel, GradientAt};
+
+use super::{resolve_targets, Map, Target};
+use crate::error::{AnalyzeError, Result};
+
+/// Grad-CAM of one image.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct GradCam {
+    /// The ONNX tensor the map was computed at (e.g. `/relu2/Relu_output_0`).
+    pub layer: String,
+    /// The explained class.
+    pub target: usize,
+    /// Its logit `y^c`.
+    pub logit: f32,
+    /// `L` at the layer's resolution `[H, W]`, ≥ 0 (with the ReLU).
+    pub layer_map: Map,
+    /// `L` bilinearly upsampled to the input's `[height, width]`.
+    pub map: Map,
+}
+
+/// Parameters of [`GradCam`]; build with [`GradCam::params`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct GradCamParams {
+    layer: Option<String>,
+    target: Target,
+    relu: bool,
+}
+
+impl GradCam {
+    /// Defaults: layer `auto` (the last convolutional feature map,
+    /// [`DifferentiableModel::last_conv_feature_map`]), the predicted class, ReLU applied.
+    pub fn params() -> GradCamParams {
+        GradCamParams { layer: None, target: Target::Predicted, relu: true }
+    }
+}
+
+impl GradCamParams {
+    /// The feature map, by its ONNX tensor name; `None` for `auto`.
+    pub fn layer(mut self, layer: Option<String>) -> Self {
+        self.layer = layer;
+        self
+    }
+
+    /// The class to explain.
+    pub fn target(mut self, target: Target) -> Self {
+        self.target = target;
+        self
+    }
+
+    /// Whether to apply the final ReLU (the paper's choice; default true).
+    pub fn relu(mut self, relu: bool) -> Self {
+        self.relu = relu;
+        self
+    }
+
+    /// The layer these parameters resolve to on `model`.
+    ///
+    /// # Errors
+    /// [`AnalyzeError::InvalidParam`] when `auto` finds no convolution, or the named tensor is
+    /// not 4-D `[batch, channels, height, width]`; an unknown name is reported by the model
+    /// with the available names.
+    pub fn resolve_layer(&self, model: &DifferentiableModel) -> Result<String> {
+        let layer = match &self.layer {
+            Some(l) => l.clone(),
+            None => model.last_conv_feature_map().ok_or_else(|| AnalyzeError::InvalidParam {
+                name: "layer".into(),
+                value: "auto".into(),
+                reason: "the model has no Conv node; name a 4-D feature map".into(),
+            })?,
+        };
+        if let Some((op, shape)) = model.tensor_info(&layer)
+            && shape.len() != 4
+        {
+            return Err(AnalyzeError::InvalidParam {
+                name: "layer".into(),
+                value: layer,
+                reason: format!("Grad-CAM needs a 4-D feature map [batch, channels, height, width]; this {op} output has rank {}", shape.len()),
+            });
+        }
+        Ok(layer)
+    }
+
+    /// Grad-CAM for each image.
+    ///
+    /// # Shapes
+    /// `images`: `[batch, channels, height, width]` in the model's input scale; one
+    /// [`GradCam`] per image.
+    ///
+    /// # Errors
+    /// [`AnalyzeError::InvalidParam`] for a bad layer or target; the model's errors (input
+    /// shape, unknown layer naming the available ones).
+    pub fn explain(&self, model: &DifferentiableModel, images: &Images) -> Result<Vec<GradCam>> {
+        let layer = self.resolve_layer(model)?;
+        let logits = model.forward(images)?;
+        let targets = resolve_targets(&logits, self.target)?;
+        let g = model.gradient(images, &targets, GradientAt::Tensor(&layer))?;
+        if g.activation.shape.len() != 4 {
+            return Err(AnalyzeError::InvalidParam {
+                name: "layer".into(),
+                value: layer,
+                reason: format!("Grad-CAM needs a 4-D feature map, found shape {:?}", g.activation.shape),
+            });
+        }
+        let [_, k, h, w] = <[usize; 4]>::try_from(g.activation.shape.as_slice()).expect("rank checked");
+        let (ih, iw) = (images.shape[2], images.shape[3]);
+        let classes = g.logits.shape[1];
+        let per = k * h * w;
+        Ok((0..images.shape[0])
+            .map(|b| {
+                let a = &g.activation.data[b * per..(b + 1) * per];
+                let d = &g.gradient.data[b * per..(b + 1) * per];
+                let layer_map = cam(a, d, k, h, w, self.relu);
+                let map = Map { height: ih, width: iw, data: resize_bilinear(&layer_map.data, h, w, ih, iw) };
+                GradCam { layer: layer.clone(), target: targets[b], logit: g.logits.data[b * classes + targets[b]], layer_map, map }
+            })
+            .collect())
+    }
+}
+
+/// `ReLU(Σ_k α_k A_k)` with `α_k` the mean of `∂y/∂A_k`, for one image.
+///
+/// # Shapes
+/// `activation`, `gradient`: `[K, H, W]`; returns `[H, W]`.
+pub fn cam(activation: &[f32], gradient: &[f32], k: usize, h: usize, w: usize, relu: bool) -> Map {
+    let plane = h * w;
+    let mut out = vec![0f32; plane];
+    for c in 0..k {
+        let grad = &gradient[c * plane..(c + 1) * plane];
+        let alpha = grad.iter().map(|&g| g as f64).sum::<f64>() / plane as f64;
+        for (o, &a) in out.iter_mut().zip(&activation[c * plane..(c + 1) * plane]) {
+            *o += (alpha * a as f64) as f32;
+        }
+    }
+    if relu {
+        out.iter_mut().for_each(|v| *v = v.max(0.0));
+    }
+    Map { height: h, width: w, data: out }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cam;
+
+    #[test]
+    fn cam_weights_channels_by_mean_gradient_and_clips_negatives() {
+        // Two channels of 1×2: α = (1, −1) → Σ α_k A_k = (1·[2, 0]) + (−1·[1, 3]) = [1, −3] → ReLU [1, 0].
+        let a = [2.0, 0.0, 1.0, 3.0];
+        let g = [0.5, 1.5, -1.0, -1.0];
+        assert_eq!(cam(&a, &g, 2, 1, 2, true).data, vec![1.0, 0.0]);
+        assert_eq!(cam(&a, &g, 2, 1, 2, false).data, vec![1.0, -3.0]);
+    }
+}

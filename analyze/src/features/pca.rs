@@ -1,0 +1,153 @@
+//! Principal component analysis by an exact symmetric eigendecomposition, with each
+//! component's share of the *total* variance.
+//!
+//! For centred data `X_c` (`[n, d]`) the components are the eigenvectors of the covariance
+//! `C = X_cᵀ X_c / (n − 1)` with the largest eigenvalues λ₁ ≥ λ₂ ≥ …; the share of component `i`
+//! is `λ_i / tr(C)`, where `tr(C)` is the total variance of all `d` features (Pearson 1901;
+//! Jolliffe, *Principal Component Analysis*, 2002, §2.1). linfa-reduction 0.8's
+//! `explained_variance_ratio` divides by the kept components' sum instead (DESIGN.md pitfalls),
+//! which is why this module exists. When `d > n` the `n × n` Gram matrix `X_c X_cᵀ` is
+//! decomposed instead (same non-zero eigenvalues; `v_i = X_cᵀ u_i / √(λ_i (n − 1))`), so wide
+//! convolutional features (16 × 32 × 32 = 16,384 values) cost `O(n² d)`, not `O(d³)`.
+
+use linfa_linalg::eigh::EighInto;
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+
+use crate::error::{AnalyzeError, Result};
+
+/// A fitted PCA.
+#[derive(Clone, Debug)]
+pub struct Pca {
+    /// Feature means, `[d]`.
+    pub mean: Array1<f64>,
+    /// Principal axes as rows, orthonormal, `[k, d]`, by decreasing variance.
+    pub components: Array2<f64>,
+    /// Variance along each component (covariance eigenvalue, divisor `n − 1`), `[k]`.
+    pub variance: Array1<f64>,
+    /// Total variance of the data: the trace of the covariance.
+    pub total_variance: f64,
+}
+
+impl Pca {
+    /// Fits `k` components to `x`.
+    ///
+    /// # Shapes
+    /// `x`: `[n, d]`, one sample per row.
+    ///
+    /// # Errors
+    /// [`AnalyzeError::InvalidParam`] when `n < 2`, `k == 0` or `k > min(n, d)`;
+    /// [`AnalyzeError::Numeric`] when the eigendecomposition fails.
+    pub fn fit(x: ArrayView2<f64>, k: usize) -> Result<Pca> {
+        let (n, d) = x.dim();
+        if n < 2 || k == 0 || k > n.min(d) {
+            return Err(AnalyzeError::InvalidParam {
+                name: "components".into(),
+                value: k.to_string(),
+                reason: format!("PCA of {n} samples × {d} features needs 1 ≤ components ≤ {}", n.min(d)),
+            });
+        }
+        let mean = x.mean_axis(Axis(0)).expect("n ≥ 2 rows");
+        let centred = &x - &mean;
+        let total_variance = centred.iter().map(|v| v * v).sum::<f64>() / (n - 1) as f64;
+        let (variance, components) = if d <= n { by_covariance(&centred, k)? } else { by_gram(&centred, k)? };
+        Ok(Pca { mean, components, variance, total_variance })
+    }
+
+    /// Each component's share of the total variance, `λ_i / tr(C)`, `[k]`; sums to ≤ 1.
+    pub fn variance_share(&self) -> Array1<f64> {
+        if self.total_variance > 0.0 { &self.variance / self.total_variance } else { Array1::zeros(self.variance.len()) }
+    }
+
+    /// Projects `x` (`[m, d]`) onto the components: `[m, k]`.
+    pub fn transform(&self, x: ArrayView2<f64>) -> Array2<f64> {
+        (&x - &self.mean).dot(&self.components.t())
+    }
+}
+
+/// Top `k` eigenpairs of a symmetric matrix, by decreasing eigenvalue: (`[k]`, vectors as columns `[m, k]`).
+fn top_eigen(matrix: Array2<f64>, k: usize) -> Result<(Array1<f64>, Array2<f64>)> {
+    let (values, vectors) = matrix.eigh_into().map_err(|e| AnalyzeError::Numeric {
+        what: "symmetric eigendecomposition for PCA".into(),
+        reason: e.to_string(),
+    })?;
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
+    let top = &order[..k];
+    let vals = top.iter().map(|&i| values[i].max(0.0)).collect();
+    Ok((vals, vectors.select(Axis(1), top)))
+}
+
+fn by_covariance(centred: &Array2<f64>, k: usize) -> Result<(Array1<f64>, Array2<f64>)> {
+    let n = centred.nrows();
+    let cov = centred.t().dot(centred) / (n - 1) as f64;
+    let (variance, vectors) = top_eigen(cov, k)?;
+    Ok((variance, vectors.t().to_owned()))
+}
+
+fn by_gram(centred: &Array2<f64>, k: usize) -> Result<(Array1<f64>, Array2<f64>)> {
+    let n = centred.nrows();
+    let gram = centred.dot(&centred.t());
+    let (eig, u) = top_eigen(gram, k)?;
+    // v_i = X_cᵀ u_i / σ_i with σ_i = √eig_i; a zero σ leaves a zero row (no variance there).
+    let mut components = u.t().dot(centred);
+    for (mut row, &e) in components.axis_iter_mut(Axis(0)).zip(eig.iter()) {
+        let sigma = e.sqrt();
+        if sigma > f64::EPSILON {
+            row /= sigma;
+        } else {
+            row.fill(0.0);
+        }
+    }
+    Ok((eig / (n - 1) as f64, components))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    const TOLERANCE: f64 = 1e-9;
+
+    /// `n` samples of rank-2 data in `d` dims: a·e₀ + b·(e₁ + e₂)/√2, var(a) > var(b).
+    fn rank_two(n: usize, d: usize) -> Array2<f64> {
+        let e = 1.0 / 2f64.sqrt();
+        Array2::from_shape_fn((n, d), |(i, j)| match j {
+            0 => (i as f64 * 0.7).sin() * 3.0,
+            1 | 2 => (i as f64 * 1.3).cos() * e,
+            _ => 0.0,
+        })
+    }
+
+    #[test]
+    fn recovers_data_of_known_rank_in_both_paths() {
+        // (20, 3): covariance path; (6, 9): Gram path.
+        for (n, d) in [(20, 3), (6, 9)] {
+            let pca = Pca::fit(rank_two(n, d).view(), 2).unwrap();
+            let gram = pca.components.dot(&pca.components.t());
+            for (idx, v) in gram.indexed_iter() {
+                let want = if idx.0 == idx.1 { 1.0 } else { 0.0 };
+                assert!((v - want).abs() < 1e-8, "({n}, {d}): components not orthonormal at {idx:?}: {v}");
+            }
+            let share_sum: f64 = pca.variance_share().sum();
+            assert!((share_sum - 1.0).abs() < 1e-8, "({n}, {d}): rank-2 data, shares sum to {share_sum}");
+            assert!(pca.components[[0, 0]].abs() > 1.0 - 1e-6, "first axis is e0: {:?}", pca.components);
+            assert!((pca.components[[1, 1]].abs() - 1.0 / 2f64.sqrt()).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn shares_are_of_the_total_variance_not_of_the_kept_components() {
+        let x = array![[1.0, 0.0], [-1.0, 0.0], [0.0, 0.5], [0.0, -0.5]];
+        let pca = Pca::fit(x.view(), 1).unwrap();
+        // Variances 2/3 and 1/6: the first has 0.8 of the total.
+        assert!((pca.variance_share()[0] - 0.8).abs() < TOLERANCE, "{}", pca.variance_share());
+        assert!(pca.variance[0].is_finite());
+    }
+
+    #[test]
+    fn too_many_components_is_an_error() {
+        let x = array![[1.0, 2.0], [3.0, 4.0], [5.0, 7.0]];
+        let err = Pca::fit(x.view(), 3).unwrap_err().to_string();
+        assert!(err.contains("components = 3") && err.contains("≤ 2"), "{err}");
+    }
+}

@@ -1,0 +1,271 @@
+//! One layer's feature study: embed tapped features with PCA and t-SNE, score how classes
+//! separate, and write the figures, arrays and CSV files.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use ndarray::{Array2, ArrayView2};
+use netlens_onnx::{TapOutput, TapRole};
+use serde::{Deserialize, Serialize};
+
+use super::pca::Pca;
+use super::scores::{knn_accuracy, silhouette, KNN_K};
+use super::tsne::{tsne, tsne_input, TsneParams};
+use crate::error::{AnalyzeError, Result};
+use crate::figures::scatter::{write_scatter_svg, Scatter};
+
+/// An embedding method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Principal component analysis ([`Pca`]).
+    Pca,
+    /// t-SNE ([`tsne`]).
+    Tsne,
+}
+
+impl Method {
+    /// `pca` or `tsne`, as in file names and the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Pca => "pca",
+            Method::Tsne => "tsne",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Method::Pca => "PCA",
+            Method::Tsne => "t-SNE",
+        }
+    }
+}
+
+/// Settings of a feature study.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmbedParams {
+    /// Methods to run, in order.
+    pub methods: Vec<Method>,
+    /// t-SNE settings; `tsne.dims` is also the PCA embedding's dimension (2 or 3).
+    pub tsne: TsneParams,
+    /// Also write t-SNE's input (`<layer>_tsne_input.npy`, `[n, ≤ 50]` f32), e.g. for benchmarks.
+    pub save_tsne_input: bool,
+}
+
+impl EmbedParams {
+    /// Checks the settings for `n` samples.
+    ///
+    /// # Errors
+    /// [`AnalyzeError::InvalidParam`] for dims other than 2 or 3, no method, or t-SNE settings
+    /// that [`TsneParams::check`] rejects.
+    pub fn check(&self, n: usize) -> Result<()> {
+        if self.methods.is_empty() {
+            return Err(AnalyzeError::InvalidParam { name: "methods".into(), value: String::new(), reason: "give pca, tsne or both".into() });
+        }
+        if self.methods.contains(&Method::Tsne) {
+            self.tsne.check(n)
+        } else if !(2..=3).contains(&self.tsne.dims) {
+            Err(AnalyzeError::InvalidParam { name: "dims".into(), value: self.tsne.dims.to_string(), reason: "embeddings are 2-D or 3-D".into() })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// The sample the features were computed on.
+#[derive(Clone, Debug)]
+pub struct Sample<'a> {
+    /// `[n]` labels.
+    pub labels: &'a [u8],
+    /// `[n]` indices of the samples in the data set's split.
+    pub indices: &'a [usize],
+    /// Class names in label order.
+    pub class_names: &'a [String],
+}
+
+/// One embedding of one layer, with its separation scores.
+#[derive(Clone, Debug, Serialize)]
+pub struct Embedding {
+    /// How it was made.
+    pub method: Method,
+    /// `[n, dims]` coordinates (saved as `.npy`/CSV, not in the JSON).
+    #[serde(skip)]
+    pub points: Array2<f64>,
+    /// Width of the method's input (t-SNE: after PCA to at most 50).
+    pub input_dims: usize,
+    /// Wall-clock time of the method itself, seconds (t-SNE: excluding the PCA to 50).
+    pub seconds: f64,
+    /// Mean silhouette of the classes in the embedding, in `[−1, 1]`.
+    pub silhouette: f64,
+    /// Leave-one-out 5-NN accuracy in the embedding, in `[0, 1]`.
+    pub knn_accuracy: f64,
+    /// PCA only: each component's share of the *total* variance of the layer's features.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variance_share: Option<Vec<f64>>,
+    /// Files written: figure, `.npy`, CSV.
+    pub files: Vec<PathBuf>,
+}
+
+/// All embeddings of one tapped layer.
+#[derive(Clone, Debug, Serialize)]
+pub struct LayerStudy {
+    /// Readable layer name.
+    pub layer: String,
+    /// Original ONNX tensor name.
+    pub tensor: String,
+    /// ONNX op producing it.
+    pub op: String,
+    /// Why the layer was chosen.
+    pub role: TapRole,
+    /// One sample's output shape, e.g. `[6, 28, 28]`.
+    pub sample_shape: Vec<usize>,
+    /// Features per sample (flattened).
+    pub features: usize,
+    /// Leave-one-out 5-NN accuracy in the original feature space, in `[0, 1]`.
+    pub knn_accuracy: f64,
+    /// One per method.
+    pub embeddings: Vec<Embedding>,
+}
+
+/// The tapped features as an `[n, features]` matrix.
+pub fn feature_matrix(output: &TapOutput) -> Array2<f64> {
+    let width = output.width();
+    let n = if width == 0 { 0 } else { output.data.len() / width };
+    Array2::from_shape_vec((n, width), output.data.iter().map(|&v| v as f64).collect()).expect("TapOutput data is [n, width]")
+}
+
+/// File-name stem of a layer: its name with anything but letters, digits, `-` and `_` replaced.
+pub fn file_stem(layer: &str) -> String {
+    layer.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+}
+
+/// Studies one tapped layer: k-NN in feature space, then each method of `params`, each written
+/// to `out_dir` as `<layer>_<method>.{svg,npy,csv}`; `progress(method)` runs before each method.
+///
+/// # Errors
+/// Those of [`EmbedParams::check`], [`Pca::fit`], [`tsne`], and file writing.
+pub fn study_layer(
+    output: &TapOutput,
+    sample: &Sample,
+    params: &EmbedParams,
+    out_dir: &Path,
+    mut progress: impl FnMut(Method),
+) -> Result<LayerStudy> {
+    let x = feature_matrix(output);
+    params.check(x.nrows())?;
+    let mut study = LayerStudy {
+        layer: output.tap.layer.clone(),
+        tensor: output.tap.tensor.clone(),
+        op: output.tap.op.clone(),
+        role: output.tap.role,
+        sample_shape: output.sample_shape.clone(),
+        features: x.ncols(),
+        knn_accuracy: knn_accuracy(x.view(), sample.labels, KNN_K),
+        embeddings: vec![],
+    };
+    for &method in &params.methods {
+        progress(method);
+        let mut embedding = embed(x.view(), method, params, out_dir, &study.layer)?;
+        embedding.silhouette = silhouette(embedding.points.view(), sample.labels);
+        embedding.knn_accuracy = knn_accuracy(embedding.points.view(), sample.labels, KNN_K);
+        embedding.files = write_embedding(out_dir, &study, &embedding, sample)?;
+        study.embeddings.push(embedding);
+    }
+    Ok(study)
+}
+
+fn embed(x: ArrayView2<f64>, method: Method, params: &EmbedParams, out_dir: &Path, layer: &str) -> Result<Embedding> {
+    let dims = params.tsne.dims.min(x.ncols()).min(x.nrows());
+    let (points, seconds, input_dims, variance_share) = match method {
+        Method::Pca => {
+            let start = Instant::now();
+            let pca = Pca::fit(x, dims)?;
+            let points = pca.transform(x);
+            (points, start.elapsed().as_secs_f64(), x.ncols(), Some(pca.variance_share().to_vec()))
+        }
+        Method::Tsne => {
+            let input = tsne_input(x)?;
+            if params.save_tsne_input {
+                let data: Vec<f32> = input.iter().map(|&v| v as f32).collect();
+                let path = out_dir.join(format!("{}_tsne_input.npy", file_stem(layer)));
+                netlens_fetch::npy::write_f32(&path, &[input.nrows(), input.ncols()], &data)?;
+            }
+            let start = Instant::now();
+            let points = tsne(input.view(), &params.tsne)?;
+            (points, start.elapsed().as_secs_f64(), input.ncols(), None)
+        }
+    };
+    Ok(Embedding { method, points, input_dims, seconds, silhouette: 0.0, knn_accuracy: 0.0, variance_share, files: vec![] })
+}
+
+fn axis_names(embedding: &Embedding) -> Vec<String> {
+    (0..embedding.points.ncols())
+        .map(|i| match (&embedding.variance_share, embedding.method) {
+            (Some(share), _) => format!("PC{} ({:.1}% of variance)", i + 1, share[i] * 100.0),
+            (None, _) => format!("t-SNE {}", i + 1),
+        })
+        .collect()
+}
+
+fn write_embedding(out_dir: &Path, layer: &LayerStudy, e: &Embedding, sample: &Sample) -> Result<Vec<PathBuf>> {
+    let stem = format!("{}_{}", file_stem(&layer.layer), e.method.name());
+    let (svg, npy, csv) = (out_dir.join(format!("{stem}.svg")), out_dir.join(format!("{stem}.npy")), out_dir.join(format!("{stem}.csv")));
+    let title = format!("{} of {} ({}, {} features), 5-NN {:.0}%", e.method.title(), layer.layer, layer.op, layer.features, e.knn_accuracy * 100.0);
+    let scatter = Scatter { points: e.points.view(), labels: sample.labels, class_names: sample.class_names, title, axis_names: axis_names(e) };
+    write_scatter_svg(&svg, &scatter)?;
+    let data: Vec<f32> = e.points.iter().map(|&v| v as f32).collect();
+    netlens_fetch::npy::write_f32(&npy, &[e.points.nrows(), e.points.ncols()], &data)?;
+    netlens_fetch::write_atomically(&csv, embedding_csv(e.points.view(), sample).as_bytes())?;
+    Ok(vec![svg, npy, csv])
+}
+
+/// CSV with a header: `index,label,class,x1,x2[,x3]`; `index` is the sample's index in the split.
+fn embedding_csv(points: ArrayView2<f64>, sample: &Sample) -> String {
+    let axes: Vec<String> = (1..=points.ncols()).map(|i| format!("x{i}")).collect();
+    let mut csv = format!("index,label,class,{}\n", axes.join(","));
+    for (i, row) in points.outer_iter().enumerate() {
+        let label = sample.labels[i];
+        let class = sample.class_names.get(label as usize).map_or(String::new(), |c| c.replace(',', ";"));
+        let coords: Vec<String> = row.iter().map(|v| format!("{v:.6}")).collect();
+        csv += &format!("{},{label},{class},{}\n", sample.indices[i], coords.join(","));
+    }
+    csv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netlens_onnx::Tap;
+
+    #[test]
+    fn studies_a_layer_and_writes_its_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = 40;
+        let labels: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
+        let data: Vec<f32> = (0..n * 6).map(|k| ((k / 6) % 2) as f32 * 3.0 + ((k * 7) % 5) as f32 * 0.1).collect();
+        let tap = Tap { layer: "fc/1".into(), tensor: "t".into(), op: "Gemm".into(), role: TapRole::FullyConnected };
+        let output = TapOutput { tap, sample_shape: vec![6], data };
+        let indices: Vec<usize> = (100..100 + n).collect();
+        let names = vec!["a".to_string(), "b,c".to_string()];
+        let sample = Sample { labels: &labels, indices: &indices, class_names: &names };
+        let params = EmbedParams {
+            methods: vec![Method::Pca, Method::Tsne],
+            tsne: TsneParams { perplexity: 5.0, iterations: 250, ..Default::default() },
+            save_tsne_input: true,
+        };
+        let mut seen = vec![];
+        let study = study_layer(&output, &sample, &params, dir.path(), |m| seen.push(m)).unwrap();
+        assert_eq!(seen, params.methods);
+        assert_eq!(study.features, 6);
+        for e in &study.embeddings {
+            assert_eq!(e.points.dim(), (n, 2));
+            assert!(e.files.iter().all(|f| f.exists()), "{:?}", e.files);
+        }
+        let csv = std::fs::read_to_string(dir.path().join("fc_1_pca.csv")).unwrap();
+        assert!(csv.starts_with("index,label,class,x1,x2\n100,0,a,"), "{csv}");
+        assert!(csv.lines().nth(2).unwrap().starts_with("101,1,b;c,"));
+        assert!(dir.path().join("fc_1_tsne_input.npy").exists());
+        let json = serde_json::to_value(&study).unwrap();
+        assert!(json["embeddings"][0]["variance_share"].as_array().unwrap().len() == 2);
+    }
+}

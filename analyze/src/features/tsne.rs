@@ -1,0 +1,153 @@
+//! t-SNE (van der Maaten & Hinton 2008; Barnes–Hut approximation, van der Maaten 2014) through
+//! linfa-tsne 0.8 (bhtsne 0.4), made safe for real features:
+//!
+//! - features wider than [`TSNE_INPUT_DIMS`] are first reduced to that many dimensions with
+//!   [`Pca`], the usual preprocessing (scikit-learn's and openTSNE's docs recommend it; bhtsne
+//!   overflowed the stack on 1,024-wide raw pixels, DESIGN.md pitfalls);
+//! - the run happens on its own thread with a [`TSNE_STACK_BYTES`] stack, and a panic inside
+//!   bhtsne becomes an [`AnalyzeError::Tsne`] instead of aborting the program;
+//! - perplexity is checked against `n` before bhtsne's own assertion can fire.
+
+use linfa::traits::Transformer;
+use linfa_tsne::TSneParams;
+use ndarray::{Array2, ArrayView2};
+use rand_xoshiro::rand_core::SeedableRng;
+use rand_xoshiro::Xoshiro256Plus;
+
+use super::pca::Pca;
+use crate::error::{AnalyzeError, Result};
+
+/// Width features are reduced to with PCA before t-SNE when they are wider.
+pub const TSNE_INPUT_DIMS: usize = 50;
+
+/// Stack size of the t-SNE thread (bhtsne's vantage-point tree recurses).
+pub const TSNE_STACK_BYTES: usize = 256 << 20;
+
+/// Barnes–Hut accuracy θ (0 = exact); 0.5 as in bhtsne, scikit-learn and linfa's default.
+pub const BARNES_HUT_THETA: f64 = 0.5;
+
+/// t-SNE settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TsneParams {
+    /// Output dimensions, 2 or 3.
+    pub dims: usize,
+    /// Perplexity, the effective number of neighbours; needs `n − 1 ≥ 3 · perplexity`. Default 30.
+    pub perplexity: f64,
+    /// Gradient-descent iterations. Default 1000.
+    pub iterations: usize,
+    /// Seed of the initial embedding.
+    pub seed: u64,
+}
+
+impl Default for TsneParams {
+    fn default() -> Self {
+        TsneParams { dims: 2, perplexity: 30.0, iterations: 1000, seed: 0 }
+    }
+}
+
+impl TsneParams {
+    /// Checks the settings for `n` samples.
+    ///
+    /// # Errors
+    /// [`AnalyzeError::InvalidParam`] naming the setting: dims not 2 or 3, perplexity not
+    /// positive or too large for `n`, fewer than 10 iterations.
+    pub fn check(&self, n: usize) -> Result<()> {
+        let invalid = |name: &str, value: String, reason: String| Err(AnalyzeError::InvalidParam { name: name.into(), value, reason });
+        if !(2..=3).contains(&self.dims) {
+            return invalid("dims", self.dims.to_string(), "t-SNE embeds in 2 or 3 dimensions".into());
+        }
+        if !(self.perplexity > 0.0) {
+            return invalid("perplexity", self.perplexity.to_string(), "must be positive".into());
+        }
+        if (n as f64 - 1.0) < 3.0 * self.perplexity {
+            let most = (n as f64 - 1.0) / 3.0;
+            let reason = format!("too large for {n} samples: t-SNE needs n − 1 ≥ 3 · perplexity, so at most {most:.2}");
+            return invalid("perplexity", self.perplexity.to_string(), reason);
+        }
+        if self.iterations < 10 {
+            return invalid("iterations", self.iterations.to_string(), "need at least 10".into());
+        }
+        Ok(())
+    }
+}
+
+/// The input t-SNE actually sees: `x` itself, or its first [`TSNE_INPUT_DIMS`] principal
+/// components when wider (and `n` allows).
+///
+/// # Errors
+/// Those of [`Pca::fit`].
+pub fn tsne_input(x: ArrayView2<f64>) -> Result<Array2<f64>> {
+    let (n, d) = x.dim();
+    let k = TSNE_INPUT_DIMS.min(n);
+    if d <= k {
+        return Ok(x.to_owned());
+    }
+    Ok(Pca::fit(x, k)?.transform(x))
+}
+
+/// Embeds `x` with t-SNE after [`tsne_input`].
+///
+/// # Shapes
+/// `x`: `[n, d]` → `[n, params.dims]`.
+///
+/// # Errors
+/// Those of [`TsneParams::check`] and [`tsne_input`]; [`AnalyzeError::Tsne`] when bhtsne fails.
+pub fn tsne(x: ArrayView2<f64>, params: &TsneParams) -> Result<Array2<f64>> {
+    params.check(x.nrows())?;
+    let input = tsne_input(x)?;
+    let (n, dims) = input.dim();
+    let params = params.clone();
+    let fail = |reason: String| AnalyzeError::Tsne { n, dims, reason };
+    let handle = std::thread::Builder::new()
+        .name("t-SNE".into())
+        .stack_size(TSNE_STACK_BYTES)
+        .spawn(move || run_bhtsne(input, &params))
+        .map_err(|e| fail(format!("cannot start its thread: {e}")))?;
+    match handle.join() {
+        Ok(result) => result.map_err(fail),
+        Err(panic) => Err(fail(panic_message(panic.as_ref()))),
+    }
+}
+
+fn run_bhtsne(input: Array2<f64>, params: &TsneParams) -> std::result::Result<Array2<f64>, String> {
+    let rng = Xoshiro256Plus::seed_from_u64(params.seed);
+    TSneParams::embedding_size_with_rng(params.dims, rng)
+        .perplexity(params.perplexity)
+        .approx_threshold(BARNES_HUT_THETA)
+        .max_iter(params.iterations)
+        .transform(input)
+        .map_err(|e| e.to_string())
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "bhtsne panicked".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perplexity_too_large_for_n_is_a_clear_error() {
+        let err = TsneParams { perplexity: 30.0, ..Default::default() }.check(60).unwrap_err().to_string();
+        assert!(err.contains("perplexity = 30") && err.contains("60 samples") && err.contains("19.67"), "{err}");
+    }
+
+    #[test]
+    fn separates_two_clusters_with_duplicate_points_reproducibly() {
+        // Two clusters in 80-D, with repeated points (dead ReLUs give many identical rows).
+        let x = Array2::from_shape_fn((60, 80), |(i, j)| if i < 30 { ((i % 4) * j % 3) as f64 * 0.1 } else { 5.0 + ((i % 3) + j % 2) as f64 * 0.1 });
+        let params = TsneParams { perplexity: 10.0, iterations: 300, ..Default::default() };
+        let y = tsne(x.view(), &params).unwrap();
+        assert_eq!(y.dim(), (60, 2));
+        assert!(y.iter().all(|v| v.is_finite()));
+        let labels: Vec<u8> = (0..60).map(|i| (i / 30) as u8).collect();
+        let acc = super::super::scores::knn_accuracy(y.view(), &labels, 5);
+        assert!(acc > 0.95, "k-NN accuracy in the embedding {acc}");
+        assert_eq!(y, tsne(x.view(), &params).unwrap(), "same seed, same embedding");
+    }
+}

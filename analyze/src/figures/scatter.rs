@@ -1,0 +1,175 @@
+//! Scatter plots of 2-D and 3-D embeddings as SVG (plotters), one colour per class, with a
+//! legend of the class names. A 3-D embedding is drawn as a projected 3-D scatter (fixed yaw
+//! and pitch) with its three axes.
+
+use std::path::Path;
+
+use ndarray::{ArrayView2, Axis};
+use plotters::prelude::*;
+
+use crate::error::{AnalyzeError, Result};
+
+/// Width and height of a scatter plot, in pixels.
+pub const SCATTER_SIZE: (u32, u32) = (820, 640);
+
+/// Ten colours that stay apart (Tableau 10, matplotlib's default cycle), by class label; labels
+/// past 10 wrap around.
+pub const CLASS_COLORS: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+/// What to draw: points, their labels, the class names, the title and axis names.
+pub struct Scatter<'a> {
+    /// `[n, 2]` or `[n, 3]` coordinates.
+    pub points: ArrayView2<'a, f64>,
+    /// `[n]` class labels, indices into `class_names`.
+    pub labels: &'a [u8],
+    /// Class names in label order (the legend).
+    pub class_names: &'a [String],
+    /// Title above the plot.
+    pub title: String,
+    /// One name per axis, e.g. `["PC1 (31.2%)", "PC2 (12.0%)"]`.
+    pub axis_names: Vec<String>,
+}
+
+fn color(label: u8) -> RGBColor {
+    CLASS_COLORS[label as usize % CLASS_COLORS.len()]
+}
+
+/// `(min, max)` of column `c`, widened by 5% on each side (and to a unit span when flat).
+fn range(points: ArrayView2<f64>, c: usize) -> std::ops::Range<f64> {
+    let col = points.index_axis(Axis(1), c);
+    let (lo, hi) = col.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let pad = if hi > lo { (hi - lo) * 0.05 } else { 0.5 };
+    (lo - pad)..(hi + pad)
+}
+
+/// Draws `scatter` as an SVG at `path` (written atomically).
+///
+/// # Errors
+/// [`AnalyzeError::InvalidParam`] unless the points have 2 or 3 columns and one label each;
+/// [`AnalyzeError::Figure`] when plotters fails; [`AnalyzeError::Fetch`] when the file cannot
+/// be written.
+pub fn write_scatter_svg(path: &Path, scatter: &Scatter) -> Result<()> {
+    let dims = scatter.points.ncols();
+    if !(2..=3).contains(&dims) || scatter.labels.len() != scatter.points.nrows() {
+        return Err(AnalyzeError::InvalidParam {
+            name: "points".into(),
+            value: format!("{:?} with {} labels", scatter.points.dim(), scatter.labels.len()),
+            reason: "a scatter needs [n, 2] or [n, 3] points and n labels".into(),
+        });
+    }
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SCATTER_SIZE).into_drawing_area();
+        let drawn = if dims == 2 { draw_2d(&root, scatter) } else { draw_3d(&root, scatter) };
+        drawn.and_then(|_| root.present().map_err(|e| e.to_string())).map_err(|reason| AnalyzeError::Figure {
+            path: path.into(),
+            reason,
+        })?;
+    }
+    netlens_fetch::write_atomically(path, svg.as_bytes())?;
+    Ok(())
+}
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+fn draw_2d(root: &Area, s: &Scatter) -> std::result::Result<(), String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(&s.title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(range(s.points, 0), range(s.points, 1))
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc(&s.axis_names[0])
+        .y_desc(&s.axis_names[1])
+        .disable_mesh()
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (label, name) in s.class_names.iter().enumerate() {
+        let c = color(label as u8);
+        let pts = s.points.outer_iter().zip(s.labels).filter(|(_, l)| **l as usize == label).map(|(p, _)| (p[0], p[1]));
+        chart
+            .draw_series(pts.map(|p| Circle::new(p, 3, c.filled())))
+            .map_err(|e| e.to_string())?
+            .label(name.as_str())
+            .legend(move |(x, y)| Circle::new((x, y), 4, c.filled()));
+    }
+    legend(&mut chart)
+}
+
+fn draw_3d(root: &Area, s: &Scatter) -> std::result::Result<(), String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let mut chart = ChartBuilder::on(root)
+        .caption(&s.title, ("sans-serif", 20))
+        .margin(12)
+        .build_cartesian_3d(range(s.points, 0), range(s.points, 1), range(s.points, 2))
+        .map_err(|e| e.to_string())?;
+    chart.with_projection(|mut p| {
+        p.yaw = 0.6;
+        p.pitch = 0.35;
+        p.scale = 0.8;
+        p.into_matrix()
+    });
+    chart.configure_axes().light_grid_style(WHITE.mix(0.0)).max_light_lines(1).draw().map_err(|e| e.to_string())?;
+    for (label, name) in s.class_names.iter().enumerate() {
+        let c = color(label as u8);
+        let pts = s.points.outer_iter().zip(s.labels).filter(|(_, l)| **l as usize == label).map(|(p, _)| (p[0], p[1], p[2]));
+        chart
+            .draw_series(pts.map(|p| Circle::new(p, 3, c.filled())))
+            .map_err(|e| e.to_string())?
+            .label(name.as_str())
+            .legend(move |(x, y)| Circle::new((x, y), 4, c.filled()));
+    }
+    legend(&mut chart)
+}
+
+fn legend<'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
+) -> std::result::Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    #[test]
+    fn writes_2d_and_3d_svgs_with_a_legend() {
+        let dir = tempfile::tempdir().unwrap();
+        let names: Vec<String> = ["T-shirt/top", "Trouser", "Bag"].iter().map(|s| s.to_string()).collect();
+        let labels: Vec<u8> = (0..30).map(|i| (i % 3) as u8).collect();
+        for dims in [2, 3] {
+            let points = Array2::from_shape_fn((30, dims), |(i, j)| (i * (j + 1)) as f64 * 0.1);
+            let path = dir.path().join(format!("s{dims}.svg"));
+            let axis_names = (1..=dims).map(|d| format!("axis {d}")).collect();
+            write_scatter_svg(&path, &Scatter { points: points.view(), labels: &labels, class_names: &names, title: "t".into(), axis_names }).unwrap();
+            let svg = std::fs::read_to_string(&path).unwrap();
+            assert!(svg.starts_with("<svg") && svg.contains("Trouser") && svg.contains("T-shirt/top"), "{dims}-D");
+            assert!(svg.matches("<circle").count() >= 30, "{dims}-D: one circle per point");
+        }
+        let bad = Array2::zeros((4, 1));
+        let err = write_scatter_svg(&dir.path().join("x.svg"), &Scatter { points: bad.view(), labels: &[0; 4], class_names: &names, title: "t".into(), axis_names: vec![] });
+        assert!(err.unwrap_err().to_string().contains("[n, 2] or [n, 3]"));
+    }
+}

@@ -1,0 +1,300 @@
+//! The training loop: mini-batch Adam on cross-entropy, evaluation after every epoch,
+//! checkpoints every epoch, exact resume.
+
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use netlens_fetch::Dataset;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use serde::{Deserialize, Serialize};
+
+use crate::device::device_by_name;
+use crate::error::{Result, TrainError};
+use crate::history::{read_json, write_json, EpochMetrics, History};
+use crate::models::{Architecture, Classifier};
+use crate::run::RunDir;
+
+/// Side of the square grayscale images the classifiers take.
+pub const INPUT_SIZE: usize = 32;
+/// Number of classes of Fashion-MNIST.
+pub const NUM_CLASSES: usize = 10;
+/// Batch size used for evaluation (does not change results, only memory and speed).
+const EVAL_BATCH: usize = 250;
+
+/// Hyper-parameters and provenance of a run, saved as `config.json`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Which network.
+    pub architecture: Architecture,
+    /// Total number of epochs.
+    pub epochs: usize,
+    /// Examples per mini-batch.
+    pub batch_size: usize,
+    /// Adam's learning rate (β₁ = 0.9, β₂ = 0.999, ε = 1e-5, no weight decay: burn's defaults).
+    pub learning_rate: f64,
+    /// Seeds weight initialisation and the per-epoch shuffling.
+    pub seed: u64,
+    /// burn device name (`flex`, `cpu`, `wgpu`, `cuda`).
+    pub device: String,
+    /// The data folder, as given.
+    pub data: String,
+}
+
+impl TrainConfig {
+    /// The defaults for `architecture`: Adam, learning rate 1e-3, batch 32, seed 0, `flex`, and
+    /// the epochs each network needs on the course's small set to pass its accuracy target.
+    pub fn new(architecture: Architecture, data: impl Into<String>) -> Self {
+        TrainConfig {
+            architecture,
+            epochs: default_epochs(architecture),
+            batch_size: 32,
+            learning_rate: 1e-3,
+            seed: 0,
+            device: "flex".into(),
+            data: data.into(),
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.epochs == 0 {
+            return Err(TrainError::invalid("epochs", self.epochs, "must be at least 1"));
+        }
+        if self.batch_size == 0 {
+            return Err(TrainError::invalid("batch-size", self.batch_size, "must be at least 1"));
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return Err(TrainError::invalid("lr", self.learning_rate, "must be a positive number"));
+        }
+        Ok(())
+    }
+
+    /// Reads `config.json`.
+    ///
+    /// # Errors
+    /// [`TrainError::Io`] or [`TrainError::Json`] naming the file.
+    pub fn load(path: &std::path::Path) -> Result<TrainConfig> {
+        read_json(path)
+    }
+}
+
+/// Default epochs per architecture (measured on `fashion-mnist-small`, see the README).
+pub fn default_epochs(architecture: Architecture) -> usize {
+    match architecture {
+        Architecture::Lenet => 20,
+        Architecture::Shallow => 15,
+        Architecture::Cnn => 15,
+    }
+}
+
+/// Receives progress; the library itself never prints.
+pub trait TrainProgress {
+    /// Called after each training batch (`batch` of `batches`, 1-based) of `epoch`.
+    fn batch(&mut self, _epoch: usize, _batch: usize, _batches: usize) {}
+    /// Called after each epoch with its metrics.
+    fn epoch(&mut self, _metrics: &EpochMetrics) {}
+}
+
+/// Ignores progress.
+impl TrainProgress for () {}
+
+/// The training and test sets.
+pub struct TrainData<'a> {
+    /// Examples to fit.
+    pub train: &'a Dataset,
+    /// Examples to evaluate on after each epoch.
+    pub test: &'a Dataset,
+}
+
+/// Whether to start a new run or continue the one in the folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// A new run; the folder must not hold one.
+    Fresh,
+    /// Continue from the folder's last complete checkpoint.
+    Resume,
+}
+
+/// Trains `config.architecture` into `run`, writing `config.json`, `model_card.json`,
+/// `history.json` and a checkpoint after every epoch, and `test_logits.npy` at the end.
+///
+/// With [`Start::Resume`], weights and Adam's moments come from the last complete checkpoint
+/// and shuffling continues with the same per-epoch seeds, so an interrupted run ends exactly as
+/// an uninterrupted one (same seed, same device).
+///
+/// # Errors
+/// [`TrainError::InvalidParam`] for bad hyper-parameters, [`TrainError::DataMismatch`] when the
+/// images are not `[N, 1, 32, 32]` or labels exceed the classes, [`TrainError::RunFolder`] when
+/// starting fresh over an existing run or resuming where none is, [`TrainError::Device`] for an
+/// unavailable device, and I/O or checkpoint errors naming the file.
+pub fn train(run: &RunDir, config: &TrainConfig, data: TrainData<'_>, start: Start, progress: &mut dyn TrainProgress) -> Result<History> {
+    config.check()?;
+    check_data(data.train, "training set")?;
+    check_data(data.test, "test set")?;
+    let device = device_by_name(&config.device)?;
+    let ad_device = device.clone().autodiff();
+    let (mut model, mut optimizer, mut history) = match start {
+        Start::Fresh => fresh(run, config, &ad_device)?,
+        Start::Resume => resumed(run, config, &ad_device)?,
+    };
+    let loss_fn = CrossEntropyLossConfig::new().init(&ad_device);
+    for epoch in history.epochs.len() + 1..=config.epochs {
+        let started = Instant::now();
+        let order = epoch_order(data.train.len(), config.seed, epoch);
+        let batches = order.chunks(config.batch_size).count();
+        let (mut loss_sum, mut correct) = (0.0f64, 0usize);
+        for (b, idx) in order.chunks(config.batch_size).enumerate() {
+            let (x, y) = batch_tensors(data.train, idx, &ad_device);
+            let logits = model.forward(x);
+            correct += count_correct(&logits, &y);
+            let loss = loss_fn.forward(logits, y);
+            loss_sum += loss.clone().into_scalar::<f32>() as f64 * idx.len() as f64;
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(config.learning_rate, model, grads);
+            progress.batch(epoch, b + 1, batches);
+        }
+        let eval = evaluate(&model.valid(), data.test, &device);
+        let n = data.train.len() as f64;
+        let metrics = EpochMetrics {
+            epoch,
+            train_loss: loss_sum / n,
+            train_accuracy: correct as f64 / n,
+            test_loss: eval.loss,
+            test_accuracy: eval.accuracy,
+            seconds: started.elapsed().as_secs_f64(),
+        };
+        save_checkpoint(run, epoch, &model, &optimizer)?;
+        history.epochs.push(metrics.clone());
+        history.save(&run.history())?;
+        run.commit_checkpoint(epoch)?;
+        progress.epoch(&metrics);
+    }
+    let eval = evaluate(&model.valid(), data.test, &device);
+    let [n, c] = [data.test.len(), NUM_CLASSES];
+    netlens_fetch::npy::write_f32(&run.test_logits(), &[n, c], &eval.logits)?;
+    Ok(history)
+}
+
+type Optim = burn::optim::ModuleOptimizer;
+
+fn fresh(run: &RunDir, config: &TrainConfig, device: &Device) -> Result<(Classifier, Optim, History)> {
+    if run.history().exists() || run.latest_epoch()?.is_some() {
+        return Err(TrainError::RunFolder {
+            path: run.root().into(),
+            reason: "already holds a run; pass --resume to continue it, or choose another --out".into(),
+        });
+    }
+    run.create()?;
+    write_json(&run.config(), config)?;
+    write_json(&run.model_card(), &config.architecture.card())?;
+    device.seed(config.seed);
+    let model = config.architecture.init(NUM_CLASSES, device);
+    let history = History { architecture: config.architecture.name().into(), epochs: Vec::new() };
+    Ok((model, AdamConfig::new().init(), history))
+}
+
+fn resumed(run: &RunDir, config: &TrainConfig, device: &Device) -> Result<(Classifier, Optim, History)> {
+    let no_run = |reason: &str| TrainError::RunFolder { path: run.root().into(), reason: reason.into() };
+    let epoch = run.latest_epoch()?.ok_or_else(|| no_run("holds no checkpoint to resume; train without --resume"))?;
+    write_json(&run.config(), config)?;
+    let mut history = History::load(&run.history())?;
+    if history.epochs.len() < epoch {
+        return Err(no_run("history.json has fewer epochs than the checkpoint"));
+    }
+    history.epochs.truncate(epoch);
+    let model = load_model(run, config.architecture, epoch, device)?;
+    let path = run.optimizer_checkpoint(epoch);
+    let optimizer = AdamConfig::new()
+        .init()
+        .load(&path)
+        .map_err(|e| TrainError::Checkpoint { path, reason: e.to_string() })?;
+    Ok((model, optimizer, history))
+}
+
+/// Loads the weights of `epoch` (the latest complete one when `None`) into a fresh model on
+/// `device`.
+///
+/// # Errors
+/// [`TrainError::RunFolder`] when there is no checkpoint, [`TrainError::Checkpoint`] when it
+/// cannot be read.
+pub fn load_model(run: &RunDir, architecture: Architecture, epoch: usize, device: &Device) -> Result<Classifier> {
+    let path = run.model_checkpoint(epoch);
+    architecture
+        .init(NUM_CLASSES, device)
+        .try_load_file(&path)
+        .map_err(|e| TrainError::Checkpoint { path, reason: e.to_string() })
+}
+
+fn save_checkpoint(run: &RunDir, epoch: usize, model: &Classifier, optimizer: &Optim) -> Result<()> {
+    let path = run.model_checkpoint(epoch);
+    model.clone().save_file(&path).map_err(|e| TrainError::Checkpoint { path: path.clone(), reason: e.to_string() })?;
+    let path = run.optimizer_checkpoint(epoch);
+    optimizer.save(&path).map_err(|e| TrainError::Checkpoint { path: path.clone(), reason: e.to_string() })
+}
+
+fn check_data(data: &Dataset, what: &str) -> Result<()> {
+    let [_, c, h, w] = data.images.shape;
+    if [c, h, w] != [1, INPUT_SIZE, INPUT_SIZE] {
+        return Err(TrainError::DataMismatch {
+            what: what.into(),
+            expected: format!("grayscale images of 1×{INPUT_SIZE}×{INPUT_SIZE}"),
+            found: format!("{c}×{h}×{w}"),
+        });
+    }
+    if data.is_empty() {
+        return Err(TrainError::DataMismatch { what: what.into(), expected: "at least one image".into(), found: "none".into() });
+    }
+    Ok(())
+}
+
+/// The order of training examples in `epoch`: a permutation seeded by `(seed, epoch)`, so a
+/// resumed run shuffles exactly as an uninterrupted one.
+fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    order.shuffle(&mut rng);
+    order
+}
+
+/// Images `[batch, 1, 32, 32]` and labels `[batch]` of the examples at `idx`.
+fn batch_tensors(data: &Dataset, idx: &[usize], device: &Device) -> (Tensor<4>, Tensor<1, Int>) {
+    let images = data.images.select(idx);
+    let x = Tensor::<4>::from_data(TensorData::new(images.data, images.shape), device);
+    let labels: Vec<i64> = idx.iter().map(|&i| data.labels[i] as i64).collect();
+    let y = Tensor::<1, Int>::from_data(TensorData::new(labels, [idx.len()]), device);
+    (x, y)
+}
+
+fn count_correct(logits: &Tensor<2>, labels: &Tensor<1, Int>) -> usize {
+    let predicted = logits.clone().argmax(1).flatten::<1>(0, 1);
+    predicted.equal(labels.clone()).int().sum().into_scalar::<i64>() as usize
+}
+
+/// Mean loss, accuracy and logits of a model on a data set.
+pub struct Evaluation {
+    /// Mean cross-entropy (nats per example).
+    pub loss: f64,
+    /// Fraction correct.
+    pub accuracy: f64,
+    /// `[N, classes]` row-major logits.
+    pub logits: Vec<f32>,
+}
+
+/// Evaluates `model` (in evaluation mode, see [`Module::valid`]) on `data`, in batches.
+pub fn evaluate(model: &Classifier, data: &Dataset, device: &Device) -> Evaluation {
+    let loss_fn = CrossEntropyLossConfig::new().init(device);
+    let (mut loss_sum, mut correct, mut logits_all) = (0.0f64, 0usize, Vec::new());
+    let all: Vec<usize> = (0..data.len()).collect();
+    for idx in all.chunks(EVAL_BATCH) {
+        let (x, y) = batch_tensors(data, idx, device);
+        let logits = model.forward(x);
+        correct += count_correct(&logits, &y);
+        logits_all.extend(logits.to_data().to_vec::<f32>().expect("logits are f32"));
+        loss_sum += loss_fn.forward(logits, y).into_scalar::<f32>() as f64 * idx.len() as f64;
+    }
+    let n = data.len() as f64;
+    Evaluation { loss: loss_sum / n, accuracy: correct as f64 / n, logits: logits_all }
+}
