@@ -95,8 +95,8 @@ fn read_original(path: &Path) -> Result<(Vec<onnx_ir::NodeProto>, Vec<String>)> 
 /// The value of a constant argument, on `device`.
 fn constant_value(arg: &onnx_ir::Argument, device: &Device) -> Option<Value> {
     let data = arg.value()?;
-    let shape = data.shape.to_vec();
-    if data.dtype.is_float() {
+    let shape = data.shape().to_vec();
+    if data.dtype().is_float() {
         Some(Value::float_from_host(data.to_f32_vec().ok()?, shape, device))
     } else {
         Some(Value::Int { data: data.to_i64_vec().ok()?, shape })
@@ -340,7 +340,10 @@ fn to_host(t: value::Phys, shape: Vec<usize>) -> Result<HostTensor> {
     let data = t
         .into_data()
         .convert::<f32>()
-        .to_vec::<f32>()
+        .try_to_vec::<f32>()
         .map_err(|e| OnnxError::Op { node: "output".into(), op: "read".into(), reason: format!("{e:?}") })?;
     Ok(HostTensor { data, shape })
 }
+
+#[cfg(test)]
+mod tests;

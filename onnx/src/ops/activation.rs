@@ -40,7 +40,7 @@ pub(crate) fn clip(ctx: &Ctx, cfg: &ClipConfig, inputs: &[Option<Value>]) -> Res
             Some(ClipInput::Runtime(r)) => match ctx.input(inputs, r.input_index)? {
                 Value::Int { data, .. } if data.len() == 1 => Ok(Some(data[0] as f32)),
                 Value::Float { tensor, shape } if shape.iter().product::<usize>() == 1 => {
-                    Ok(Some(tensor.clone().into_data().to_vec::<f32>().map_err(|e| ctx.err(format!("{e:?}")))?[0]))
+                    Ok(Some(tensor.clone().into_data().try_to_vec::<f32>().map_err(|e| ctx.err(format!("{e:?}")))?[0]))
                 }
                 v => Err(ctx.err(format!("bound `{}` of shape {:?}, expected a scalar", r.name, v.shape()))),
             },

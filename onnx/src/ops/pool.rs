@@ -30,9 +30,6 @@ fn check_fits(ctx: &Ctx, hw: [usize; 2], k: [usize; 2], s: [usize; 2], d: [usize
 /// # Shapes
 /// `[batch, channels, height, width]` → `[batch, channels, height_out, width_out]`.
 pub(crate) fn max_pool2d(ctx: &Ctx, cfg: &MaxPool2dConfig, inputs: &[Option<Value>]) -> Result<Value> {
-    if ctx.input(inputs, 0).is_ok() && inputs.len() > 1 && inputs[1].is_some() {
-        return Err(ctx.err("the second output (indices) is not supported"));
-    }
     let x = ctx.float_rank::<4>(inputs, 0)?;
     let [_, _, h, w] = x.dims();
     let p = pads(&cfg.auto_pad, cfg.padding.as_tuple(), [h, w], cfg.kernel_size, cfg.strides, cfg.dilation);

@@ -213,7 +213,7 @@ pub(crate) fn cast(ctx: &Ctx, to: DType, inputs: &[Option<Value>]) -> Result<Val
             Ok(Value::Float { tensor, shape })
         }
         (Value::Float { tensor, shape }, false) => {
-            let data = tensor.clone().into_data().to_vec::<f32>().map_err(|e| ctx.err(format!("{e:?}")))?;
+            let data = tensor.clone().into_data().try_to_vec::<f32>().map_err(|e| ctx.err(format!("{e:?}")))?;
             Ok(Value::Int { data: data.iter().map(|&x| x as i64).collect(), shape: shape.clone() })
         }
     }
