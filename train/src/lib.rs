@@ -15,6 +15,7 @@ pub mod models;
 pub use burn::module::Module;
 mod run;
 mod trainer;
+pub mod vae;
 
 pub use device::{device_by_name, DEVICE_NAMES};
 pub use error::{Result, TrainError};

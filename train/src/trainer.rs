@@ -252,7 +252,7 @@ fn check_data(data: &Dataset, what: &str) -> Result<()> {
 
 /// The order of training examples in `epoch`: a permutation seeded by `(seed, epoch)`, so a
 /// resumed run shuffles exactly as an uninterrupted one.
-fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
+pub(crate) fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     order.shuffle(&mut rng);
