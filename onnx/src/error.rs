@@ -43,6 +43,38 @@ pub enum OnnxError {
     /// A different number of targets than images.
     #[error("{targets} target classes given for {images} images")]
     TargetCount { targets: usize, images: usize },
+    /// A PyTorch checkpoint could not be parsed or its weights not applied (burn-store).
+    #[error("{}: cannot read the PyTorch checkpoint: {source}", path.display())]
+    Checkpoint {
+        path: PathBuf,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A tensor the architecture needs is not in the checkpoint.
+    #[error("{}: missing key `{key}` (expected a tensor of shape {expected})", path.display())]
+    MissingKey { path: PathBuf, key: String, expected: String },
+    /// A checkpoint tensor has the wrong shape.
+    #[error("{}: key `{key}`: expected shape {expected}, found {found:?}", path.display())]
+    KeyShape { path: PathBuf, key: String, expected: String, found: Vec<usize> },
+    /// A checkpoint tensor that a torchvision BasicBlock ResNet (ResNet-18/34) does not have.
+    #[error("{}: unexpected key `{key}`: not part of a torchvision BasicBlock ResNet (ResNet-18/34; Bottleneck ResNets such as ResNet-50 are not supported)", path.display())]
+    UnexpectedKey { path: PathBuf, key: String },
+    /// A checkpoint tensor that is not float32.
+    #[error("{}: key `{key}`: expected float32, found {found}", path.display())]
+    KeyDType { path: PathBuf, key: String, found: String },
+    /// burn-onnx could not export the module.
+    #[error("ONNX export failed: {source}")]
+    Export {
+        #[source]
+        source: burn_onnx::export::ExportError,
+    },
+    /// Writing an output file failed.
+    #[error("writing {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: netlens_fetch::FetchError,
+    },
 }
 
 /// Result of this crate.

@@ -7,6 +7,7 @@
 //! - [`DifferentiableModel`]: the same graph evaluated with burn autodiff (parsed with onnx-ir),
 //!   for the gradient of a class logit at the input or any named tensor.
 //! - [`naming`]: give exported graphs names for people (`conv1`, `fc2`, input `image`, output `logits`).
+//! - [`resnet`]: torchvision BasicBlock ResNet `.pth` (ResNet-18/34, any width) → burn → ONNX.
 
 mod error;
 mod executor;
@@ -14,6 +15,7 @@ pub mod inspect;
 mod model;
 pub mod naming;
 mod ops;
+pub mod resnet;
 pub mod taps;
 
 pub use error::{OnnxError, Result};

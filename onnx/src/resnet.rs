@@ -417,9 +417,11 @@ pub fn export_resnet(model: &ResNet, size: usize, device: &Device) -> Result<Vec
     Ok(onnx.into_bytes())
 }
 
-/// Converts a torchvision BasicBlock ResNet checkpoint to an ONNX file (input
-/// `[batch, 3, 224, 224]` ImageNet-normalised RGB, output `[batch, classes]` logits), written
-/// atomically. Returns the architecture read from the checkpoint.
+/// Converts a torchvision BasicBlock ResNet checkpoint to an ONNX file, written atomically:
+/// input `image` `[batch, 3, 224, 224]` (ImageNet-normalised RGB, see
+/// `netlens_fetch::imagenet`), output `logits` `[batch, classes]` (pre-softmax), nodes named
+/// after torchvision's modules (`/layer1/0/conv1/Conv`, see [`crate::naming`]). Returns the
+/// architecture read from the checkpoint.
 ///
 /// # Errors
 /// Those of [`ResNet::from_checkpoint`] and [`export_resnet`]; [`OnnxError::Io`] naming `out`.
@@ -427,6 +429,7 @@ pub fn convert_resnet_checkpoint(checkpoint: &Path, out: &Path) -> Result<ResNet
     let device = Device::flex();
     let (model, arch) = ResNet::from_checkpoint(checkpoint, &device)?;
     let bytes = export_resnet(&model, RESNET_INPUT_SIZE, &device)?;
+    let bytes = crate::naming::name_for_people(&bytes, &out.display().to_string(), &["image"], &["logits"])?;
     netlens_fetch::write_atomically(out, &bytes).map_err(|e| OnnxError::Write { path: PathBuf::from(out), source: e })?;
     Ok(arch)
 }
@@ -550,7 +553,7 @@ mod tests {
         let (model, _) = ResNet::from_checkpoint(&tiny_checkpoint(), &device).unwrap();
         let n = RESNET_INPUT_SIZE;
         let input = Tensor::<4>::from_data(burn::tensor::TensorData::new(synthetic_input(), [1, 3, n, n]), &device);
-        let logits = model.forward(input).into_data().to_vec::<f32>().unwrap();
+        let logits = model.forward(input).into_data().try_to_vec::<f32>().unwrap();
         assert_close(&logits, &expected_logits());
     }
 
@@ -572,7 +575,7 @@ mod tests {
             .unwrap();
         let input = tract_ndarray::Array4::from_shape_vec((1, 3, n, n), synthetic_input()).unwrap();
         let result = model.run(tvec!(Tensor::from(input).into())).unwrap();
-        let logits: Vec<f32> = result[0].to_array_view::<f32>().unwrap().iter().copied().collect();
+        let logits: Vec<f32> = result[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect();
         assert_close(&logits, &expected_logits());
     }
 }
