@@ -14,6 +14,7 @@ pub mod compare;
 pub mod figure;
 pub mod grad_cam;
 pub mod integrated_gradients;
+pub mod pipeline;
 pub mod shapley;
 
 use netlens_fetch::Images;
@@ -43,26 +44,23 @@ impl Classifier for DifferentiableModel {
 
 /// A model run with tract (fast, no gradients): the forward pass for Shapley sampling.
 pub struct TractClassifier {
-    plan: tract_onnx::prelude::TypedRunnableModel,
+    plan: std::sync::Arc<tract_onnx::prelude::TypedRunnableModel>,
     path: std::path::PathBuf,
 }
 
 impl TractClassifier {
-    /// Loads and optimises `path` with tract, batch axis symbolic.
+    /// Loads and optimises `path` with tract, the input set to `[batch, channels, height,
+    /// width]` with a symbolic batch axis and the given `[channels, height, width]`.
     ///
     /// # Errors
     /// [`AnalyzeError::Tract`] when tract cannot load, type or optimise the model.
-    pub fn load(path: &std::path::Path) -> Result<Self> {
+    pub fn load(path: &std::path::Path, chw: [usize; 3]) -> Result<Self> {
         use tract_onnx::prelude::*;
         let fail = |e: TractError| AnalyzeError::Tract { path: path.into(), reason: format!("{e:#}") };
         let mut model = tract_onnx::onnx().model_for_path(path).map_err(fail)?;
-        let fact = model.input_fact(0).map_err(fail)?.clone();
-        let dims: Option<Vec<usize>> = fact.shape.dims().skip(1).map(|d| d.concretize().and_then(|d| d.to_usize().ok())).collect();
-        if let Some(dims) = dims {
-            let mut shape: TVec<TDim> = tvec![model.symbols.sym("batch").to_dim()];
-            shape.extend(dims.iter().map(|&d| d.to_dim()));
-            model.set_input_fact(0, f32::fact(shape).into()).map_err(fail)?;
-        }
+        let mut shape: TVec<TDim> = tvec![model.symbols.sym("batch").to_dim()];
+        shape.extend(chw.iter().map(|&d| d.to_dim()));
+        model.set_input_fact(0, f32::fact(shape).into()).map_err(fail)?;
         let plan = model.into_optimized().map_err(fail)?.into_runnable().map_err(fail)?;
         Ok(Self { plan, path: path.into() })
     }
@@ -77,7 +75,7 @@ impl Classifier for TractClassifier {
         let out = out[0].cast_to::<f32>().map_err(fail)?;
         let shape = out.shape().to_vec();
         let batch = shape.first().copied().unwrap_or(1);
-        let data = out.as_slice::<f32>().map_err(fail)?.to_vec();
+        let data: Vec<f32> = out.to_plain_array_view::<f32>().map_err(fail)?.iter().copied().collect();
         Ok(HostTensor { shape: vec![batch, data.len() / batch.max(1)], data })
     }
 }
@@ -145,3 +143,6 @@ impl Map {
         Map { height, width, data: out }
     }
 }
+
+#[cfg(test)]
+mod reference_tests;

@@ -1,0 +1,38 @@
+//! Times netlens's three explanations of one 224×224 input on an ONNX model (run by
+//! `bench/explain.sh` on a random-weights ResNet-34): Grad-CAM at the last convolutional feature
+//! map, Integrated Gradients with 32 steps (trapezoid, zero baseline, 8 path points per
+//! backward pass), Shapley values of 7×7 patches with 20 orders (antithetic) on tract.
+//! Prints one JSON line of seconds; the first run of each method is a warm-up.
+//!
+//! Usage: `cargo run --release -p netlens-analyze --example explain_bench -- MODEL.onnx`
+
+use std::time::Instant;
+
+use netlens_analyze::explain::{GradCam, IntegratedGradients, ShapleySampler, Target, TractClassifier};
+use netlens_fetch::Images;
+use netlens_onnx::DifferentiableModel;
+
+fn timed(mut f: impl FnMut()) -> f64 {
+    f();
+    let start = Instant::now();
+    f();
+    start.elapsed().as_secs_f64()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args().nth(1).ok_or("usage: explain_bench MODEL.onnx")?;
+    let path = std::path::Path::new(&path);
+    let model = DifferentiableModel::load(path)?;
+    let tract = TractClassifier::load(path, [3, 224, 224])?;
+    let n = 3 * 224 * 224;
+    let image = Images { data: (0..n).map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0).collect(), shape: [1, 3, 224, 224] };
+    let target = netlens_analyze::explain::argmax(&model.forward(&image)?.data);
+    let grad_cam = GradCam::params().target(Target::Class(target));
+    let ig = IntegratedGradients::params().steps(32).batch_size(8).target(Target::Class(target));
+    let shapley = ShapleySampler::params().grid(7, 7).permutations(20).batch_size(49);
+    let grad_cam_s = timed(|| drop(grad_cam.explain(&model, &image).expect("Grad-CAM runs")));
+    let ig_s = timed(|| drop(ig.explain(&model, &image).expect("IG runs")));
+    let shapley_s = timed(|| drop(shapley.explain(&tract, &image, target).expect("Shapley runs")));
+    println!("{{\"grad_cam_s\": {grad_cam_s}, \"ig_s\": {ig_s}, \"shapley_s\": {shapley_s}}}");
+    Ok(())
+}

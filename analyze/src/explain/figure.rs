@@ -1,0 +1,198 @@
+//! The explanation figure: the original image and each method's map side by side, each panel
+//! with a title, as a PNG. Maps are drawn over a grey copy of the image: non-negative maps
+//! (Grad-CAM) with a black-red-yellow ramp scaled to their maximum, signed maps (IG, Shapley)
+//! with blue (negative) and red (positive) scaled to their largest magnitude. Titles use a
+//! built-in 5×7 bitmap font (upper case, digits, common punctuation), so no font files are
+//! needed.
+
+use std::path::Path;
+
+use image::{ImageEncoder, Rgb, RgbImage};
+use netlens_fetch::resize::resize_bilinear;
+
+use super::Map;
+use crate::error::{AnalyzeError, Result};
+
+/// Smallest panel side in pixels; smaller images are enlarged (nearest neighbour).
+pub const MIN_PANEL: usize = 160;
+const TITLE_LINES: usize = 3;
+const GAP: usize = 6;
+
+/// One panel of the figure.
+#[derive(Clone, Debug)]
+pub struct Panel {
+    /// Title lines (long lines are cut to the panel width).
+    pub title: Vec<String>,
+    /// The map, any resolution (resized to the image); `None` for the original image.
+    pub map: Option<Map>,
+    /// Whether the map is signed (diverging colours) or non-negative (a heat ramp).
+    pub signed: bool,
+}
+
+/// The image to explain, for display: `[channels, height, width]` with values in [0, 1]
+/// (1 channel grey or 3 channels RGB).
+#[derive(Clone, Debug)]
+pub struct DisplayImage<'a> {
+    pub data: &'a [f32],
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+/// Draws the panels in a row.
+pub fn render(image: &DisplayImage, panels: &[Panel]) -> RgbImage {
+    let scale = MIN_PANEL.div_ceil(image.height.max(image.width)).max(1);
+    let (ph, pw) = (image.height * scale, image.width * scale);
+    let title_h = TITLE_LINES * 9 * 2 / 2 + 8;
+    let width = panels.len() * (pw + GAP) + GAP;
+    let height = title_h + ph + GAP;
+    let mut out = RgbImage::from_pixel(width as u32, height as u32, Rgb([255, 255, 255]));
+    for (i, panel) in panels.iter().enumerate() {
+        let x0 = GAP + i * (pw + GAP);
+        for (line, text) in panel.title.iter().take(TITLE_LINES).enumerate() {
+            draw_text(&mut out, text, x0, 4 + line * 9, pw);
+        }
+        let map = panel.map.as_ref().map(|m| resize_bilinear(&m.data, m.height, m.width, image.height, image.width));
+        let limit = map.as_ref().map(|m| m.iter().fold(0f32, |a, &v| a.max(v.abs())).max(f32::MIN_POSITIVE));
+        for y in 0..ph {
+            for x in 0..pw {
+                let (sy, sx) = (y / scale, x / scale);
+                let base = pixel(image, sy, sx);
+                let colour = match (&map, limit) {
+                    (Some(m), Some(l)) => {
+                        let grey = (base[0] + base[1] + base[2]) / 3.0;
+                        blend(grey, m[sy * image.width + sx] / l, panel.signed)
+                    }
+                    _ => base,
+                };
+                out.put_pixel((x0 + x) as u32, (title_h + y) as u32, Rgb(colour.map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8)));
+            }
+        }
+    }
+    out
+}
+
+fn pixel(image: &DisplayImage, y: usize, x: usize) -> [f32; 3] {
+    let plane = image.height * image.width;
+    let at = |c: usize| image.data[c * plane + y * image.width + x];
+    if image.channels >= 3 { [at(0), at(1), at(2)] } else { [at(0); 3] }
+}
+
+/// Grey image blended 50/50 with the colour of a map value `v` (in [−1, 1] or [0, 1]).
+fn blend(grey: f32, v: f32, signed: bool) -> [f32; 3] {
+    let colour = if signed {
+        if v >= 0.0 { [1.0, 1.0 - v, 1.0 - v] } else { [1.0 + v, 1.0 + v, 1.0] }
+    } else {
+        let v = v.max(0.0);
+        [(2.0 * v).min(1.0), (2.0 * v - 1.0).max(0.0), 0.0]
+    };
+    let g = 0.3 + 0.4 * grey;
+    colour.map(|c| 0.5 * g + 0.5 * c)
+}
+
+/// Writes `figure` as a PNG, atomically.
+///
+/// # Errors
+/// [`AnalyzeError::Figure`] if encoding fails; [`AnalyzeError::Fetch`] if writing fails.
+pub fn write_png(path: &Path, figure: &RgbImage) -> Result<()> {
+    let mut bytes = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut bytes)
+        .write_image(figure.as_raw(), figure.width(), figure.height(), image::ExtendedColorType::Rgb8)
+        .map_err(|e| AnalyzeError::Figure { path: path.into(), reason: e.to_string() })?;
+    Ok(netlens_fetch::write_atomically(path, &bytes)?)
+}
+
+/// Draws `text` (upper-cased) at `(x, y)` in black, cut at `max_width` pixels.
+pub fn draw_text(img: &mut RgbImage, text: &str, x: usize, y: usize, max_width: usize) {
+    for (i, ch) in text.chars().enumerate() {
+        let cx = x + i * 6;
+        if cx + 5 > x + max_width {
+            break;
+        }
+        let rows = glyph(ch.to_ascii_uppercase());
+        for (dy, row) in rows.iter().enumerate() {
+            for dx in 0..5 {
+                if row & (0x10 >> dx) != 0 && ((cx + dx) as u32) < img.width() && ((y + dy) as u32) < img.height() {
+                    img.put_pixel((cx + dx) as u32, (y + dy) as u32, Rgb([0, 0, 0]));
+                }
+            }
+        }
+    }
+}
+
+/// 5×7 glyphs after the HD44780 character generator; unknown characters draw as `?`.
+fn glyph(c: char) -> [u8; 7] {
+    match c {
+        'A' => [0x0E, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11],
+        'B' => [0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E],
+        'C' => [0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E],
+        'D' => [0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C],
+        'E' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F],
+        'F' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10],
+        'G' => [0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F],
+        'H' => [0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11],
+        'I' => [0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        'J' => [0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C],
+        'K' => [0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11],
+        'L' => [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F],
+        'M' => [0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11],
+        'N' => [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11],
+        'O' => [0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
+        'P' => [0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10],
+        'Q' => [0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D],
+        'R' => [0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11],
+        'S' => [0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E],
+        'T' => [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
+        'U' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
+        'V' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04],
+        'W' => [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A],
+        'X' => [0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11],
+        'Y' => [0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04],
+        'Z' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F],
+        '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
+        '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
+        '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
+        '3' => [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
+        '4' => [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
+        '5' => [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
+        '6' => [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
+        '7' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
+        '8' => [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
+        '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
+        ' ' => [0; 7],
+        '-' => [0, 0, 0, 0x1F, 0, 0, 0],
+        '/' => [0, 0x01, 0x02, 0x04, 0x08, 0x10, 0],
+        '.' => [0, 0, 0, 0, 0, 0x0C, 0x0C],
+        ',' => [0, 0, 0, 0, 0x0C, 0x04, 0x08],
+        ':' => [0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0],
+        '(' => [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02],
+        ')' => [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08],
+        '\'' => [0x0C, 0x04, 0x08, 0, 0, 0, 0],
+        '=' => [0, 0, 0x1F, 0, 0x1F, 0, 0],
+        '%' => [0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03],
+        '_' => [0, 0, 0, 0, 0, 0, 0x1F],
+        '+' => [0, 0x04, 0x04, 0x1F, 0x04, 0x04, 0],
+        '#' => [0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A],
+        _ => [0x0E, 0x11, 0x01, 0x02, 0x04, 0, 0x04],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_figure_has_one_panel_per_entry_and_titles_in_black() {
+        let img = vec![0.5f32; 8 * 8];
+        let display = DisplayImage { data: &img, channels: 1, height: 8, width: 8 };
+        let map = Map { height: 2, width: 2, data: vec![0.0, 1.0, -1.0, 0.5] };
+        let panels = vec![
+            Panel { title: vec!["ORIGINAL".into()], map: None, signed: false },
+            Panel { title: vec!["IG".into()], map: Some(map), signed: true },
+        ];
+        let fig = render(&display, &panels);
+        let side = MIN_PANEL.div_ceil(8) * 8;
+        assert_eq!(fig.width() as usize, 2 * (side + GAP) + GAP);
+        assert!(fig.pixels().any(|p| p.0 == [0, 0, 0]), "titles drawn");
+    }
+}

@@ -1,0 +1,279 @@
+//! Integrated Gradients (Sundararajan et al., "Axiomatic Attribution for Deep Networks",
+//! arXiv:1703.01365).
+//!
+//! For input `x`, baseline `x′` and class score `F` (the pre-softmax logit),
+//! `IG_i = (x_i − x′_i) · ∫₀¹ ∂F(x′ + α(x − x′))/∂x_i dα`, approximated with `m` points
+//! `α_s` and weights `w_s`:
+//! - [`Rule::Trapezoid`]: `α_s = s/(m−1)`, `s = 0…m−1`, `w_s = 1/(m−1)` halved at both ends
+//!   (captum's `riemann_trapezoid`);
+//! - [`Rule::RiemannLeft`] / [`Rule::RiemannRight`] / [`Rule::RiemannMiddle`]: `α_s = s/m`,
+//!   `(s+1)/m`, `(s+½)/m`, `w_s = 1/m`.
+//!
+//! Completeness says `Σ_i IG_i = F(x) − F(x′)`; the gap `|Σ_i IG_i − (F(x) − F(x′))|` measures
+//! the quadrature error and is reported with every result.
+
+use netlens_fetch::Images;
+use netlens_onnx::{DifferentiableModel, GradientAt};
+use rand::{Rng, SeedableRng};
+
+use super::{one_image, resolve_targets, Target};
+use crate::error::{AnalyzeError, Result};
+
+/// The reference input `x′`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Baseline {
+    /// All zeros (black in [0, 1] pixels; the mean image after ImageNet normalisation).
+    Zeros,
+    /// The image blurred by a Gaussian of standard deviation `sigma` pixels (per channel,
+    /// zero-padded edges renormalised).
+    Blurred {
+        /// Standard deviation in pixels, > 0.
+        sigma: f32,
+    },
+    /// Uniform noise between the image's minimum and maximum value, seeded.
+    UniformNoise {
+        /// Random seed.
+        seed: u64,
+    },
+}
+
+/// The quadrature rule for the path integral.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    /// Trapezoid on `m` points including both ends.
+    Trapezoid,
+    /// Left Riemann sum.
+    RiemannLeft,
+    /// Right Riemann sum.
+    RiemannRight,
+    /// Midpoint Riemann sum.
+    RiemannMiddle,
+}
+
+impl Rule {
+    /// The points `α_s` and weights `w_s` for `m` steps.
+    pub fn points(self, m: usize) -> Vec<(f64, f64)> {
+        let mf = m as f64;
+        (0..m)
+            .map(|s| {
+                let s_f = s as f64;
+                match self {
+                    Rule::Trapezoid => {
+                        let w = if s == 0 || s == m - 1 { 0.5 } else { 1.0 } / (mf - 1.0);
+                        (s_f / (mf - 1.0), w)
+                    }
+                    Rule::RiemannLeft => (s_f / mf, 1.0 / mf),
+                    Rule::RiemannRight => ((s_f + 1.0) / mf, 1.0 / mf),
+                    Rule::RiemannMiddle => ((s_f + 0.5) / mf, 1.0 / mf),
+                }
+            })
+            .collect()
+    }
+}
+
+/// Integrated Gradients of one image.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct IntegratedGradients {
+    /// The explained class.
+    pub target: usize,
+    /// `F(x)`, the target logit at the image.
+    pub logit: f32,
+    /// `F(x′)`, the target logit at the baseline.
+    pub baseline_logit: f32,
+    /// `IG`, `[channels, height, width]`, in logit units.
+    pub attributions: Vec<f32>,
+    /// `[channels, height, width]`.
+    pub shape: [usize; 3],
+    /// `|Σ_i IG_i − (F(x) − F(x′))|`, in logit units.
+    pub completeness_error: f32,
+}
+
+/// Parameters of [`IntegratedGradients`]; build with [`IntegratedGradients::params`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct IntegratedGradientsParams {
+    steps: usize,
+    baseline: Baseline,
+    rule: Rule,
+    batch_size: usize,
+    target: Target,
+}
+
+impl IntegratedGradients {
+    /// Defaults: 64 steps, zero baseline, trapezoid rule, 32 path points per backward pass,
+    /// the predicted class.
+    pub fn params() -> IntegratedGradientsParams {
+        IntegratedGradientsParams { steps: 64, baseline: Baseline::Zeros, rule: Rule::Trapezoid, batch_size: 32, target: Target::Predicted }
+    }
+}
+
+fn invalid(name: &str, value: impl ToString, reason: &str) -> AnalyzeError {
+    AnalyzeError::InvalidParam { name: name.into(), value: value.to_string(), reason: reason.into() }
+}
+
+impl IntegratedGradientsParams {
+    /// Number of path points `m` (≥ 2 for the trapezoid rule, ≥ 1 otherwise).
+    pub fn steps(mut self, steps: usize) -> Self {
+        self.steps = steps;
+        self
+    }
+    /// The baseline `x′`.
+    pub fn baseline(mut self, baseline: Baseline) -> Self {
+        self.baseline = baseline;
+        self
+    }
+    /// The quadrature rule.
+    pub fn rule(mut self, rule: Rule) -> Self {
+        self.rule = rule;
+        self
+    }
+    /// Path points per forward/backward pass (memory vs. speed), ≥ 1.
+    pub fn batch_size(mut self, batch_size: usize) -> Self {
+        self.batch_size = batch_size;
+        self
+    }
+    /// The class to explain.
+    pub fn target(mut self, target: Target) -> Self {
+        self.target = target;
+        self
+    }
+
+    /// Validates the parameters.
+    ///
+    /// # Errors
+    /// [`AnalyzeError::InvalidParam`] for too few steps, a zero batch size, or a blur sigma
+    /// that is not positive and finite.
+    pub fn check(&self) -> Result<()> {
+        let min_steps = if self.rule == Rule::Trapezoid { 2 } else { 1 };
+        if self.steps < min_steps {
+            return Err(invalid("steps", self.steps, &format!("needs at least {min_steps} for {:?}", self.rule)));
+        }
+        if self.batch_size == 0 {
+            return Err(invalid("batch_size", 0, "must be at least 1"));
+        }
+        if let Baseline::Blurred { sigma } = self.baseline
+            && !(sigma.is_finite() && sigma > 0.0)
+        {
+            return Err(invalid("sigma", sigma, "must be positive"));
+        }
+        Ok(())
+    }
+
+    /// Integrated Gradients for each image.
+    ///
+    /// # Shapes
+    /// `images`: `[batch, channels, height, width]` in the model's input scale.
+    ///
+    /// # Errors
+    /// [`AnalyzeError::InvalidParam`] for bad parameters or target; the model's errors.
+    pub fn explain(&self, model: &DifferentiableModel, images: &Images) -> Result<Vec<IntegratedGradients>> {
+        self.check()?;
+        let logits = model.forward(images)?;
+        let targets = resolve_targets(&logits, self.target)?;
+        (0..images.shape[0]).map(|b| self.explain_one(model, &one_image(images, b), targets[b])).collect()
+    }
+
+    fn explain_one(&self, model: &DifferentiableModel, image: &Images, target: usize) -> Result<IntegratedGradients> {
+        let [_, c, h, w] = image.shape;
+        let x = &image.data;
+        let base = baseline(self.baseline, x, c, h, w);
+        let points = self.rule.points(self.steps);
+        let mut integral = vec![0f64; x.len()];
+        for chunk in points.chunks(self.batch_size) {
+            let mut data = Vec::with_capacity(chunk.len() * x.len());
+            for &(alpha, _) in chunk {
+                data.extend(base.iter().zip(x).map(|(&b, &xi)| (b as f64 + alpha * (xi - b) as f64) as f32));
+            }
+            let batch = Images { data, shape: [chunk.len(), c, h, w] };
+            let g = model.gradient(&batch, &vec![target; chunk.len()], GradientAt::Input)?;
+            for (s, &(_, weight)) in chunk.iter().enumerate() {
+                let grad = &g.gradient.data[s * x.len()..(s + 1) * x.len()];
+                integral.iter_mut().zip(grad).for_each(|(acc, &gi)| *acc += weight * gi as f64);
+            }
+        }
+        let attributions: Vec<f32> =
+            integral.iter().zip(x.iter().zip(&base)).map(|(&i, (&xi, &b))| ((xi - b) as f64 * i) as f32).collect();
+        let both = Images { data: [x.as_slice(), base.as_slice()].concat(), shape: [2, c, h, w] };
+        let l = model.forward(&both)?;
+        let classes = l.shape[1];
+        let (fx, fb) = (l.data[target], l.data[classes + target]);
+        let total: f64 = attributions.iter().map(|&a| a as f64).sum();
+        let completeness_error = (total - (fx as f64 - fb as f64)).abs() as f32;
+        Ok(IntegratedGradients { target, logit: fx, baseline_logit: fb, attributions, shape: [c, h, w], completeness_error })
+    }
+}
+
+/// The baseline image `x′` for `x` (`[channels, height, width]`).
+pub fn baseline(kind: Baseline, x: &[f32], c: usize, h: usize, w: usize) -> Vec<f32> {
+    match kind {
+        Baseline::Zeros => vec![0.0; x.len()],
+        Baseline::Blurred { sigma } => (0..c).flat_map(|ch| blur(&x[ch * h * w..(ch + 1) * h * w], h, w, sigma)).collect(),
+        Baseline::UniformNoise { seed } => {
+            let lo = x.iter().copied().fold(f32::INFINITY, f32::min);
+            let hi = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            (0..x.len()).map(|_| if hi > lo { rng.random_range(lo..hi) } else { lo }).collect()
+        }
+    }
+}
+
+/// Separable Gaussian blur of one `[height, width]` plane, radius ⌈3σ⌉, weights renormalised
+/// at the edges.
+pub fn blur(plane: &[f32], h: usize, w: usize, sigma: f32) -> Vec<f32> {
+    let r = (3.0 * sigma).ceil() as isize;
+    let kernel: Vec<f32> = (-r..=r).map(|d| (-(d * d) as f32 / (2.0 * sigma * sigma)).exp()).collect();
+    let pass = |src: &[f32], along_rows: bool| -> Vec<f32> {
+        let mut out = vec![0f32; src.len()];
+        for y in 0..h {
+            for x in 0..w {
+                let (mut acc, mut norm) = (0f32, 0f32);
+                for (k, &kv) in kernel.iter().enumerate() {
+                    let d = k as isize - r;
+                    let (yy, xx) = if along_rows { (y as isize, x as isize + d) } else { (y as isize + d, x as isize) };
+                    if yy >= 0 && xx >= 0 && (yy as usize) < h && (xx as usize) < w {
+                        acc += kv * src[yy as usize * w + xx as usize];
+                        norm += kv;
+                    }
+                }
+                out[y * w + x] = acc / norm;
+            }
+        }
+        out
+    };
+    pass(&pass(plane, true), false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WEIGHT_TOLERANCE: f64 = 1e-12;
+
+    #[test]
+    fn every_rule_integrates_over_the_unit_interval() {
+        for rule in [Rule::Trapezoid, Rule::RiemannLeft, Rule::RiemannRight, Rule::RiemannMiddle] {
+            let p = rule.points(7);
+            let total: f64 = p.iter().map(|&(_, w)| w).sum();
+            assert!((total - 1.0).abs() < WEIGHT_TOLERANCE, "{rule:?}: weights sum to {total}");
+            assert!(p.iter().all(|&(a, _)| (0.0..=1.0).contains(&a)), "{rule:?}: {p:?}");
+        }
+        let t = Rule::Trapezoid.points(3);
+        assert_eq!(t, vec![(0.0, 0.25), (0.5, 0.5), (1.0, 0.25)]);
+    }
+
+    #[test]
+    fn blur_keeps_a_constant_image_and_smooths_a_spike() {
+        let flat = blur(&[2.0; 25], 5, 5, 1.0);
+        assert!(flat.iter().all(|&v| (v - 2.0).abs() < 1e-5), "{flat:?}");
+        let mut spike = vec![0.0; 25];
+        spike[12] = 1.0;
+        let b = blur(&spike, 5, 5, 1.0);
+        assert!(b[12] < 1.0 && b[12] > b[11] && b[11] > b[10] && b[10] > 0.0, "{b:?}");
+    }
+
+    #[test]
+    fn too_few_steps_is_an_invalid_param() {
+        let err = IntegratedGradients::params().steps(1).check().unwrap_err().to_string();
+        assert!(err.contains("steps") && err.contains("at least 2"), "{err}");
+        assert!(IntegratedGradients::params().steps(1).rule(Rule::RiemannMiddle).check().is_ok());
+    }
+}
