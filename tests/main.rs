@@ -2,4 +2,5 @@
 //! One module per command.
 
 mod common;
+mod fetch;
 mod train;

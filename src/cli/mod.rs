@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod fetch;
 mod features;
 mod inspect;
 mod progress;
@@ -22,6 +23,8 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Download and prepare Fashion-MNIST, LFW and torchvision's ResNet-34 (converted to ONNX).
+    Fetch(fetch::FetchArgs),
     /// Train LeNet-5, the shallow net or the 27-layer CNN and export it to ONNX.
     Train(train::TrainArgs),
     /// Print the layer table of an ONNX model: names, ops, shapes, parameters.
@@ -33,6 +36,7 @@ pub enum Command {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Fetch(args) => fetch::run(args),
         Command::Train(args) => train::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Features(args) => features::run(args),
