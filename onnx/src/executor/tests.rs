@@ -187,3 +187,19 @@ mod burn_export {
         assert_eq!(g.activation.shape, vec![3, 6, 7, 7], "layer {layer}");
     }
 }
+
+#[test]
+fn forward_matches_tract_on_the_converted_tiny_resnet34() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny-resnet34.onnx");
+    crate::resnet::convert_resnet_checkpoint(&shared().join("fixtures/tiny-resnet34.pth"), &path).unwrap();
+    let model = DifferentiableModel::load(&path).unwrap();
+    assert_eq!(model.num_classes(), Some(1000));
+    let cat_dog = netlens_fetch::npy::read_f32(&shared().join("fixtures/cat_dog.imagenet.npy"), "(3, 224, 224)").unwrap();
+    let images = Images { data: cat_dog.data, shape: [1, 3, 224, 224] };
+    let ours = model.forward(&images).unwrap();
+    assert_close_to_tract(&ours.data, &tract_logits(&path, &images));
+    let layer = model.last_conv_feature_map().unwrap();
+    let g = model.gradient(&images, &[281], GradientAt::Tensor(&layer)).unwrap();
+    assert_eq!(g.activation.shape, vec![1, 32, 7, 7], "layer {layer}");
+}
