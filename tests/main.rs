@@ -2,5 +2,6 @@
 //! One module per command.
 
 mod common;
+mod explain;
 mod fetch;
 mod train;

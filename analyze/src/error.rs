@@ -34,6 +34,9 @@ pub enum AnalyzeError {
     /// A figure could not be drawn.
     #[error("{}: cannot draw the figure: {reason}", path.display())]
     Figure { path: PathBuf, reason: String },
+    /// tract could not load or run a model.
+    #[error("{}: tract: {reason}", path.display())]
+    Tract { path: PathBuf, reason: String },
     /// An error from the ONNX layer.
     #[error(transparent)]
     Onnx(#[from] netlens_onnx::OnnxError),

@@ -3,6 +3,7 @@
 
 pub mod curves;
 mod error;
+pub mod explain;
 pub mod features;
 pub mod figures;
 

@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod explain;
 mod fetch;
 mod features;
 mod inspect;
@@ -31,6 +32,8 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Embed chosen layers' features with PCA and t-SNE; figures, arrays and separation scores.
     Features(features::FeaturesArgs),
+    /// Explain predictions with Grad-CAM, Integrated Gradients and Shapley values.
+    Explain(explain::ExplainArgs),
 }
 
 /// Runs the parsed command.
@@ -40,6 +43,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Features(args) => features::run(args),
+        Command::Explain(args) => explain::run(args),
     }
 }
 

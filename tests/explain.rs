@@ -1,0 +1,103 @@
+//! `netlens explain` on the PyTorch-made small CNN fixture and the small Fashion-MNIST set.
+
+use std::path::PathBuf;
+
+use crate::common::{fails, fashion_small, netlens, ok, shared};
+
+/// Shapley efficiency holds per sampled order; float rounding only.
+const EFFICIENCY_TOLERANCE: f64 = 1e-6;
+
+fn torch_cnn() -> String {
+    shared().join("fixtures/torch-small-cnn.onnx").display().to_string()
+}
+
+fn s(p: &std::path::Path) -> String {
+    p.display().to_string()
+}
+
+#[test]
+fn explains_test_images_with_all_three_methods() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("explain");
+    let stdout = ok(netlens(&[
+        "explain", &torch_cnn(), "--data", &s(&fashion_small()), "--index", "0,1", "--steps", "16",
+        "--permutations", "20", "--faithfulness", "--curve-steps", "8", "--out", &s(&out),
+    ]));
+    for name in ["test-0.png", "test-1.png", "explanations.json"] {
+        assert!(out.join(name).is_file() && stdout.contains(name), "{name} missing; stdout: {stdout}");
+    }
+    let png = image::open(out.join("test-0.png")).unwrap();
+    assert!(png.width() > 3 * png.height(), "four panels side by side: {}×{}", png.width(), png.height());
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("explanations.json")).unwrap()).unwrap();
+    let first = &json["images"][0];
+    assert_eq!(first["target"], first["predicted"]);
+    assert_eq!(first["grad_cam"]["layer"], "/relu2/Relu_output_0");
+    assert_eq!(first["grad_cam"]["map"]["data"].as_array().unwrap().len(), 32 * 32);
+    assert_eq!(first["integrated_gradients"]["attributions"].as_array().unwrap().len(), 32 * 32);
+    let gap = first["shapley"]["efficiency_gap"].as_f64().unwrap();
+    assert!(gap < EFFICIENCY_TOLERANCE, "efficiency gap {gap}");
+    assert!(first["rank_correlation"]["grad_cam~integrated_gradients"].is_number());
+    assert!(first["deletion_insertion"]["random"]["deletion_auc"].is_number());
+    assert_eq!(first["predicted_name"].as_str().unwrap().is_empty(), false);
+}
+
+#[test]
+fn an_rgb_photo_is_converted_and_resized_for_a_grey_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = shared().join("data/imagenet-samples/fireboat.jpg");
+    ok(netlens(&["explain", &torch_cnn(), "--image", &s(&photo), "--methods", "gradcam", "--out", &s(dir.path())]));
+    assert!(dir.path().join("fireboat.png").is_file());
+}
+
+#[test]
+fn an_unknown_layer_lists_the_available_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = fails(netlens(&[
+        "explain", &torch_cnn(), "--data", &s(&fashion_small()), "--index", "0", "--methods", "gradcam",
+        "--layer", "/relu9/Relu_output_0", "--out", &s(dir.path()),
+    ]));
+    assert!(err.contains("/relu9/Relu_output_0") && err.contains("/relu2/Relu_output_0"), "{err}");
+}
+
+#[test]
+fn a_target_outside_the_classes_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = fails(netlens(&[
+        "explain", &torch_cnn(), "--data", &s(&fashion_small()), "--index", "0", "--methods", "ig", "--target", "10",
+        "--out", &s(dir.path()),
+    ]));
+    assert!(err.contains("target") && err.contains("10 classes"), "{err}");
+}
+
+#[test]
+fn an_index_outside_the_data_and_a_non_image_file_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = fails(netlens(&["explain", &torch_cnn(), "--data", &s(&fashion_small()), "--index", "5000", "--out", &s(dir.path())]));
+    assert!(err.contains("5000") && err.contains("1000 images"), "{err}");
+    let not_image = dir.path().join("notes.png");
+    std::fs::write(&not_image, "not an image").unwrap();
+    let err = fails(netlens(&["explain", &torch_cnn(), "--image", &s(&not_image), "--out", &s(dir.path())]));
+    assert!(err.contains("notes.png"), "{err}");
+}
+
+#[test]
+fn an_unsupported_op_names_the_op_and_the_node() {
+    // Same-length rename of every `Relu` in the protobuf (op types and names): still valid.
+    let bytes = std::fs::read(torch_cnn()).unwrap();
+    let renamed: Vec<u8> = {
+        let mut b = bytes.clone();
+        let mut i = 0;
+        while i + 4 <= b.len() {
+            if &b[i..i + 4] == b"Relu" {
+                b[i..i + 4].copy_from_slice(b"Selu");
+            }
+            i += 1;
+        }
+        b
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let model: PathBuf = dir.path().join("selu.onnx");
+    std::fs::write(&model, renamed).unwrap();
+    let err = fails(netlens(&["explain", &s(&model), "--data", &s(&fashion_small()), "--index", "0", "--out", &s(dir.path())]));
+    assert!(err.contains("`Selu`") && err.contains("/relu1/Selu"), "{err}");
+}
