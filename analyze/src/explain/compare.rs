@@ -54,10 +54,14 @@ pub fn spearman(a: &[f32], b: &[f32]) -> f64 {
     pearson(&average_ranks(a), &average_ranks(b))
 }
 
-/// Pixel order by decreasing attribution (stable: ties keep row-major order).
+/// Pixel order by decreasing attribution. Ties (e.g. the zeros of a Grad-CAM map after its
+/// ReLU, or the equal pixels of a Shapley patch) are broken in a fixed pseudo-random order
+/// (a multiplicative hash of the pixel index), not row-major, so a tie does not delete the
+/// top of the image first.
 pub fn order_by_map(map: &Map) -> Vec<usize> {
+    let scramble = |i: usize| (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29);
     let mut idx: Vec<usize> = (0..map.data.len()).collect();
-    idx.sort_by(|&i, &j| map.data[j].total_cmp(&map.data[i]));
+    idx.sort_by(|&i, &j| map.data[j].total_cmp(&map.data[i]).then(scramble(i).cmp(&scramble(j))));
     idx
 }
 
