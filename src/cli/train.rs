@@ -48,14 +48,14 @@ pub struct TrainArgs {
     /// Fashion-MNIST's IDX files.
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
-    /// Epochs [default: lenet 20, shallow 15, cnn 15]. With --resume, the new total.
+    /// Epochs [default: lenet 30, shallow 15, cnn 15]. With --resume, the new total.
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Examples per mini-batch.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
-    /// Adam's learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    /// Adam's peak learning rate (cosine decay to 0 over the run).
+    #[arg(long, default_value_t = 3e-3)]
     pub lr: f64,
     /// Seed of weight initialisation and shuffling (same seed + same device ⇒ same history).
     #[arg(long, default_value_t = 0)]

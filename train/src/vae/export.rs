@@ -32,3 +32,19 @@ pub fn export_vae(vae: &Vae, config: &VaeConfig, device: &Device) -> Result<(Vec
     let decoder = OnnxExporter::new().export_dynamic(&vae.decoder, z(2), z(3), &specs, |m: &VaeDecoder, z: Tensor<2>| m.forward(z))?;
     Ok((encoder.into_bytes(), decoder.into_bytes()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn both_graphs_export_for_both_upsampling_modes() {
+        let device = Device::flex();
+        for upsample in [super::super::Upsample::Nearest, super::super::Upsample::Bilinear] {
+            let config = VaeConfig { latent: 8, image_size: 32, upsample };
+            let vae = config.init(&device);
+            let (encoder, decoder) = export_vae(&vae, &config, &device).unwrap();
+            assert!(!encoder.is_empty() && !decoder.is_empty());
+        }
+    }
+}

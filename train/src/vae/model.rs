@@ -123,8 +123,9 @@ impl VaeConfig {
 
     fn init_decoder(&self, device: &Device) -> VaeDecoder {
         let d = self.decoder_channels();
+        let row = self.bottom_features() / BOTTOM_SIZE;
         VaeDecoder {
-            fc: LinearConfig::new(self.latent, self.bottom_features()).init(device),
+            fc: (0..BOTTOM_SIZE).map(|_| LinearConfig::new(self.latent, row).init(device)).collect(),
             convs: d.windows(2).map(|w| conv3x3([w[0], w[1]], 1, device)).collect(),
             to_image: conv3x3([*d.last().expect("at least one stage"), IMAGE_CHANNELS], 1, device),
             bottom_channels: d[0],
@@ -161,7 +162,7 @@ impl VaeConfig {
             Upsample::Bilinear => "Upsample ×2, bilinear (half-pixel)",
         };
         let mut layers = vec![
-            layer("decoder.fc", &format!("Fully connected {}→{}", self.latent, self.bottom_features()), &[self.bottom_features()]),
+            layer("decoder.fc", &format!("Fully connected {}→{} (as 4 blocks fc.0–fc.3)", self.latent, self.bottom_features()), &[self.bottom_features()]),
             layer("decoder.relu0", "ReLU", &[self.bottom_features()]),
             layer("decoder.reshape", "Reshape", &[d[0], BOTTOM_SIZE, BOTTOM_SIZE]),
         ];
@@ -230,9 +231,16 @@ impl VaeEncoder {
 }
 
 /// The decoder: z → image, by resize-convolution.
+///
+/// The first, fully connected layer (latent → channels·4·4) is stored as four blocks `fc.0` …
+/// `fc.3` of channels·4 outputs each, concatenated on a new axis before the reshape to
+/// `[batch, channels, 4, 4]`. This is the same linear map as one `Linear` (its weight matrix
+/// cut in four), but burn-onnx 0.22 can then export the reshape with a symbolic batch: it
+/// refuses a reshape whose output has more than one dimension not found in its input
+/// ("multiple element-count-derived dimensions remain").
 #[derive(Module, Debug)]
 pub struct VaeDecoder {
-    fc: Linear,
+    fc: Vec<Linear>,
     convs: Vec<Conv2d>,
     to_image: Conv2d,
     bottom_channels: usize,
@@ -243,8 +251,11 @@ pub struct VaeDecoder {
 impl VaeDecoder {
     /// `[batch, latent]` → `[batch, 3, size, size]` pre-sigmoid logits.
     pub fn forward_logits(&self, z: Tensor<2>) -> Tensor<4> {
-        let [batch, _] = z.dims();
-        let x = relu(self.fc.forward(z)).reshape([batch, self.bottom_channels, BOTTOM_SIZE, BOTTOM_SIZE]);
+        let [batch, latent] = z.dims();
+        let z = z.reshape([batch, 1, latent]);
+        let rows: Vec<Tensor<3>> = self.fc.iter().map(|fc| fc.forward(z.clone())).collect();
+        let x = relu(Tensor::cat(rows, 1)); // [batch, 4, channels·4]
+        let x = x.reshape([batch, self.bottom_channels, BOTTOM_SIZE, BOTTOM_SIZE]);
         let x = self.convs.iter().fold(x, |x, conv| relu(conv.forward(self.upsample(x))));
         self.to_image.forward(x)
     }
