@@ -5,3 +5,4 @@ mod common;
 mod explain;
 mod fetch;
 mod train;
+mod vae;

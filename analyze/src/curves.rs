@@ -47,10 +47,10 @@ impl RunHistory {
 }
 
 /// One named series of `(epoch, value)` points.
-struct Series<'a> {
-    label: &'a str,
-    points: Vec<(f64, f64)>,
-    color: RGBColor,
+pub(crate) struct Series<'a> {
+    pub(crate) label: &'a str,
+    pub(crate) points: Vec<(f64, f64)>,
+    pub(crate) color: RGBColor,
 }
 
 /// Writes `loss.svg` (train and test loss) and `accuracy.svg` (train and test accuracy) for
@@ -85,7 +85,7 @@ pub fn write_training_curves(history: &RunHistory, dir: &Path) -> Result<[std::p
 }
 
 /// Draws the series into an SVG string.
-fn line_chart(title: &str, y_label: &str, series: &[Series<'_>]) -> Result<String> {
+pub(crate) fn line_chart(title: &str, y_label: &str, series: &[Series<'_>]) -> Result<String> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (640, 420)).into_drawing_area();

@@ -37,6 +37,18 @@ pub enum AnalyzeError {
     /// tract could not load or run a model.
     #[error("{}: tract: {reason}", path.display())]
     Tract { path: PathBuf, reason: String },
+    /// A named group is not in the groups file.
+    #[error("{}: no group `{group}`; available: {}", path.display(), available.join(", "))]
+    UnknownGroup { group: String, path: PathBuf, available: Vec<String> },
+    /// An image index past the end of the data.
+    #[error("image index {index} out of range: {what} holds {count} images (0–{})", count.saturating_sub(1))]
+    IndexOutOfRange { index: usize, count: usize, what: String },
+    /// The decoder does not take the encoder's latent size.
+    #[error("latent size mismatch: encoder {} gives {encoder} dimensions, decoder {} takes {decoder}", encoder_path.display(), decoder_path.display())]
+    LatentMismatch { encoder_path: PathBuf, encoder: usize, decoder_path: PathBuf, decoder: usize },
+    /// Data or a model has another shape than needed.
+    #[error("{what}: expected {expected}, found {found}")]
+    ShapeMismatch { what: String, expected: String, found: String },
     /// An error from the ONNX layer.
     #[error(transparent)]
     Onnx(#[from] netlens_onnx::OnnxError),

@@ -6,5 +6,6 @@ mod error;
 pub mod explain;
 pub mod features;
 pub mod figures;
+pub mod vae;
 
 pub use error::{AnalyzeError, Result};

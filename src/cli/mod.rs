@@ -8,6 +8,7 @@ mod features;
 mod inspect;
 mod progress;
 mod train;
+mod vae;
 
 pub use progress::progress_bar;
 
@@ -34,6 +35,10 @@ pub enum Command {
     Features(features::FeaturesArgs),
     /// Explain predictions with Grad-CAM, Integrated Gradients and Shapley values.
     Explain(explain::ExplainArgs),
+    /// Train a convolutional VAE on faces; export encoder and decoder; reconstructions, samples.
+    Vae(vae::VaeArgs),
+    /// Decode faces between two images or groups: z = α z₁ + (1 − α) z₂, from the VAE's ONNX files.
+    Interpolate(vae::InterpolateArgs),
 }
 
 /// Runs the parsed command.
@@ -44,6 +49,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(args),
         Command::Features(args) => features::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Vae(args) => vae::run(args),
+        Command::Interpolate(args) => vae::run_interpolate(args),
     }
 }
 

@@ -1,0 +1,146 @@
+//! The VAE figures as PNGs: faces above their reconstructions, samples from the prior, and
+//! interpolation strips. Faces are enlarged by an integer factor (nearest neighbour) so each
+//! pixel stays a visible square; labels use the 5×7 bitmap font of [`crate::explain::figure`].
+
+use image::{Rgb, RgbImage};
+use netlens_fetch::Images;
+
+/// Target side of one face on the figure, in pixels (a 32-pixel face is drawn 4× larger).
+const CELL: usize = 128;
+/// White space between faces, in pixels.
+const GAP: usize = 4;
+/// Height of one text line (7-pixel glyphs plus spacing).
+const LINE: usize = 12;
+const WHITE: Rgb<u8> = Rgb([255, 255, 255]);
+
+/// Integer enlargement for faces of side `side`: ⌈CELL / side⌉, at least 1.
+fn scale_for(side: usize) -> usize {
+    CELL.div_ceil(side).max(1)
+}
+
+/// Draws image `i` of `images` (`[N, 3, H, W]`, pixels in `[0, 1]`) enlarged `scale`× with its
+/// top-left corner at `(x, y)`.
+fn blit(canvas: &mut RgbImage, images: &Images, i: usize, x: usize, y: usize, scale: usize) {
+    let [_, c, h, w] = images.shape;
+    let img = images.image(i);
+    for py in 0..h * scale {
+        for px in 0..w * scale {
+            let at = |ch: usize| img[ch.min(c - 1) * h * w + (py / scale) * w + px / scale];
+            let rgb = [0, 1, 2].map(|ch| (at(ch).clamp(0.0, 1.0) * 255.0).round() as u8);
+            canvas.put_pixel((x + px) as u32, (y + py) as u32, Rgb(rgb));
+        }
+    }
+}
+
+fn blank(width: usize, height: usize) -> RgbImage {
+    RgbImage::from_pixel(width as u32, height as u32, WHITE)
+}
+
+fn text(canvas: &mut RgbImage, s: &str, x: usize, y: usize, max_width: usize) {
+    crate::explain::figure::draw_text(canvas, s, x, y, max_width);
+}
+
+/// Faces (`[N, 3, H, W]`) in rows of `cols`, under a title line.
+pub fn face_grid(title: &str, images: &Images, cols: usize) -> RgbImage {
+    let [n, _, h, w] = images.shape;
+    let s = scale_for(h.max(w));
+    let cols = cols.clamp(1, n.max(1));
+    let rows = n.div_ceil(cols);
+    let (cw, ch) = (w * s + GAP, h * s + GAP);
+    let mut canvas = blank(GAP + cols * cw, LINE + GAP + rows * ch);
+    let width = canvas.width() as usize;
+    text(&mut canvas, title, GAP, 2, width);
+    for i in 0..n {
+        blit(&mut canvas, images, i, GAP + (i % cols) * cw, LINE + GAP + (i / cols) * ch, s);
+    }
+    canvas
+}
+
+/// Input faces above their reconstructions: for each group of `cols` faces, a row of inputs
+/// and below it the row of their reconstructions. `inputs` and `reconstructions` have the same
+/// shape `[N, 3, H, W]`.
+pub fn reconstruction_grid(title: &str, inputs: &Images, reconstructions: &Images, cols: usize) -> RgbImage {
+    let [n, _, h, w] = inputs.shape;
+    let s = scale_for(h.max(w));
+    let cols = cols.clamp(1, n.max(1));
+    let pairs = n.div_ceil(cols);
+    let label = 7 * 6 + GAP; // room for "OUTPUT"
+    let (cw, ch) = (w * s + GAP, h * s + GAP);
+    let mut canvas = blank(label + GAP + cols * cw, LINE + GAP + pairs * (2 * ch + GAP));
+    let width = canvas.width() as usize;
+    text(&mut canvas, title, GAP, 2, width);
+    for p in 0..pairs {
+        let y = LINE + GAP + p * (2 * ch + GAP);
+        text(&mut canvas, "INPUT", GAP, y + ch / 2, label);
+        text(&mut canvas, "OUTPUT", GAP, y + ch + ch / 2, label);
+        for i in p * cols..(p * cols + cols).min(n) {
+            let x = label + GAP + (i % cols) * cw;
+            blit(&mut canvas, inputs, i, x, y, s);
+            blit(&mut canvas, reconstructions, i, x, y + ch, s);
+        }
+    }
+    canvas
+}
+
+/// One column of an interpolation strip: a label and a face, or up to four input faces drawn
+/// as a 2×2 mosaic at half size.
+pub struct StripColumn {
+    /// Label above the column (upper-cased by the font).
+    pub label: String,
+    /// The face(s), `[k, 3, H, W]`; k = 1 draws one face, k ≥ 2 a mosaic of the first four.
+    pub faces: Images,
+}
+
+/// An interpolation strip: columns left to right under a title line.
+pub fn strip(title: &str, columns: &[StripColumn]) -> RgbImage {
+    let [_, _, h, w] = columns.first().map(|c| c.faces.shape).unwrap_or([0, 3, 32, 32]);
+    let s = scale_for(h.max(w));
+    let (cw, ch) = (w * s + GAP, h * s + GAP);
+    let mut canvas = blank(GAP + columns.len() * cw, 2 * LINE + GAP + ch);
+    let width = canvas.width() as usize;
+    text(&mut canvas, title, GAP, 2, width);
+    for (j, col) in columns.iter().enumerate() {
+        let (x, y) = (GAP + j * cw, 2 * LINE + GAP);
+        text(&mut canvas, &col.label, x, LINE + 2, cw);
+        if col.faces.len() == 1 || s % 2 != 0 {
+            blit(&mut canvas, &col.faces, 0, x, y, s);
+        } else {
+            for k in 0..col.faces.len().min(4) {
+                blit(&mut canvas, &col.faces, k, x + (k % 2) * w * s / 2, y + (k / 2) * h * s / 2, s / 2);
+            }
+        }
+    }
+    canvas
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn faces(n: usize, value: f32) -> Images {
+        Images { data: vec![value; n * 3 * 32 * 32], shape: [n, 3, 32, 32] }
+    }
+
+    #[test]
+    fn grids_place_inputs_above_reconstructions() {
+        let canvas = reconstruction_grid("T", &faces(3, 0.0), &faces(3, 1.0), 2);
+        let s = scale_for(32);
+        let x0 = 7 * 6 + GAP + GAP;
+        let y0 = LINE + GAP;
+        // First input face is black, the reconstruction below it white but not background:
+        // check the centre pixels.
+        assert_eq!(canvas.get_pixel((x0 + 16 * s) as u32, (y0 + 16 * s) as u32), &Rgb([0, 0, 0]));
+        assert_eq!(canvas.get_pixel((x0 + 16 * s) as u32, (y0 + 32 * s + GAP + 16 * s) as u32), &Rgb([255, 255, 255]));
+        assert_eq!(canvas.width() as usize, x0 + 2 * (32 * s + GAP));
+        assert_eq!(canvas.height() as usize, LINE + GAP + 2 * (2 * (32 * s + GAP) + GAP));
+    }
+
+    #[test]
+    fn strip_has_one_column_per_entry() {
+        let cols: Vec<StripColumn> = (0..6).map(|i| StripColumn { label: format!("{i}"), faces: faces(1 + i % 3, 0.5) }).collect();
+        let canvas = strip("TITLE", &cols);
+        assert_eq!(canvas.width() as usize, GAP + 6 * (32 * scale_for(32) + GAP));
+        let mid = canvas.get_pixel((GAP + 16) as u32, (2 * LINE + GAP + 16) as u32);
+        assert_eq!(mid, &Rgb([128, 128, 128]));
+    }
+}

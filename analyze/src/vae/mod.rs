@@ -1,0 +1,190 @@
+//! VAE figures from the exported ONNX encoder and decoder (Kingma & Welling 2014), run with
+//! tract: held-out faces above their reconstructions (decoded from μ), samples decoded from
+//! z ~ N(0, I), interpolation strips between two images or groups, and loss curves.
+//!
+//! Interpolation (the course's §2.2): with z₁ the mean μ of the images of end A and z₂ that of
+//! end B, the strip shows the input faces of B, the decoded z₂, then the decoded
+//! z = α z₁ + (1 − α) z₂ for each α in ascending order, the decoded z₁ and the input faces of A.
+
+mod curves;
+mod figures;
+mod onnx;
+mod spec;
+
+use std::path::{Path, PathBuf};
+
+use netlens_fetch::Images;
+use rand::{Rng, SeedableRng};
+
+pub use curves::{write_vae_curves, VaeEpochRecord, VaeRunHistory};
+pub use figures::{face_grid, reconstruction_grid, strip, StripColumn};
+pub use onnx::{Latents, VaeModels};
+pub use spec::{Groups, LatentSpec};
+
+use crate::error::{AnalyzeError, Result};
+use crate::explain::figure::write_png;
+
+/// The course's interpolation weights α.
+pub const DEFAULT_ALPHAS: [f64; 4] = [0.2, 0.4, 0.6, 0.8];
+
+/// Writes `path`: `inputs` (`[N, 3, H, W]` in `[0, 1]`) in rows of `cols` above their
+/// reconstructions decoded from μ; returns the reconstructions' mean squared error per pixel
+/// value.
+///
+/// # Errors
+/// The errors of [`VaeModels::encode`] and [`VaeModels::decode`], and I/O errors naming `path`.
+pub fn write_reconstructions(models: &VaeModels, inputs: &Images, cols: usize, path: &Path) -> Result<f64> {
+    let recon = models.decode(&models.encode(inputs)?.mu)?;
+    let mse = inputs.data.iter().zip(&recon.data).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / inputs.data.len().max(1) as f64;
+    let title = format!("{} HELD-OUT FACES (INPUT) AND RECONSTRUCTIONS FROM MU (OUTPUT); MSE {mse:.4}", inputs.len());
+    write_png(path, &reconstruction_grid(&title, inputs, &recon, cols))?;
+    Ok(mse)
+}
+
+/// Writes `path`: `n` faces decoded from z ~ N(0, I) drawn with `seed`, in rows of 8.
+///
+/// # Errors
+/// The errors of [`VaeModels::decode`], and I/O errors naming `path`.
+pub fn write_samples(models: &VaeModels, n: usize, seed: u64, path: &Path) -> Result<()> {
+    let z = standard_normal(n * models.latent(), seed);
+    let faces = models.decode(&z)?;
+    write_png(path, &face_grid(&format!("{n} SAMPLES DECODED FROM Z ~ N(0, I), SEED {seed}"), &faces, 8))
+}
+
+/// `len` standard-normal values (Box–Muller) from a generator seeded with `seed`.
+fn standard_normal(len: usize, seed: u64) -> Vec<f32> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    (0..len)
+        .map(|_| {
+            let (u1, u2) = (1.0 - rng.random::<f64>(), rng.random::<f64>());
+            ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+        })
+        .collect()
+}
+
+/// What to interpolate between, and at which weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Interpolation {
+    /// End A, whose mean latent is z₁ (α = 1).
+    pub a: LatentSpec,
+    /// End B, whose mean latent is z₂ (α = 0).
+    pub b: LatentSpec,
+    /// Weights α of z₁, each in (0, 1); drawn in ascending order.
+    pub alphas: Vec<f64>,
+}
+
+/// The files one interpolation wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InterpolationOutput {
+    /// The strip (PNG).
+    pub png: PathBuf,
+    /// float32 `(2 + alphas, 3, H, W)`: the decoded z₂, the decoded z for each α ascending, the
+    /// decoded z₁.
+    pub npy: PathBuf,
+}
+
+impl Interpolation {
+    /// Checks the weights.
+    ///
+    /// # Errors
+    /// [`AnalyzeError::InvalidParam`] for no weights or one outside (0, 1).
+    pub fn check(&self) -> Result<()> {
+        let bad = |value: String, reason: &str| AnalyzeError::InvalidParam { name: "alphas".into(), value, reason: reason.into() };
+        if self.alphas.is_empty() {
+            return Err(bad(String::new(), "needs at least one weight"));
+        }
+        match self.alphas.iter().find(|a| !(a.is_finite() && **a > 0.0 && **a < 1.0)) {
+            Some(a) => Err(bad(a.to_string(), "each α must lie strictly between 0 and 1")),
+            None => Ok(()),
+        }
+    }
+
+    /// Encodes both ends of `images` (`[N, 3, H, W]` in `[0, 1]`, read from `what`), decodes
+    /// the strip and writes `interpolation_<a>_<b>.png` and `.npy` into `out_dir`.
+    ///
+    /// # Errors
+    /// [`AnalyzeError::InvalidParam`] for bad weights, the errors of [`LatentSpec::resolve`]
+    /// (unknown group, index out of range), [`AnalyzeError::ShapeMismatch`] for images the
+    /// encoder does not take, tract errors, and I/O errors naming the file.
+    pub fn run(&self, models: &VaeModels, images: &Images, what: &str, groups: Option<&Groups>, out_dir: &Path) -> Result<InterpolationOutput> {
+        self.check()?;
+        models.check_images(images, what)?;
+        let a = self.a.resolve(groups, images.len(), what)?;
+        let b = self.b.resolve(groups, images.len(), what)?;
+        let (faces_a, faces_b) = (images.select(&a), images.select(&b));
+        let (z1, z2) = (mean_mu(models, &faces_a)?, mean_mu(models, &faces_b)?);
+        let mut alphas = self.alphas.clone();
+        alphas.sort_by(f64::total_cmp);
+        let weights: Vec<f64> = std::iter::once(0.0).chain(alphas.iter().copied()).chain(std::iter::once(1.0)).collect();
+        let z: Vec<f32> = weights.iter().flat_map(|&w| mix(&z1, &z2, w)).collect();
+        let decoded = models.decode(&z)?;
+        let stem = format!("interpolation_{}_{}", file_part(&self.a), file_part(&self.b));
+        std::fs::create_dir_all(out_dir).map_err(|source| AnalyzeError::Io { path: out_dir.into(), source })?;
+        let out = InterpolationOutput { png: out_dir.join(format!("{stem}.png")), npy: out_dir.join(format!("{stem}.npy")) };
+        netlens_fetch::npy::write_f32(&out.npy, &decoded.shape, &decoded.data)?;
+        let columns = self.columns(&faces_a, &faces_b, &decoded, &alphas);
+        let title = format!(
+            "A = {} ({} FACES), B = {} ({} FACES): Z = ALPHA Z1 + (1 - ALPHA) Z2",
+            self.a, a.len(), self.b, b.len()
+        );
+        write_png(&out.png, &strip(&title, &columns))?;
+        Ok(out)
+    }
+
+    fn columns(&self, faces_a: &Images, faces_b: &Images, decoded: &Images, alphas: &[f64]) -> Vec<StripColumn> {
+        let one = |i: usize| decoded.select(&[i]);
+        let mut columns = vec![StripColumn { label: "INPUT B".into(), faces: faces_b.clone() }];
+        columns.push(StripColumn { label: "Z2 (B)".into(), faces: one(0) });
+        for (k, alpha) in alphas.iter().enumerate() {
+            columns.push(StripColumn { label: format!("ALPHA {alpha:.2}"), faces: one(k + 1) });
+        }
+        columns.push(StripColumn { label: "Z1 (A)".into(), faces: one(alphas.len() + 1) });
+        columns.push(StripColumn { label: "INPUT A".into(), faces: faces_a.clone() });
+        columns
+    }
+}
+
+/// Mean μ over `faces`, `[latent]`.
+fn mean_mu(models: &VaeModels, faces: &Images) -> Result<Vec<f32>> {
+    let latents = models.encode(faces)?;
+    let n = faces.len() as f32;
+    Ok((0..latents.latent).map(|j| (0..faces.len()).map(|i| latents.mu(i)[j]).sum::<f32>() / n).collect())
+}
+
+/// α z₁ + (1 − α) z₂.
+fn mix(z1: &[f32], z2: &[f32], alpha: f64) -> Vec<f32> {
+    let a = alpha as f32;
+    z1.iter().zip(z2).map(|(x, y)| a * x + (1.0 - a) * y).collect()
+}
+
+/// A spec as part of a file name: `female`, `12`, `3-8-21`.
+fn file_part(spec: &LatentSpec) -> String {
+    spec.to_string().chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '-' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mixing_weights_the_first_end_by_alpha() {
+        const TOL: f32 = 1e-6;
+        let z = mix(&[1.0, 0.0], &[0.0, 2.0], 0.25);
+        assert!((z[0] - 0.25).abs() < TOL && (z[1] - 1.5).abs() < TOL, "{z:?}");
+    }
+
+    #[test]
+    fn weights_outside_the_open_interval_are_rejected() {
+        let spec = |alphas: Vec<f64>| Interpolation { a: LatentSpec::Index(0), b: LatentSpec::Index(1), alphas };
+        assert!(spec(vec![0.2, 0.8]).check().is_ok());
+        for bad in [vec![], vec![0.0], vec![1.0], vec![f64::NAN], vec![0.5, 1.5]] {
+            assert!(spec(bad.clone()).check().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn file_names_are_plain() {
+        assert_eq!(file_part(&LatentSpec::Indices(vec![3, 8])), "3-8");
+        assert_eq!(file_part(&LatentSpec::Group("female".into())), "female");
+    }
+}

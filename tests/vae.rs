@@ -1,0 +1,184 @@
+//! `netlens vae` and `netlens interpolate`: a short training on the real `lfw-small` faces, the
+//! ONNX encoder + decoder checked against burn's reconstructions in tract, exact resume,
+//! interpolation strips from the real groups file, and bad input.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use tract_onnx::prelude::*;
+
+use crate::common::*;
+
+/// Max |ONNX (tract) − burn| per pixel of the held-out reconstructions (issue acceptance).
+const RECONSTRUCTION_TOLERANCE: f32 = 1e-4;
+/// Images the quick runs train on (10 % of them held out).
+const LIMIT: &str = "200";
+
+fn lfw() -> PathBuf {
+    shared().join("data/lfw-small")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn train_vae(out: &Path, extra: &[&str]) -> String {
+    let data = lfw();
+    let mut args = vec!["vae", "--data", s(&data), "--out", s(out), "--limit", LIMIT];
+    args.extend_from_slice(extra);
+    ok(netlens(&args))
+}
+
+/// One short run shared by the tests that only read it: 1 epoch on 200 faces, in cargo's
+/// target temp folder (replaced on every test run, kept afterwards for inspection).
+fn shared_run() -> &'static Path {
+    static RUN: OnceLock<PathBuf> = OnceLock::new();
+    RUN.get_or_init(|| {
+        let run = Path::new(env!("CARGO_TARGET_TMPDIR")).join("vae-shared-run");
+        if run.exists() {
+            std::fs::remove_dir_all(&run).unwrap();
+        }
+        let stdout = train_vae(&run, &["--epochs", "1"]);
+        assert!(stdout.contains("held-out MSE per pixel"), "{stdout}");
+        run
+    })
+}
+
+fn interpolate(run: &Path, data: &Path, a: &str, b: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    let (enc, dec) = (run.join("encoder.onnx"), run.join("decoder.onnx"));
+    let mut args = vec!["interpolate", "--encoder", s(&enc), "--decoder", s(&dec), "--data", s(data), "--a", a, "--b", b, "--out", s(out)];
+    args.extend_from_slice(extra);
+    netlens(&args)
+}
+
+type Plan = Arc<TypedRunnableModel>;
+
+fn plan(path: &Path) -> Plan {
+    tract_onnx::onnx().model_for_path(path).unwrap().into_optimized().unwrap().into_runnable().unwrap()
+}
+
+/// The held-out images of the run, `[n, 3, 32, 32]` values in `[0, 1]`, in split order.
+fn heldout_images(run: &Path) -> (usize, Vec<f32>) {
+    let split: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("split.json")).unwrap()).unwrap();
+    let idx: Vec<usize> = split["heldout"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+    let (_, pixels) = read_npy_u8(&lfw().join("X_train.npy"));
+    let x = idx.iter().flat_map(|&i| pixels[i * 3072..(i + 1) * 3072].iter().map(|&v| v as f32 / 255.0)).collect();
+    (idx.len(), x)
+}
+
+#[test]
+fn onnx_encoder_and_decoder_reproduce_burns_reconstructions() {
+    let run = shared_run();
+    for f in ["config.json", "model_card.json", "history.json", "reconstructions.png", "samples.png", "loss.svg", "loss_terms.svg"] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    let (n, x) = heldout_images(run);
+    assert_eq!(n, 20, "10 % of {LIMIT} held out");
+    let (shape, burn) = read_npy_f32(&run.join("heldout_reconstructions.npy"));
+    assert_eq!(shape, vec![n, 3, 32, 32]);
+    let input = tract_ndarray::Array4::from_shape_vec((n, 3, 32, 32), x).unwrap();
+    let enc = plan(&run.join("encoder.onnx")).run(tvec!(Tensor::from(input).into())).unwrap();
+    assert_eq!(enc.len(), 2, "μ and log σ²");
+    let mu = enc[0].clone().into_tensor();
+    assert_eq!(mu.shape(), &[n, 64]);
+    let out = plan(&run.join("decoder.onnx")).run(tvec!(mu.into())).unwrap();
+    let onnx: Vec<f32> = out[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect();
+    let diff = onnx.iter().zip(&burn).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    println!("max |ONNX − burn| reconstruction = {diff:e}");
+    assert!(diff <= RECONSTRUCTION_TOLERANCE, "max diff {diff}");
+    for (file, input, outputs, layer) in [("encoder.onnx", "image", &["mu", "log_var"][..], "/convs.0/"), ("decoder.onnx", "z", &["image"][..], "/fc/")] {
+        let model = tract_onnx::onnx().model_for_path(run.join(file)).unwrap();
+        let nodes: Vec<String> = model.nodes().iter().map(|n| n.name.clone()).collect();
+        assert!(nodes.iter().any(|n| n == input), "{file}: input {input}: {nodes:?}");
+        assert!(nodes.iter().any(|n| n.contains(layer)), "{file}: {layer}: {nodes:?}");
+        assert!(nodes.iter().all(|n| !n.starts_with("node_")), "{file}: readable names: {nodes:?}");
+        let labels: Vec<&str> = model.output_outlets().unwrap().iter().map(|&o| model.outlet_label(o).unwrap_or("")).collect();
+        assert_eq!(labels, outputs, "{file}");
+    }
+    let card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("model_card.json")).unwrap()).unwrap();
+    let last = card["layers"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["output"], serde_json::json!([3, 32, 32]));
+}
+
+#[test]
+fn interpolation_between_groups_writes_gradual_strips() {
+    let run = shared_run();
+    let out = tempfile::tempdir().unwrap();
+    for (a, b) in [("female", "male"), ("older", "younger")] {
+        let stdout = ok(interpolate(run, &lfw(), a, b, out.path(), &[]));
+        let png = out.path().join(format!("interpolation_{a}_{b}.png"));
+        assert!(stdout.contains(s(&png)), "{stdout}");
+        let img = image::open(&png).unwrap();
+        assert!(img.width() > 6 * 128 && img.height() > 128, "{}×{}", img.width(), img.height());
+        let (shape, faces) = read_npy_f32(&out.path().join(format!("interpolation_{a}_{b}.npy")));
+        assert_eq!(shape, vec![6, 3, 32, 32], "z₂, four α, z₁");
+        // Decoding is smooth in z: each step between neighbours is smaller than the whole way.
+        let dist = |i: usize, j: usize| faces[i * 3072..(i + 1) * 3072].iter().zip(&faces[j * 3072..(j + 1) * 3072]).map(|(p, q)| (p - q).abs()).sum::<f32>();
+        for k in 0..5 {
+            assert!(dist(k, k + 1) < dist(0, 5), "{a}/{b} step {k}");
+        }
+    }
+    ok(interpolate(run, &lfw(), "3,8", "12", out.path(), &["--alphas", "0.5"]));
+    assert!(out.path().join("interpolation_3-8_12.png").is_file());
+}
+
+#[test]
+fn bad_specs_and_inputs_are_clear_errors() {
+    let run = shared_run();
+    let out = tempfile::tempdir().unwrap();
+    let err = fails(interpolate(run, &lfw(), "teen", "male", out.path(), &[]));
+    assert!(err.contains("`teen`") && err.contains("female, male, older, younger"), "{err}");
+    let err = fails(interpolate(run, &lfw(), "1000", "male", out.path(), &[]));
+    assert!(err.contains("1000") && err.contains("0–999"), "{err}");
+    let gray = shared().join("data/fashion-mnist-small");
+    let err = fails(interpolate(run, &gray, "1", "2", out.path(), &[]));
+    assert!(err.contains("3×32×32") && err.contains("1×32×32"), "{err}");
+    let err = fails(netlens(&["vae", "--data", s(&gray), "--out", s(&out.path().join("g")), "--epochs", "1"]));
+    assert!(err.contains("RGB") && err.contains("1×32×32"), "{err}");
+    let err = fails(interpolate(run, &lfw(), "1", "2", out.path(), &["--alphas", "0.5,1.5"]));
+    assert!(err.contains("alphas") && err.contains("1.5"), "{err}");
+}
+
+#[test]
+fn decoder_of_another_latent_size_is_refused() {
+    let run = shared_run();
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("small");
+    let data = lfw();
+    ok(netlens(&["vae", "--data", s(&data), "--out", s(&other), "--limit", "40", "--epochs", "1", "--latent", "8"]));
+    let (enc, dec) = (run.join("encoder.onnx"), other.join("decoder.onnx"));
+    let out = netlens(&["interpolate", "--encoder", s(&enc), "--decoder", s(&dec), "--data", s(&data), "--a", "1", "--b", "2", "--out", s(dir.path())]);
+    let err = fails(out);
+    assert!(err.contains("latent size mismatch") && err.contains("64") && err.contains('8'), "{err}");
+}
+
+fn history_without_times(run: &Path) -> serde_json::Value {
+    let mut h: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("history.json")).unwrap()).unwrap();
+    for e in h["epochs"].as_array_mut().unwrap() {
+        e.as_object_mut().unwrap().remove("seconds");
+    }
+    h
+}
+
+#[test]
+fn resume_ends_exactly_as_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = lfw();
+    let quick = |out: &Path, epochs: &str, resume: bool| {
+        let mut args = vec!["vae", "--data", s(&data), "--out", s(out), "--limit", "64", "--epochs", epochs, "--latent", "8"];
+        if resume {
+            args.push("--resume");
+        }
+        netlens(&args)
+    };
+    let (straight, resumed) = (dir.path().join("straight"), dir.path().join("resumed"));
+    ok(quick(&straight, "2", false));
+    ok(quick(&resumed, "1", false));
+    let err = fails(quick(&resumed, "2", false));
+    assert!(err.contains("already holds a run"), "{err}");
+    ok(quick(&resumed, "2", true));
+    assert_eq!(history_without_times(&straight), history_without_times(&resumed));
+    let (_, a) = read_npy_f32(&straight.join("heldout_reconstructions.npy"));
+    let (_, b) = read_npy_f32(&resumed.join("heldout_reconstructions.npy"));
+    assert_eq!(a, b);
+}
