@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use tract_onnx::pb;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::Factoid;
+use tract_onnx::tract_hir::internal::DimLike;
 
 use crate::error::Result;
 use crate::model::{data_input, declared_dims, graph, inference_model, read_proto, BATCH_SYMBOL};

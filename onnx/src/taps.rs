@@ -254,7 +254,7 @@ impl TapRunner {
         for (out, value) in outputs.iter_mut().zip(results.iter()) {
             let values = value.cast_to::<f32>().map_err(err)?;
             out.sample_shape = values.shape()[1..].to_vec();
-            out.data.extend_from_slice(values.as_slice::<f32>().map_err(err)?);
+            out.data.extend(values.to_plain_array_view::<f32>().map_err(err)?.iter());
         }
         Ok(())
     }

@@ -108,20 +108,21 @@ mod tests {
 
     const TOLERANCE: f64 = 1e-9;
 
-    /// `n` samples of rank-2 data in `d` dims: a·e₀ + b·(e₁ + e₂)/√2, var(a) > var(b).
+    /// `n` (a multiple of 4) samples of rank-2 data in `d` dims: a·e₀ + b·(e₁ + e₂)/√2 with
+    /// a = ±3 and b = ±1 in orthogonal sign patterns, so var(a) > var(b) and cov(a, b) = 0.
     fn rank_two(n: usize, d: usize) -> Array2<f64> {
         let e = 1.0 / 2f64.sqrt();
         Array2::from_shape_fn((n, d), |(i, j)| match j {
-            0 => (i as f64 * 0.7).sin() * 3.0,
-            1 | 2 => (i as f64 * 1.3).cos() * e,
+            0 => if i % 4 < 2 { 3.0 } else { -3.0 },
+            1 | 2 => if i % 2 == 0 { e } else { -e },
             _ => 0.0,
         })
     }
 
     #[test]
     fn recovers_data_of_known_rank_in_both_paths() {
-        // (20, 3): covariance path; (6, 9): Gram path.
-        for (n, d) in [(20, 3), (6, 9)] {
+        // (20, 3): covariance path; (8, 12): Gram path.
+        for (n, d) in [(20, 3), (8, 12)] {
             let pca = Pca::fit(rank_two(n, d).view(), 2).unwrap();
             let gram = pca.components.dot(&pca.components.t());
             for (idx, v) in gram.indexed_iter() {
@@ -130,8 +131,9 @@ mod tests {
             }
             let share_sum: f64 = pca.variance_share().sum();
             assert!((share_sum - 1.0).abs() < 1e-8, "({n}, {d}): rank-2 data, shares sum to {share_sum}");
-            assert!(pca.components[[0, 0]].abs() > 1.0 - 1e-6, "first axis is e0: {:?}", pca.components);
-            assert!((pca.components[[1, 1]].abs() - 1.0 / 2f64.sqrt()).abs() < 1e-6);
+            assert!((pca.variance_share()[0] - 0.9).abs() < 1e-8, "({n}, {d}): 9 / (9 + 1)");
+            assert!(pca.components[[0, 0]].abs() > 1.0 - 1e-8, "first axis is e0: {:?}", pca.components);
+            assert!((pca.components[[1, 1]].abs() - 1.0 / 2f64.sqrt()).abs() < 1e-8);
         }
     }
 
@@ -149,5 +151,64 @@ mod tests {
         let x = array![[1.0, 2.0], [3.0, 4.0], [5.0, 7.0]];
         let err = Pca::fit(x.view(), 3).unwrap_err().to_string();
         assert!(err.contains("components = 3") && err.contains("≤ 2"), "{err}");
+    }
+
+    /// Top-`k` reference by SVD of the centred data `X_c = U Σ Vᵀ` (linfa-linalg's Golub–Kahan
+    /// SVD): (σ sorted decreasing `[k]`, all σ `[min(n, d)]`, components `[k, d]`, `U Σ` `[n, k]`).
+    fn svd_reference(x: &Array2<f64>, k: usize) -> (Vec<f64>, Vec<f64>, Array2<f64>, Array2<f64>) {
+        use linfa_linalg::svd::SVD;
+        let centred = x - &x.mean_axis(Axis(0)).unwrap();
+        let wide = centred.ncols() > centred.nrows();
+        let a = if wide { centred.t().to_owned() } else { centred.clone() };
+        let (left, sigma, right_t) = a.svd(true, true).unwrap();
+        let (left, right_t) = (left.unwrap(), right_t.unwrap());
+        // For X_c: u = columns of U, v = rows of Vᵀ; for X_cᵀ they swap.
+        let (u, vt) = if wide { (right_t.t().to_owned(), left.t().to_owned()) } else { (left, right_t) };
+        let mut order: Vec<usize> = (0..sigma.len()).collect();
+        order.sort_by(|&a, &b| sigma[b].total_cmp(&sigma[a]));
+        let top = &order[..k];
+        let components = vt.select(Axis(0), top);
+        let mut scores = u.select(Axis(1), top);
+        for (mut col, &i) in scores.axis_iter_mut(Axis(1)).zip(top) {
+            col *= sigma[i];
+        }
+        (top.iter().map(|&i| sigma[i]).collect(), sigma.to_vec(), components, scores)
+    }
+
+    #[test]
+    fn matches_an_svd_reference_on_real_features() {
+        use netlens_onnx::{inspect, select_taps, LayerSelection, TapRunner};
+        const SHARE_TOLERANCE: f64 = 1e-9;
+        const RELATIVE_TOLERANCE: f64 = 1e-6;
+        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
+        let model = shared.join("fixtures/torch-small-cnn.onnx");
+        let taps = select_taps(&inspect(&model).unwrap(), &LayerSelection::Auto).unwrap();
+        let test = netlens_fetch::load_split(&shared.join("data/fashion-mnist-small"), netlens_fetch::Split::Test).unwrap();
+        let images = test.images.select(&(0..60).collect::<Vec<_>>());
+        let outputs = TapRunner::new(&model, taps).unwrap().run(&images, 60, |_| {}).unwrap();
+        // The first conv (16,384 wide: Gram path) and the final layer (10 wide: covariance path).
+        for out in [outputs.first().unwrap(), outputs.last().unwrap()] {
+            let x = super::super::feature_matrix(out);
+            let k = 5;
+            let pca = Pca::fit(x.view(), k).unwrap();
+            let (sigma, all_sigma, components, scores) = svd_reference(&x, k);
+            let total: f64 = all_sigma.iter().map(|s| s * s).sum();
+            let projected = pca.transform(x.view());
+            let gram = pca.components.dot(&pca.components.t());
+            for i in 0..k {
+                for j in 0..k {
+                    let want = if i == j { 1.0 } else { 0.0 };
+                    assert!((gram[[i, j]] - want).abs() < RELATIVE_TOLERANCE, "{}: components not orthonormal", out.tap.layer);
+                }
+                let share = sigma[i] * sigma[i] / total;
+                let found = pca.variance_share()[i];
+                assert!((found - share).abs() < SHARE_TOLERANCE, "{} PC{}: share {found}, SVD {share}", out.tap.layer, i + 1);
+                let cos = pca.components.row(i).dot(&components.row(i));
+                assert!((cos.abs() - 1.0).abs() < RELATIVE_TOLERANCE, "{} PC{}: |cos| = {}", out.tap.layer, i + 1, cos.abs());
+                let sign = cos.signum();
+                let worst = projected.column(i).iter().zip(scores.column(i)).map(|(p, r)| (p - sign * r).abs()).fold(0.0, f64::max);
+                assert!(worst < RELATIVE_TOLERANCE * sigma[0], "{} PC{}: projections differ by {worst}", out.tap.layer, i + 1);
+            }
+        }
     }
 }

@@ -6,7 +6,10 @@
 //!   overflowed the stack on 1,024-wide raw pixels, DESIGN.md pitfalls);
 //! - the run happens on its own thread with a [`TSNE_STACK_BYTES`] stack, and a panic inside
 //!   bhtsne becomes an [`AnalyzeError::Tsne`] instead of aborting the program;
-//! - perplexity is checked against `n` before bhtsne's own assertion can fire.
+//! - perplexity is checked against `n` before bhtsne's own assertion can fire;
+//! - bhtsne picks vantage points with `thread_rng`, so tied distances (duplicate rows, common
+//!   with dead ReLUs) would make runs differ; a seeded jitter of [`TIE_BREAK_JITTER`] × the
+//!   data's standard deviation breaks ties and keeps a seed's embedding reproducible.
 
 use linfa::traits::Transformer;
 use linfa_tsne::TSneParams;
@@ -25,6 +28,9 @@ pub const TSNE_STACK_BYTES: usize = 256 << 20;
 
 /// Barnes–Hut accuracy θ (0 = exact); 0.5 as in bhtsne, scikit-learn and linfa's default.
 pub const BARNES_HUT_THETA: f64 = 0.5;
+
+/// Relative size of the seeded uniform jitter added to t-SNE's input to break distance ties.
+pub const TIE_BREAK_JITTER: f64 = 1e-6;
 
 /// t-SNE settings.
 #[derive(Clone, Debug, PartialEq)]
@@ -94,7 +100,7 @@ pub fn tsne_input(x: ArrayView2<f64>) -> Result<Array2<f64>> {
 /// Those of [`TsneParams::check`] and [`tsne_input`]; [`AnalyzeError::Tsne`] when bhtsne fails.
 pub fn tsne(x: ArrayView2<f64>, params: &TsneParams) -> Result<Array2<f64>> {
     params.check(x.nrows())?;
-    let input = tsne_input(x)?;
+    let input = break_ties(tsne_input(x)?, params.seed);
     let (n, dims) = input.dim();
     let params = params.clone();
     let fail = |reason: String| AnalyzeError::Tsne { n, dims, reason };
@@ -107,6 +113,21 @@ pub fn tsne(x: ArrayView2<f64>, params: &TsneParams) -> Result<Array2<f64>> {
         Ok(result) => result.map_err(fail),
         Err(panic) => Err(fail(panic_message(panic.as_ref()))),
     }
+}
+
+/// Adds uniform noise in `±TIE_BREAK_JITTER · std(x)`, seeded by `seed`.
+fn break_ties(mut x: Array2<f64>, seed: u64) -> Array2<f64> {
+    use rand_xoshiro::rand_core::RngCore;
+    let n = x.len().max(1) as f64;
+    let mean = x.sum() / n;
+    let std = (x.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+    let scale = TIE_BREAK_JITTER * if std > 0.0 { std } else { 1.0 };
+    let mut rng = Xoshiro256Plus::seed_from_u64(seed ^ 0x7453_4e45);
+    for v in x.iter_mut() {
+        let unit = (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        *v += (2.0 * unit - 1.0) * scale;
+    }
+    x
 }
 
 fn run_bhtsne(input: Array2<f64>, params: &TsneParams) -> std::result::Result<Array2<f64>, String> {
