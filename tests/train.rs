@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use npyz::WriterBuilder;
 use tract_onnx::prelude::*;
 
 use crate::common::*;
@@ -29,7 +30,7 @@ fn tract_logits(onnx: &Path, batch: usize) -> Vec<f32> {
         let x: Vec<f32> = pixels[start * 1024..(start + b) * 1024].iter().map(|&v| v as f32 / 255.0).collect();
         let input = tract_ndarray::Array4::from_shape_vec((b, 1, 32, 32), x).unwrap();
         let out = model.run(tvec!(Tensor::from(input).into())).unwrap();
-        logits.extend(out[0].to_array_view::<f32>().unwrap().iter().copied());
+        logits.extend(out[0].to_plain_array_view::<f32>().unwrap().iter().copied());
     }
     logits
 }
