@@ -101,3 +101,20 @@ fn an_unsupported_op_names_the_op_and_the_node() {
     let err = fails(netlens(&["explain", &s(&model), "--data", &s(&fashion_small()), "--index", "0", "--out", &s(dir.path())]));
     assert!(err.contains("`Selu`") && err.contains("/relu1/Selu"), "{err}");
 }
+
+#[test]
+fn a_converted_resnet_gets_imagenet_preprocessing_and_class_names() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(netlens(&["fetch", "resnet34", "--from", &s(&shared().join("fixtures/tiny-resnet34.pth")), "--out", &s(dir.path())]));
+    let model = dir.path().join("resnet34/resnet34.onnx");
+    let out = dir.path().join("explain");
+    let photo = shared().join("data/imagenet-samples/cat_dog.jpg");
+    ok(netlens(&["explain", &s(&model), "--image", &s(&photo), "--methods", "gradcam,ig", "--steps", "4", "--out", &s(&out)]));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("explanations.json")).unwrap()).unwrap();
+    let first = &json["images"][0];
+    let names = std::fs::read_to_string(shared().join("data/imagenet-classes.txt")).unwrap();
+    let predicted = first["predicted"].as_u64().unwrap() as usize;
+    assert_eq!(first["predicted_name"].as_str().unwrap(), names.lines().nth(predicted).unwrap().trim_end());
+    assert_eq!(first["shape"], serde_json::json!([3, 224, 224]));
+    assert_eq!(first["grad_cam"]["layer_map"]["height"], 7, "layer4 of a ResNet at 224²");
+}
