@@ -4,5 +4,6 @@
 mod common;
 mod explain;
 mod fetch;
+mod features;
 mod train;
 mod vae;

@@ -56,16 +56,17 @@ fn range(points: ArrayView2<f64>, c: usize) -> std::ops::Range<f64> {
 /// Draws `scatter` as an SVG at `path` (written atomically).
 ///
 /// # Errors
-/// [`AnalyzeError::InvalidParam`] unless the points have 2 or 3 columns and one label each;
+/// [`AnalyzeError::InvalidParam`] unless the points have 2 or 3 columns, one label each and one
+/// axis name per column;
 /// [`AnalyzeError::Figure`] when plotters fails; [`AnalyzeError::Fetch`] when the file cannot
 /// be written.
 pub fn write_scatter_svg(path: &Path, scatter: &Scatter) -> Result<()> {
     let dims = scatter.points.ncols();
-    if !(2..=3).contains(&dims) || scatter.labels.len() != scatter.points.nrows() {
+    if !(2..=3).contains(&dims) || scatter.labels.len() != scatter.points.nrows() || scatter.axis_names.len() != dims {
         return Err(AnalyzeError::InvalidParam {
             name: "points".into(),
-            value: format!("{:?} with {} labels", scatter.points.dim(), scatter.labels.len()),
-            reason: "a scatter needs [n, 2] or [n, 3] points and n labels".into(),
+            value: format!("{:?} with {} labels and {} axis names", scatter.points.dim(), scatter.labels.len(), scatter.axis_names.len()),
+            reason: "a scatter needs [n, 2] or [n, 3] points, n labels and one name per axis".into(),
         });
     }
     let mut svg = String::new();
@@ -134,7 +135,11 @@ fn draw_3d(root: &Area, s: &Scatter) -> std::result::Result<(), String> {
             .label(name.as_str())
             .legend(move |(x, y)| Circle::new((x, y), 4, c.filled()));
     }
-    legend(&mut chart)
+    legend(&mut chart)?;
+    // plotters' 3-D axes carry no names: list them under the plot (x, y, z).
+    let axes = format!("x: {}   y: {}   z: {}", s.axis_names[0], s.axis_names[1], s.axis_names[2]);
+    root.draw_text(&axes, &("sans-serif", 14).into_font().color(&BLACK), (12, SCATTER_SIZE.1 as i32 - 22))
+        .map_err(|e| e.to_string())
 }
 
 fn legend<'a, CT: plotters::coord::CoordTranslate>(
@@ -165,6 +170,7 @@ mod tests {
             let axis_names = (1..=dims).map(|d| format!("axis {d}")).collect();
             write_scatter_svg(&path, &Scatter { points: points.view(), labels: &labels, class_names: &names, title: "t".into(), axis_names }).unwrap();
             let svg = std::fs::read_to_string(&path).unwrap();
+            assert!(svg.contains(&format!("axis {dims}")), "{dims}-D: axis names shown");
             assert!(svg.starts_with("<svg") && svg.contains("Trouser") && svg.contains("T-shirt/top"), "{dims}-D");
             assert!(svg.matches("<circle").count() >= 30, "{dims}-D: one circle per point");
         }

@@ -1,0 +1,156 @@
+//! `netlens inspect` and `netlens features` end to end, on a model made outside this project
+//! (`../shared/fixtures/torch-small-cnn.onnx`, a PyTorch export with BatchNorm folded) and the
+//! course's small Fashion-MNIST test split.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::common::{fails, fashion_small, netlens, ok, shared};
+
+fn torch_cnn() -> PathBuf {
+    shared().join("fixtures/torch-small-cnn.onnx")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// Fast settings: 15 per class (n = 150), 300 t-SNE iterations.
+fn run_features(model: &Path, data: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["features", s(model), "--data", s(data), "--out", s(out), "--per-class", "15", "--perplexity", "10", "--iterations", "300"];
+    args.extend_from_slice(extra);
+    netlens(&args)
+}
+
+#[test]
+fn inspect_prints_the_layer_table_of_a_pytorch_export() {
+    let out = ok(netlens(&["inspect", s(&torch_cnn())]));
+    assert!(out.contains("input  image [batch, 1, 32, 32]"), "{out}");
+    assert!(out.contains("output logits [batch, 10]"), "{out}");
+    assert!(out.contains("Conv") && out.contains("parameters"), "{out}");
+    let json: Value = serde_json::from_str(&ok(netlens(&["inspect", s(&torch_cnn()), "--json"]))).unwrap();
+    let layers = json["layers"].as_array().unwrap();
+    let total: u64 = layers.iter().map(|l| l["parameters"].as_u64().unwrap()).sum();
+    assert_eq!(total, json["parameters"].as_u64().unwrap());
+    assert!(total > 0);
+}
+
+#[test]
+fn a_file_that_is_not_onnx_is_a_clear_error() {
+    let not_onnx = fashion_small().join("X_test.npy");
+    let err = fails(netlens(&["inspect", s(&not_onnx)]));
+    assert!(err.contains("X_test.npy") && err.contains("not a valid ONNX model"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let err = fails(run_features(&not_onnx, &fashion_small(), dir.path(), &[]));
+    assert!(err.contains("not a valid ONNX model"), "{err}");
+}
+
+#[test]
+fn features_of_conv_fc_and_final_layers_with_pca_and_tsne() {
+    let dir = tempfile::tempdir().unwrap();
+    ok(run_features(&torch_cnn(), &fashion_small(), dir.path(), &[]));
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["samples"], 150);
+    let layers = summary["layers"].as_array().unwrap();
+    let roles: Vec<&str> = layers.iter().map(|l| l["role"].as_str().unwrap()).collect();
+    for role in ["Convolution", "FullyConnected", "Final"] {
+        assert!(roles.contains(&role), "auto layers {roles:?}");
+    }
+    for layer in layers {
+        let methods: Vec<&str> = layer["embeddings"].as_array().unwrap().iter().map(|e| e["method"].as_str().unwrap()).collect();
+        assert_eq!(methods, ["pca", "tsne"]);
+        for e in layer["embeddings"].as_array().unwrap() {
+            let files: Vec<PathBuf> = e["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().into()).collect();
+            assert!(files.iter().all(|f| f.exists()), "{files:?}");
+            let svg = std::fs::read_to_string(&files[0]).unwrap();
+            assert!(svg.contains("Ankle boot") && svg.contains("T-shirt/top"), "legend of class names");
+            let (shape, _) = crate::common::read_npy_f32(&files[1]);
+            assert_eq!(shape, [150, 2]);
+            let sil = e["silhouette"].as_f64().unwrap();
+            assert!((-1.0..=1.0).contains(&sil));
+        }
+        let share: Vec<f64> = layer["embeddings"][0]["variance_share"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        assert!(share[0] >= share[1] && share[0] + share[1] <= 1.0 + 1e-9, "{share:?}");
+    }
+    // The expected finding: classes separate better in the final layer than in the first conv.
+    let knn: Vec<(String, f64)> = layers.iter().map(|l| (l["layer"].as_str().unwrap().to_string(), l["knn_accuracy"].as_f64().unwrap())).collect();
+    println!("torch-small-cnn 5-NN accuracy by layer (n = 150): {knn:?}");
+    let (first_conv, last) = (knn.first().unwrap().1, knn.last().unwrap().1);
+    assert!(last > first_conv, "k-NN accuracy should rise from the first conv to the final layer: {knn:?}");
+}
+
+#[test]
+fn on_a_trained_lenet_knn_accuracy_rises_from_the_first_conv_to_the_final_layer() {
+    let (run, out) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let data = fashion_small();
+    ok(netlens(&["train", "lenet", "--data", s(&data), "--epochs", "5", "--out", s(run.path())]));
+    let model = run.path().join("model.onnx");
+    let args = ["features", s(&model), "--data", s(&data), "--out", s(out.path()), "--methods", "pca", "--per-class", "30"];
+    ok(netlens(&args));
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("summary.json")).unwrap()).unwrap();
+    let layers = summary["layers"].as_array().unwrap();
+    let roles: Vec<&str> = layers.iter().map(|l| l["role"].as_str().unwrap()).collect();
+    assert_eq!(roles.first(), Some(&"Convolution"), "{roles:?}");
+    assert!(roles.contains(&"FullyConnected") && roles.last() == Some(&"Final"), "{roles:?}");
+    let knn: Vec<(String, f64)> = layers.iter().map(|l| (l["layer"].as_str().unwrap().to_string(), l["knn_accuracy"].as_f64().unwrap())).collect();
+    println!("LeNet-5 (5 epochs) 5-NN accuracy by layer (n = 300): {knn:?}");
+    assert!(knn.last().unwrap().1 > knn[0].1, "k-NN accuracy should rise from the first conv to the final layer: {knn:?}");
+}
+
+#[test]
+fn three_d_embeddings_of_named_layers_are_reproducible() {
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let model = torch_cnn();
+    let summary: Value = serde_json::from_str(&ok(netlens(&["inspect", s(&model), "--json"]))).unwrap();
+    let fc = summary["layers"].as_array().unwrap().iter().find(|l| l["op"] == "Gemm").unwrap()["name"].as_str().unwrap().to_string();
+    let args = ["--layers", &fc, "--dims", "3", "--methods", "tsne", "--seed", "3"];
+    ok(run_features(&model, &fashion_small(), a.path(), &args));
+    ok(run_features(&model, &fashion_small(), b.path(), &args));
+    let file = format!("{}_tsne.csv", fc.replace('.', "_"));
+    let csv = std::fs::read_to_string(a.path().join(&file)).unwrap();
+    assert!(csv.starts_with("index,label,class,x1,x2,x3\n"), "{csv}");
+    assert_eq!(csv, std::fs::read_to_string(b.path().join(&file)).unwrap(), "same seed, same embedding");
+    let svg = std::fs::read_to_string(a.path().join(file.replace(".csv", ".svg"))).unwrap();
+    assert!(svg.contains("Sneaker"));
+}
+
+#[test]
+fn an_unknown_layer_lists_the_available_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = fails(run_features(&torch_cnn(), &fashion_small(), dir.path(), &["--layers", "conv9"]));
+    assert!(err.contains("layer `conv9` not in") && err.contains("available:") && err.contains("logits"), "{err}");
+}
+
+#[test]
+fn too_few_samples_per_class_and_too_large_perplexity_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = fails(netlens(&["features", s(&torch_cnn()), "--data", s(&fashion_small()), "--out", s(dir.path()), "--per-class", "10"]));
+    assert!(err.contains("per-class = 10") && err.contains("at least 15"), "{err}");
+    let err = fails(run_features(&torch_cnn(), &fashion_small(), dir.path(), &["--perplexity", "60"]));
+    assert!(err.contains("perplexity = 60") && err.contains("150 samples"), "{err}");
+    // A data set where class 3 has only 12 test images.
+    let data = tempfile::tempdir().unwrap();
+    write_course_split(data.path(), 1, 32, |i| if i % 10 == 3 && i >= 120 { 0 } else { (i % 10) as u8 }, 200);
+    let err = fails(run_features(&torch_cnn(), data.path(), dir.path(), &[]));
+    assert!(err.contains("class 3 (`Dress`) has 12 examples"), "{err}");
+}
+
+#[test]
+fn a_model_whose_input_does_not_fit_the_data_is_a_clear_error() {
+    let (data, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    write_course_split(data.path(), 3, 32, |i| (i % 10) as u8, 150);
+    let err = fails(run_features(&torch_cnn(), data.path(), dir.path(), &[]));
+    assert!(err.contains("expects images of shape [batch, 1, 32, 32]") && err.contains("[150, 3, 32, 32]"), "{err}");
+}
+
+/// Writes `X_test.npy` (`[n, channels, side, side]` uint8 slices of the real test images) and
+/// `Y_test.npy` with `label(i)`.
+fn write_course_split(dir: &Path, channels: usize, side: usize, label: impl Fn(usize) -> u8, n: usize) {
+    let real = crate::common::read_npy_u8(&fashion_small().join("X_test.npy")).1;
+    let per = channels * side * side;
+    let pixels: Vec<u8> = (0..n * per).map(|k| real[k % real.len()]).collect();
+    netlens_fetch::npy::write_u8(&dir.join("X_test.npy"), &[n, channels, side, side], &pixels).unwrap();
+    let labels: Vec<u8> = (0..n).map(label).collect();
+    netlens_fetch::npy::write_u8(&dir.join("Y_test.npy"), &[n], &labels).unwrap();
+}
