@@ -127,11 +127,16 @@ pub fn fetch_file(file: &RemoteFile, settings: &mut FetchSettings) -> Result<Pat
     Err(last_error.expect("every RemoteFile has at least one URL"))
 }
 
-/// Downloads Fashion-MNIST and writes the course `.npy` layout (32×32) into `out_dir`.
+/// Downloads Fashion-MNIST and writes the course `.npy` layout (32×32) into `out_dir`. A
+/// mirror URL is taken as the folder holding the four files.
 ///
 /// # Errors
 /// Those of [`fetch_file`] and [`prepare_fashion_mnist`].
 pub fn fetch_fashion_mnist(settings: &mut FetchSettings, out_dir: &Path) -> Result<SplitSizes> {
+    // Four files: a mirror is a folder holding them, whether or not it ends in `/`.
+    if let Some(mirror) = settings.mirror.as_mut().filter(|m| !m.ends_with('/')) {
+        mirror.push('/');
+    }
     for file in &FASHION_MNIST_FILES {
         fetch_file(file, settings)?;
     }
@@ -213,7 +218,7 @@ mod tests {
         let cache = tempfile::tempdir().unwrap();
         let mut settings = FetchSettings {
             cache: cache.path().into(),
-            mirror: Some(format!("{}/", server.base())),
+            mirror: Some(server.base().to_string()), // no trailing `/`: still a folder
             options: DownloadOptions { timeout: Duration::from_secs(10), retries: 0, retry_delay: Duration::ZERO },
             progress: &mut |_, _| {},
         };
