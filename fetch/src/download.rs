@@ -237,7 +237,13 @@ fn fetch_once(
     let response = request.send().map_err(|source| transport(url, source))?;
     let (start, total) = match response.status() {
         StatusCode::PARTIAL_CONTENT if resumes_at(&response, have) => (have, response.content_length().map(|n| have + n)),
-        StatusCode::OK | StatusCode::PARTIAL_CONTENT => (0, response.content_length().filter(|_| response.status() == StatusCode::OK)),
+        StatusCode::OK => (0, response.content_length()),
+        StatusCode::PARTIAL_CONTENT => {
+            // A range other than the one asked for: start over on the next attempt.
+            let _ = std::fs::remove_file(part);
+            let error = FetchError::BadRange { url: url.into(), asked: have };
+            return Err(AttemptError { error, retryable: true });
+        }
         // The part already holds every byte; the checksum decides whether it is right.
         StatusCode::RANGE_NOT_SATISFIABLE if have > 0 => return Ok(()),
         status => return Err(http_status(url, status)),

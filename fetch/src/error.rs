@@ -59,6 +59,10 @@ pub enum FetchError {
     /// The body ended before the length the server announced (after all retries).
     #[error("{url}: the download stopped after {found} of {expected} bytes")]
     Incomplete { url: String, expected: u64, found: u64 },
+    /// The server answered a resume request with a different byte range (after all retries;
+    /// the partial file has been removed, so a new attempt starts over).
+    #[error("{url}: asked to resume from byte {asked}, the server sent another range")]
+    BadRange { url: String, asked: u64 },
     /// A downloaded file does not have the pinned SHA-256; the file has been removed.
     #[error("checksum mismatch for `{file}`: expected sha256 {expected}, found {found} (the file was removed)")]
     ChecksumMismatch { file: String, expected: String, found: String },

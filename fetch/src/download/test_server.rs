@@ -24,6 +24,8 @@ struct State {
     files: HashMap<String, Vec<u8>>,
     /// Path → how many more responses to cut off after half of the bytes they promise.
     cut_offs: HashMap<String, usize>,
+    /// Paths answered with the whole file (200) even when a `Range` is asked for.
+    ignore_range: Vec<String>,
     seen: Vec<SeenRequest>,
 }
 
@@ -70,6 +72,12 @@ impl TestServer {
         self.state.lock().unwrap().cut_offs.insert(path.into(), times);
     }
 
+    /// Answers requests for `path` with the whole file (200 OK) even when they ask for a range,
+    /// as servers without range support do.
+    pub fn ignore_range(&self, path: &str) {
+        self.state.lock().unwrap().ignore_range.push(path.into());
+    }
+
     /// Every request so far, in order.
     pub fn seen(&self) -> Vec<SeenRequest> {
         self.state.lock().unwrap().seen.clone()
@@ -78,9 +86,10 @@ impl TestServer {
 
 fn serve(mut stream: TcpStream, state: &Mutex<State>) {
     let Some(request) = read_request(&stream) else { return };
-    let (body, cut) = {
+    let (body, cut, honour_range) = {
         let mut state = state.lock().unwrap();
         state.seen.push(request.clone());
+        let honour_range = !state.ignore_range.contains(&request.path);
         let body = state.files.get(&request.path).cloned();
         let cut = match state.cut_offs.get_mut(&request.path) {
             Some(n) if *n > 0 => {
@@ -89,13 +98,13 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
             }
             _ => false,
         };
-        (body, cut)
+        (body, cut, honour_range)
     };
     let Some(body) = body else {
         let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found");
         return;
     };
-    let start = request.range.as_deref().and_then(range_start).filter(|&s| s <= body.len());
+    let start = request.range.as_deref().and_then(range_start).filter(|&s| honour_range && s <= body.len());
     let (status, slice, extra) = match start {
         Some(s) if s == body.len() => {
             let header = format!("Content-Range: bytes */{}\r\n", body.len());

@@ -99,6 +99,21 @@ fn interrupted_download_keeps_its_part_and_a_later_call_resumes() {
 }
 
 #[test]
+fn server_without_range_support_makes_the_resume_start_over() {
+    let server = TestServer::start();
+    let bytes = content();
+    server.add("/plain.bin", bytes.clone());
+    server.cut_off("/plain.bin", 1);
+    server.ignore_range("/plain.bin");
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("plain.bin");
+    let checksum = Checksum::Sha256(sha256_hex(&bytes));
+    download(&server.url("/plain.bin"), &dest, &checksum, &quick(1), &mut |_| {}).unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), bytes, "the 200 answer replaced the partial bytes");
+    assert_eq!(server.seen()[1].range, Some(format!("bytes={}-", FILE_BYTES / 2)));
+}
+
+#[test]
 fn checksum_mismatch_is_an_error_and_leaves_nothing_behind() {
     let server = TestServer::start();
     server.add("/t10k-images-idx3-ubyte.gz", content());
