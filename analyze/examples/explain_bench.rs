@@ -4,7 +4,8 @@
 //! backward pass), Shapley values of 7×7 patches with 20 orders (antithetic) on tract.
 //! Prints one JSON line of seconds; the first run of each method is a warm-up.
 //!
-//! Usage: `cargo run --release -p netlens-analyze --example explain_bench -- MODEL.onnx`
+//! Usage: `cargo run --release -p netlens-analyze --example explain_bench -- MODEL.onnx`, or
+//! `-- --random-resnet34` to build a full-width ResNet-34 with random weights itself.
 
 use std::time::Instant;
 
@@ -20,8 +21,20 @@ fn timed(mut f: impl FnMut()) -> f64 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args().nth(1).ok_or("usage: explain_bench MODEL.onnx")?;
-    let path = std::path::Path::new(&path);
+    let arg = std::env::args().nth(1).ok_or("usage: explain_bench MODEL.onnx | --random-resnet34")?;
+    let dir = std::env::temp_dir().join(format!("netlens-bench-{}", std::process::id()));
+    let path = if arg == "--random-resnet34" {
+        use netlens_onnx::resnet::{export_resnet, ResNet, ResNetArchitecture};
+        let device = burn::tensor::Device::flex();
+        let net = ResNet::new(&ResNetArchitecture::resnet34(), &device);
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join("resnet34-random.onnx");
+        std::fs::write(&path, export_resnet(&net, 224, &device)?)?;
+        path
+    } else {
+        std::path::PathBuf::from(arg)
+    };
+    let path = path.as_path();
     let model = DifferentiableModel::load(path)?;
     let tract = TractClassifier::load(path, [3, 224, 224])?;
     let n = 3 * 224 * 224;
