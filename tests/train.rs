@@ -87,15 +87,35 @@ fn lenet_and_cnn_export_to_onnx_that_matches_burn_in_tract() {
     }
 }
 
-/// Same seed, same device ⇒ identical history; an interrupted run resumed from its checkpoint
-/// ends exactly where the uninterrupted one does.
+/// Starts `netlens train` and kills it as soon as its first epoch's checkpoint is complete: a
+/// real interruption, at whatever point of the next epoch it falls.
+fn train_and_interrupt(model: &str, out: &Path, extra: &[&str]) {
+    let data = fashion_small();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_netlens"))
+        .args(["train", model, "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args(extra)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let latest = out.join("checkpoint/latest.json");
+    while !latest.exists() {
+        assert!(child.try_wait().unwrap().is_none(), "training ended before its first checkpoint");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// Same seed, same device ⇒ identical history; a run killed after its first checkpoint and
+/// resumed ends exactly where the uninterrupted one does.
 #[test]
 fn resume_continues_exactly_and_seeds_reproduce() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     train("shallow", &a, &["--epochs", "3", "--seed", "7"]);
-    train("shallow", &b, &["--epochs", "1", "--seed", "7"]);
-    train("shallow", &b, &["--epochs", "3", "--resume"]);
+    train_and_interrupt("shallow", &b, &["--epochs", "3", "--seed", "7"]);
+    assert!(!b.join("model.onnx").exists(), "the interrupted run did not finish");
+    train("shallow", &b, &["--resume"]);
     assert_eq!(history_without_times(&a), history_without_times(&b));
     assert_eq!(read_npy_f32(&a.join("test_logits.npy")), read_npy_f32(&b.join("test_logits.npy")));
 }

@@ -44,8 +44,21 @@ pub fn name_for_people(bytes: &[u8], what: &str, inputs: &[&str], outputs: &[&st
     let graph_outputs: Vec<String> = graph.output.iter().map(|v| v.name.clone()).collect();
     let mut counters: HashMap<String, usize> = HashMap::new();
     let mut used: HashSet<String> = HashSet::new();
+    let mut producer_module: HashMap<String, String> = HashMap::new();
     for node in graph.node.iter_mut() {
-        let name = unique(node_name(node, &initializers, &mut counters), &mut used);
+        let module = node_module(node, &initializers, &producer_module);
+        for out in &node.output {
+            if let Some(m) = &module {
+                producer_module.insert(out.clone(), m.clone());
+            }
+        }
+        let name = unique(node_name(node, module, &mut counters), &mut used);
+        for (j, input) in node.input.iter().enumerate() {
+            let is_constant = initializers.contains_key(input) && module_path(input).is_none();
+            if is_constant && !renames.contains_key(input) {
+                renames.insert(input.clone(), format!("{name}_input_{j}"));
+            }
+        }
         for (i, out) in node.output.iter().enumerate() {
             if !out.is_empty() && !renames.contains_key(out) {
                 renames.insert(out.clone(), format!("{name}_output_{i}"));
@@ -68,6 +81,7 @@ pub fn name_for_people(bytes: &[u8], what: &str, inputs: &[&str], outputs: &[&st
     graph.input.iter_mut().for_each(|v| rename(&mut v.name));
     graph.output.iter_mut().for_each(|v| rename(&mut v.name));
     graph.value_info.iter_mut().for_each(|v| rename(&mut v.name));
+    graph.initializer.iter_mut().for_each(|t| rename(&mut t.name));
     drop_unused_initializers(graph);
     Ok(model.write_to_bytes().expect("an in-memory ONNX model serialises"))
 }
@@ -106,9 +120,25 @@ fn relu_from_clip(nodes: &mut [NodeProto], initializers: &HashMap<String, Vec<f3
     }
 }
 
-/// `/module/Op` for nodes that consume parameters, `/opN/Op` for the others.
-fn node_name(node: &NodeProto, initializers: &HashMap<String, Vec<f32>>, counters: &mut HashMap<String, usize>) -> String {
-    let module = node.input.iter().filter(|i| initializers.contains_key(*i)).find_map(|i| module_path(i));
+/// The module a node belongs to: the module path of a parameter it consumes, or, for a node
+/// with two or more tensor inputs all produced by one module's nodes (the `Add` of a bias after
+/// `MatMul`), that module.
+fn node_module(
+    node: &NodeProto,
+    initializers: &HashMap<String, Vec<f32>>,
+    producer_module: &HashMap<String, String>,
+) -> Option<String> {
+    if let Some(m) = node.input.iter().filter(|i| initializers.contains_key(*i)).find_map(|i| module_path(i)) {
+        return Some(m);
+    }
+    let tensors: Vec<&String> = node.input.iter().filter(|i| !i.is_empty() && !initializers.contains_key(*i)).collect();
+    let first = producer_module.get(*tensors.first()?)?;
+    let all_same = tensors.len() >= 2 && tensors.iter().all(|t| producer_module.get(*t) == Some(first));
+    all_same.then(|| first.clone())
+}
+
+/// `/module/Op` for nodes of a module, `/opN/Op` for the others.
+fn node_name(node: &NodeProto, module: Option<String>, counters: &mut HashMap<String, usize>) -> String {
     match module {
         Some(path) => format!("/{}/{}", path.replace('.', "/"), node.op_type),
         None => {

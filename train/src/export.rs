@@ -4,7 +4,7 @@ use burn::tensor::{Device, Tensor};
 use burn_onnx::export::{AxisSpec, InputSpec, OnnxExporter};
 
 use crate::error::Result;
-use crate::models::Classifier;
+use crate::models::{Classifier, Cnn, LeNet5, ShallowNet};
 use crate::trainer::INPUT_SIZE;
 
 /// Exports `model` to ONNX bytes with a symbolic batch axis: input `[batch, 1, 32, 32]`
@@ -21,6 +21,13 @@ pub fn export_onnx(model: &Classifier, device: &Device) -> Result<Vec<u8>> {
     let sample = Tensor::<4>::zeros([2, 1, INPUT_SIZE, INPUT_SIZE], device);
     let validation = Tensor::<4>::zeros([3, 1, INPUT_SIZE, INPUT_SIZE], device);
     let specs = [InputSpec::new([AxisSpec::dynamic("batch"), AxisSpec::Static, AxisSpec::Static, AxisSpec::Static])];
-    let onnx = OnnxExporter::new().export_dynamic(model, sample, validation, &specs, |m: &Classifier, x: Tensor<4>| m.forward(x))?;
+    // Export the inner network, not the enum, so initializers keep the network's own module
+    // paths (`conv1.weight`, not `Lenet.conv1.weight`).
+    let exporter = OnnxExporter::new();
+    let onnx = match model {
+        Classifier::Lenet(m) => exporter.export_dynamic(m, sample, validation, &specs, |m: &LeNet5, x| m.forward(x)),
+        Classifier::Shallow(m) => exporter.export_dynamic(m, sample, validation, &specs, |m: &ShallowNet, x| m.forward(x)),
+        Classifier::Cnn(m) => exporter.export_dynamic(m, sample, validation, &specs, |m: &Cnn, x| m.forward(x)),
+    }?;
     Ok(onnx.into_bytes())
 }
