@@ -2,7 +2,8 @@
 //! `bench/explain.sh` on a random-weights ResNet-34): Grad-CAM at the last convolutional feature
 //! map, Integrated Gradients with 32 steps (trapezoid, zero baseline, 8 path points per
 //! backward pass), Shapley values of 7×7 patches with 20 orders (antithetic) on tract.
-//! Prints one JSON line of seconds; the first run of each method is a warm-up.
+//! Prints one JSON line of seconds (and each figure to stderr as it comes); Grad-CAM is timed
+//! after a warm-up run, IG and Shapley (minutes each) once.
 //!
 //! Usage: `cargo run --release -p netlens-analyze --example explain_bench -- MODEL.onnx`, or
 //! `-- --random-resnet34` to build a full-width ResNet-34 with random weights itself.
@@ -15,6 +16,12 @@ use netlens_onnx::DifferentiableModel;
 
 fn timed(mut f: impl FnMut()) -> f64 {
     f();
+    let start = Instant::now();
+    f();
+    start.elapsed().as_secs_f64()
+}
+
+fn once(f: impl FnOnce()) -> f64 {
     let start = Instant::now();
     f();
     start.elapsed().as_secs_f64()
@@ -44,8 +51,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ig = IntegratedGradients::params().steps(32).batch_size(8).target(Target::Class(target));
     let shapley = ShapleySampler::params().grid(7, 7).permutations(20).batch_size(49);
     let grad_cam_s = timed(|| drop(grad_cam.explain(&model, &image).expect("Grad-CAM runs")));
-    let ig_s = timed(|| drop(ig.explain(&model, &image).expect("IG runs")));
-    let shapley_s = timed(|| drop(shapley.explain(&tract, &image, target).expect("Shapley runs")));
+    eprintln!("Grad-CAM: {grad_cam_s:.3} s");
+    let ig_s = once(|| drop(ig.explain(&model, &image).expect("IG runs")));
+    eprintln!("IG, 32 steps: {ig_s:.3} s");
+    let shapley_s = once(|| drop(shapley.explain(&tract, &image, target).expect("Shapley runs")));
+    eprintln!("Shapley, 49 patches x 20 orders: {shapley_s:.3} s");
     println!("{{\"grad_cam_s\": {grad_cam_s}, \"ig_s\": {ig_s}, \"shapley_s\": {shapley_s}}}");
     Ok(())
 }
