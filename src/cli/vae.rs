@@ -82,14 +82,20 @@ pub struct VaeArgs {
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
     /// Continue the interrupted run in --out from its last checkpoint (its config.json is used;
-    /// only --epochs may change).
+    /// only --epochs may change, which also stretches the learning-rate schedule).
     #[arg(long)]
     pub resume: bool,
+    /// Stop after epoch N as an interruption would; the run stays resumable and the
+    /// learning-rate schedule still spans --epochs (time-boxed runs, tests of --resume).
+    #[arg(long, value_name = "N")]
+    pub stop_after: Option<usize>,
 }
 
 struct Bars {
     bar: Option<indicatif::ProgressBar>,
     epochs: usize,
+    stop_after: Option<usize>,
+    last: usize,
 }
 
 impl VaeProgress for Bars {
@@ -106,6 +112,11 @@ impl VaeProgress for Bars {
             "epoch {:>3}/{}: train rec {:.2} KL {:.2} | held-out rec {:.2} KL {:.2} MSE/pixel {:.4} | {:.1} s",
             m.epoch, self.epochs, m.train_reconstruction, m.train_kl, m.heldout_reconstruction, m.heldout_kl, m.heldout_mse, m.seconds
         );
+        self.last = m.epoch;
+    }
+
+    fn stop_requested(&mut self) -> bool {
+        self.stop_after.is_some_and(|n| self.last >= n)
     }
 }
 
@@ -114,15 +125,19 @@ pub fn run(args: VaeArgs) -> anyhow::Result<()> {
     let run = RunDir::new(&args.out);
     let images = load_faces(&args.data, args.limit)?;
     let config = config_for(&args, &run, &images)?;
-    let mut bars = Bars { bar: None, epochs: config.epochs };
+    let mut bars = Bars { bar: None, epochs: config.epochs, stop_after: args.stop_after, last: 0 };
     let history = vae::train_vae(&run, &config, &images, args.resume, &mut bars)
         .with_context(|| format!("training the VAE into {}", run.root().display()))?;
+    if history.epochs.len() < config.epochs {
+        println!("vae: stopped after epoch {} of {}; continue with --resume", history.epochs.len(), config.epochs);
+        return Ok(());
+    }
     export(&run, &config)?;
-    let onnx_mse = draw(&run, &config, &images)?;
+    let (onnx_mse, max_diff) = draw(&run, &config, &images)?;
     let last = history.epochs.last().context("training ran no epoch")?;
     let seconds: f64 = history.epochs.iter().map(|e| e.seconds).sum();
     println!(
-        "vae: held-out MSE per pixel {:.4} (burn), {onnx_mse:.4} (ONNX) after {} epochs, {seconds:.0} s of training; wrote {}",
+        "vae: held-out MSE per pixel {:.4} (burn), {onnx_mse:.4} (ONNX; max |ONNX − burn| {max_diff:.1e}) after {} epochs, {seconds:.0} s of training; wrote {}",
         last.heldout_mse,
         last.epoch,
         run.root().display()
@@ -175,25 +190,30 @@ fn export(run: &RunDir, config: &VaeTrainConfig) -> anyhow::Result<()> {
 }
 
 /// Draws reconstructions of the first 16 held-out faces, 32 samples and the curves from the
-/// ONNX files; returns the ONNX reconstructions' MSE per pixel on all held-out faces.
-fn draw(run: &RunDir, config: &VaeTrainConfig, images: &Images) -> anyhow::Result<f64> {
+/// ONNX files; returns the ONNX reconstructions' MSE per pixel on all held-out faces and their
+/// largest difference from burn's (`heldout_reconstructions.npy`).
+fn draw(run: &RunDir, config: &VaeTrainConfig, images: &Images) -> anyhow::Result<(f64, f32)> {
     let root = run.root();
     let models = VaeModels::load(&root.join(vae::ENCODER_ONNX), &root.join(vae::DECODER_ONNX))?;
     let split = vae::holdout_split(images.len(), config.heldout_fraction, config.seed)?;
     let heldout = images.select(&split.heldout);
     let shown = heldout.select(&(0..heldout.len().min(16)).collect::<Vec<_>>());
     figures::write_reconstructions(&models, &shown, 8, &root.join("reconstructions.png"))?;
-    let mse = onnx_mse(&models, &heldout)?;
+    let (mse, max_diff) = onnx_check(&models, &heldout, &root.join(vae::HELDOUT_RECONSTRUCTIONS))?;
     figures::write_samples(&models, 32, config.seed, &root.join("samples.png"))?;
     let history = figures::VaeRunHistory::load(&run.history())?;
     figures::write_vae_curves(&history, root)?;
-    Ok(mse)
+    Ok((mse, max_diff))
 }
 
-fn onnx_mse(models: &VaeModels, images: &Images) -> anyhow::Result<f64> {
+/// MSE per pixel of the ONNX reconstructions of `images`, and max |ONNX − burn| against the
+/// float32 array at `burn`.
+fn onnx_check(models: &VaeModels, images: &Images, burn: &Path) -> anyhow::Result<(f64, f32)> {
     let recon = models.decode(&models.encode(images)?.mu)?;
     let sq: f64 = images.data.iter().zip(&recon.data).map(|(a, b)| ((a - b) as f64).powi(2)).sum();
-    Ok(sq / images.data.len().max(1) as f64)
+    let burn = netlens_fetch::npy::read_f32(burn, "(N, 3, H, W)")?;
+    let max_diff = recon.data.iter().zip(&burn.data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    Ok((sq / images.data.len().max(1) as f64, max_diff))
 }
 
 /// Decode faces between two images or groups: z = α z₁ + (1 − α) z₂.

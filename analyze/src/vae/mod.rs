@@ -36,7 +36,7 @@ pub const DEFAULT_ALPHAS: [f64; 4] = [0.2, 0.4, 0.6, 0.8];
 pub fn write_reconstructions(models: &VaeModels, inputs: &Images, cols: usize, path: &Path) -> Result<f64> {
     let recon = models.decode(&models.encode(inputs)?.mu)?;
     let mse = inputs.data.iter().zip(&recon.data).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / inputs.data.len().max(1) as f64;
-    let title = format!("{} HELD-OUT FACES (INPUT) AND RECONSTRUCTIONS FROM MU (OUTPUT); MSE {mse:.4}", inputs.len());
+    let title = format!("{} HELD-OUT FACES (INPUT) AND RECONSTRUCTIONS FROM MU (OUTPUT), MSE {mse:.4}", inputs.len());
     write_png(path, &reconstruction_grid(&title, inputs, &recon, cols))?;
     Ok(mse)
 }
@@ -48,7 +48,7 @@ pub fn write_reconstructions(models: &VaeModels, inputs: &Images, cols: usize, p
 pub fn write_samples(models: &VaeModels, n: usize, seed: u64, path: &Path) -> Result<()> {
     let z = standard_normal(n * models.latent(), seed);
     let faces = models.decode(&z)?;
-    write_png(path, &face_grid(&format!("{n} SAMPLES DECODED FROM Z ~ N(0, I), SEED {seed}"), &faces, 8))
+    write_png(path, &face_grid(&format!("{n} SAMPLES DECODED FROM Z DRAWN FROM N(0, I), SEED {seed}"), &faces, 8))
 }
 
 /// `len` standard-normal values (Box–Muller) from a generator seeded with `seed`.

@@ -9,18 +9,67 @@ use tract_onnx::prelude::*;
 
 use crate::error::{AnalyzeError, Result};
 
-/// Images per tract run (does not change results).
-const BATCH: usize = 50;
+/// Rows per tract run. tract 0.23 cannot optimise burn-onnx's `Resize` (sizes given for the
+/// spatial axes only) with a symbolic batch ("Undetermined symbol in expression: batch"), so
+/// both graphs are optimised for this fixed batch and a short last batch is padded with zeros.
+const BATCH: usize = 32;
 
 type Plan = Arc<TypedRunnableModel>;
+
+/// One graph, optimised for [`BATCH`] rows.
+struct Graph {
+    plan: Plan,
+    path: PathBuf,
+    /// Dimensions of the input after the batch axis.
+    input: Vec<usize>,
+    /// Dimensions of each output after the batch axis.
+    outputs: Vec<Vec<usize>>,
+}
+
+impl Graph {
+    fn load(path: &Path) -> Result<Graph> {
+        if !path.exists() {
+            let source = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+            return Err(AnalyzeError::Io { path: path.into(), source });
+        }
+        let fail = |e: TractError| tract_error(path, e);
+        let typed = tract_onnx::onnx().model_for_path(path).and_then(|m| m.into_typed()).map_err(fail)?;
+        let input = fixed_dims(path, &typed.input_fact(0), "input")?;
+        let mut model = tract_onnx::onnx().model_for_path(path).map_err(fail)?;
+        let shape: Vec<usize> = std::iter::once(BATCH).chain(input.iter().copied()).collect();
+        model.set_input_fact(0, f32::fact(&shape).into()).map_err(fail)?;
+        let optimized = model.into_optimized().map_err(fail)?;
+        let count = optimized.output_outlets().map_err(fail)?.len();
+        let outputs = (0..count).map(|i| fixed_dims(path, &optimized.output_fact(i), "output")).collect::<Result<_>>()?;
+        Ok(Graph { plan: optimized.into_runnable().map_err(fail)?, path: path.into(), input, outputs })
+    }
+
+    /// Runs `n` rows of `x` (row-major, each of the input's non-batch size) in batches; returns
+    /// each output's `n` rows, row-major.
+    fn run(&self, x: &[f32], n: usize) -> Result<Vec<Vec<f32>>> {
+        let row: usize = self.input.iter().product();
+        let mut outs: Vec<Vec<f32>> = vec![Vec::new(); self.outputs.len()];
+        let shape: Vec<usize> = std::iter::once(BATCH).chain(self.input.iter().copied()).collect();
+        for start in (0..n).step_by(BATCH) {
+            let k = BATCH.min(n - start);
+            let mut chunk = x[start * row..(start + k) * row].to_vec();
+            chunk.resize(BATCH * row, 0.0);
+            let input = tract_ndarray::ArrayD::from_shape_vec(shape.as_slice(), chunk).expect("chunk length matches the shape");
+            let result = self.plan.run(tvec!(Tensor::from(input).into())).map_err(|e| tract_error(&self.path, e))?;
+            for ((out, value), dims) in outs.iter_mut().zip(&result).zip(&self.outputs) {
+                let view = value.to_plain_array_view::<f32>().map_err(|e| tract_error(&self.path, e))?;
+                out.extend(view.iter().take(k * dims.iter().product::<usize>()).copied());
+            }
+        }
+        Ok(outs)
+    }
+}
 
 /// The two ONNX graphs of a VAE: encoder `image [batch, 3, H, W] → (mu, log_var)
 /// [batch, latent]`, decoder `z [batch, latent] → image [batch, 3, H, W]`, pixels in `[0, 1]`.
 pub struct VaeModels {
-    encoder: Plan,
-    decoder: Plan,
-    encoder_path: PathBuf,
-    decoder_path: PathBuf,
+    encoder: Graph,
+    decoder: Graph,
     /// `[channels, height, width]` of the encoder's input.
     image_shape: [usize; 3],
     latent: usize,
@@ -54,44 +103,33 @@ impl VaeModels {
     /// [`AnalyzeError::LatentMismatch`] when the decoder takes another latent size than the
     /// encoder gives.
     pub fn load(encoder_path: &Path, decoder_path: &Path) -> Result<VaeModels> {
-        let encoder = optimized(encoder_path)?;
-        let decoder = optimized(decoder_path)?;
-        let image = fixed_dims(encoder_path, &encoder.input_fact(0), "input")?;
-        let enc_out = fixed_dims(encoder_path, &encoder.output_fact(0), "output μ")?;
-        let dec_in = fixed_dims(decoder_path, &decoder.input_fact(0), "input z")?;
-        let dec_out = fixed_dims(decoder_path, &decoder.output_fact(0), "output")?;
-        let what = |p: &Path| format!("{}", p.display());
-        if image.len() != 3 || image[0] != 3 || encoder.output_outlets().map(|o| o.len()).unwrap_or(0) != 2 || enc_out.len() != 1 {
+        let (encoder, decoder) = (Graph::load(encoder_path)?, Graph::load(decoder_path)?);
+        let image = encoder.input.clone();
+        let outputs = encoder.outputs.len();
+        if image.len() != 3 || image[0] != 3 || outputs != 2 || encoder.outputs.iter().any(|o| o.len() != 1) {
             return Err(AnalyzeError::ShapeMismatch {
-                what: what(encoder_path),
+                what: encoder_path.display().to_string(),
                 expected: "a VAE encoder: input [batch, 3, H, W], outputs μ and log σ² [batch, latent]".into(),
-                found: format!("input [batch, {}] and {} output(s)", join(&image), encoder.output_outlets().map(|o| o.len()).unwrap_or(0)),
+                found: format!("input [batch, {}] and {outputs} output(s)", join(&image)),
             });
         }
-        if dec_in.len() != 1 || dec_in[0] != enc_out[0] {
+        let latent = encoder.outputs[0][0];
+        if decoder.input != [latent] {
             return Err(AnalyzeError::LatentMismatch {
                 encoder_path: encoder_path.into(),
-                encoder: enc_out[0],
+                encoder: latent,
                 decoder_path: decoder_path.into(),
-                decoder: dec_in.iter().product(),
+                decoder: decoder.input.iter().product(),
             });
         }
-        if dec_out != image {
+        if decoder.outputs.first() != Some(&image) {
             return Err(AnalyzeError::ShapeMismatch {
-                what: what(decoder_path),
+                what: decoder_path.display().to_string(),
                 expected: format!("decoded images [batch, {}] like the encoder's input", join(&image)),
-                found: format!("[batch, {}]", join(&dec_out)),
+                found: format!("[batch, {}]", join(decoder.outputs.first().map(|o| o.as_slice()).unwrap_or(&[]))),
             });
         }
-        let plan = |m: TypedModel, p: &Path| m.into_runnable().map_err(|e| tract_error(p, e));
-        Ok(VaeModels {
-            encoder: plan(encoder, encoder_path)?,
-            decoder: plan(decoder, decoder_path)?,
-            encoder_path: encoder_path.into(),
-            decoder_path: decoder_path.into(),
-            image_shape: [image[0], image[1], image[2]],
-            latent: enc_out[0],
-        })
+        Ok(VaeModels { encoder, decoder, image_shape: [image[0], image[1], image[2]], latent })
     }
 
     /// Dimension of z.
@@ -128,16 +166,8 @@ impl VaeModels {
     /// the run fails.
     pub fn encode(&self, images: &Images) -> Result<Latents> {
         self.check_images(images, "images to encode")?;
-        let (mut mu, mut log_var) = (Vec::new(), Vec::new());
-        let image_len = images.image_len();
-        for start in (0..images.len()).step_by(BATCH) {
-            let n = BATCH.min(images.len() - start);
-            let x = &images.data[start * image_len..(start + n) * image_len];
-            let [c, h, w] = self.image_shape;
-            let out = run(&self.encoder, &self.encoder_path, x, &[n, c, h, w])?;
-            mu.extend(view(&out[0], &self.encoder_path)?);
-            log_var.extend(view(&out[1], &self.encoder_path)?);
-        }
+        let mut outs = self.encoder.run(&images.data, images.len())?.into_iter();
+        let (mu, log_var) = (outs.next().unwrap_or_default(), outs.next().unwrap_or_default());
         Ok(Latents { mu, log_var, latent: self.latent })
     }
 
@@ -155,12 +185,7 @@ impl VaeModels {
             });
         }
         let total = z.len() / self.latent;
-        let mut data = Vec::new();
-        for start in (0..total).step_by(BATCH) {
-            let n = BATCH.min(total - start);
-            let out = run(&self.decoder, &self.decoder_path, &z[start * self.latent..(start + n) * self.latent], &[n, self.latent])?;
-            data.extend(view(&out[0], &self.decoder_path)?);
-        }
+        let data = self.decoder.run(z, total)?.into_iter().next().unwrap_or_default();
         let [c, h, w] = self.image_shape;
         Ok(Images { data, shape: [total, c, h, w] })
     }
@@ -168,17 +193,6 @@ impl VaeModels {
 
 fn tract_error(path: &Path, e: impl std::fmt::Display) -> AnalyzeError {
     AnalyzeError::Tract { path: path.into(), reason: format!("{e:#}") }
-}
-
-fn optimized(path: &Path) -> Result<TypedModel> {
-    if !path.exists() {
-        let source = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
-        return Err(AnalyzeError::Io { path: path.into(), source });
-    }
-    tract_onnx::onnx()
-        .model_for_path(path)
-        .and_then(|m| m.into_optimized())
-        .map_err(|e| tract_error(path, e))
 }
 
 /// The dimensions after the batch axis of a fact, which must all be known.
@@ -193,14 +207,4 @@ fn fixed_dims(path: &Path, fact: &TractResult<&TypedFact>, what: &str) -> Result
 
 fn join(dims: &[usize]) -> String {
     dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")
-}
-
-fn run(plan: &Plan, path: &Path, x: &[f32], shape: &[usize]) -> Result<TVec<TValue>> {
-    let input = tract_ndarray::ArrayD::from_shape_vec(shape, x.to_vec()).expect("slice length matches the shape");
-    plan.run(tvec!(Tensor::from(input).into())).map_err(|e| tract_error(path, e))
-}
-
-fn view(value: &TValue, path: &Path) -> Result<Vec<f32>> {
-    let v = value.to_plain_array_view::<f32>().map_err(|e| tract_error(path, e))?;
-    Ok(v.iter().copied().collect())
 }

@@ -152,6 +152,11 @@ pub trait VaeProgress {
     fn batch(&mut self, _epoch: usize, _batch: usize, _batches: usize) {}
     /// Called after each epoch with its metrics.
     fn epoch(&mut self, _metrics: &VaeEpochMetrics) {}
+    /// Asked after each epoch's checkpoint is committed: `true` stops training there, as an
+    /// interruption would (e.g. on a time budget); the run can be continued with `resume`.
+    fn stop_requested(&mut self) -> bool {
+        false
+    }
 }
 
 /// Ignores progress.
@@ -194,6 +199,9 @@ pub fn train_vae(run: &RunDir, config: &VaeTrainConfig, images: &Images, resume:
         history.save(&run.history())?;
         run.commit_checkpoint(epoch)?;
         progress.epoch(&metrics);
+        if progress.stop_requested() {
+            return Ok(history);
+        }
     }
     let eval = evaluate_vae(&model.valid(), &heldout, config, &device);
     let s = config.model.image_size;
@@ -371,6 +379,44 @@ mod tests {
         assert!((cosine_lr(1e-3, 0, 100) - 1e-3).abs() < TOL);
         assert!((cosine_lr(1e-3, 50, 100) - 5e-4).abs() < TOL);
         assert!(cosine_lr(1e-3, 100, 100).abs() < TOL);
+    }
+
+    /// Stops after `after` epochs, as an interruption would.
+    struct StopAfter(usize, usize);
+
+    impl VaeProgress for StopAfter {
+        fn epoch(&mut self, _: &VaeEpochMetrics) {
+            self.1 += 1;
+        }
+        fn stop_requested(&mut self) -> bool {
+            self.1 >= self.0
+        }
+    }
+
+    /// Exactness against an uninterrupted run is checked end to end in `tests/vae.rs` (separate
+    /// processes: burn's device RNG is shared by the tests of this binary, which run in parallel).
+    #[test]
+    fn a_stopped_run_resumes_from_its_checkpoint() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/lfw-small/X_train.npy");
+        let faces = netlens_fetch::load_npy_images(&path).unwrap();
+        let faces = faces.select(&(0..48).collect::<Vec<_>>());
+        let mut config = VaeTrainConfig::new("lfw-small");
+        (config.epochs, config.batch_size, config.model.latent) = (3, 16, 4);
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path().join("run"));
+        let stopped = train_vae(&run, &config, &faces, false, &mut StopAfter(1, 0)).unwrap();
+        assert_eq!(stopped.epochs.len(), 1);
+        assert_eq!(run.latest_epoch().unwrap(), Some(1));
+        let resumed = train_vae(&run, &config, &faces, true, &mut ()).unwrap();
+        assert_eq!(resumed.epochs.len(), 3);
+        // history.json round-trips f64 through decimal text: equal up to the last digit.
+        const JSON_ROUND_TRIP: f64 = 1e-12;
+        let (r, s) = (&resumed.epochs[0], &stopped.epochs[0]);
+        for (x, y) in [(r.train_loss, s.train_loss), (r.train_kl, s.train_kl), (r.heldout_mse, s.heldout_mse)] {
+            assert!((x - y).abs() <= JSON_ROUND_TRIP * y.abs(), "{x} vs {y}");
+        }
+        assert_eq!(run.latest_epoch().unwrap(), Some(3));
+        assert!(train_vae(&run, &config, &faces, false, &mut ()).is_err(), "a fresh start over a run");
     }
 
     #[test]
