@@ -1,12 +1,13 @@
 //! The layer table of an ONNX graph: one row per node in graph order, with a readable name, the
 //! ONNX op, the output shape (batch axis symbolic) and the parameter count.
 //!
-//! Readable names (DESIGN.md, "burn-onnx's exporter names nodes `node_1`…"): a node that consumes
-//! initializers with module paths takes that path (`conv1.weight` → `conv1`); otherwise a
-//! PyTorch-style node name gives its module (`/relu2/Relu` → `relu2`); otherwise the op and a
-//! counter (`relu1`, `maxpool2`). When several nodes share a module (burn's Linear is `MatMul`
-//! then `Add`), the last one, whose output is the module's output, keeps the plain name and the
-//! others get `.op` appended (`fc1.matmul`, `fc1`). The original ONNX node and tensor names are
+//! Readable names (DESIGN.md, "burn-onnx's exporter names nodes `node_1`…"): a PyTorch-style node
+//! name gives its module (`/relu2/Relu` → `relu2`, `/Lenet/fc1/MatMul` → `fc1`); otherwise the
+//! module path of the initializers it consumes (`c1.weight` → `c1`); otherwise the op and a
+//! counter (`relu1`, `maxpool2`). The bias `Add` of a fully connected layer exported as `MatMul`
+//! + `Add` joins the `MatMul`'s module. When several nodes share a module, the last one that
+//! depends on the input (the module's output) keeps the plain name and the others get `.op`
+//! appended (`fc1.matmul`, `fc1.reshape`, `fc1`). The original ONNX node and tensor names are
 //! kept beside the readable ones: taps and other tools address tensors by their ONNX names.
 
 use std::collections::{HashMap, HashSet};
@@ -98,7 +99,7 @@ pub struct Layer {
     pub inputs: Vec<String>,
     /// Output shape, batch axis as the symbol `batch`; `None` when tract could not infer it.
     pub output_shape: Option<Vec<Dim>>,
-    /// Number of parameters: elements of the initializers this node is the first to consume.
+    /// Number of parameters: elements of the float initializers this node is the first to consume.
     pub parameters: usize,
 }
 
@@ -121,7 +122,7 @@ pub struct ModelSummary {
     pub outputs: Vec<TensorInfo>,
     /// Nodes in graph order, `Constant` nodes left out.
     pub layers: Vec<Layer>,
-    /// Total number of parameters (all initializers).
+    /// Total number of parameters (all float initializers).
     pub parameters: usize,
 }
 
@@ -216,7 +217,7 @@ pub fn inspect(path: &Path) -> Result<ModelSummary> {
         input: TensorInfo { name: input.name.clone(), shape: Some(batch_first(declared_dims(input))) },
         outputs: g.output.iter().map(|o| TensorInfo { name: o.name.clone(), shape: shape_of(&o.name) }).collect(),
         layers,
-        parameters: g.initializer.iter().map(tensor_len).sum(),
+        parameters: g.initializer.iter().filter(|t| is_float(t)).map(tensor_len).sum(),
     })
 }
 
@@ -230,6 +231,12 @@ fn is_initializer(g: &pb::GraphProto, name: &str) -> bool {
     g.initializer.iter().any(|t| t.name == name)
 }
 
+/// Whether an initializer holds weights (float16/32/64, bfloat16) rather than indices or shapes.
+fn is_float(t: &pb::TensorProto) -> bool {
+    use pb::tensor_proto::DataType;
+    [DataType::Float, DataType::Float16, DataType::Double, DataType::Bfloat16].iter().any(|&d| t.data_type == d as i32)
+}
+
 fn tensor_len(t: &pb::TensorProto) -> usize {
     t.dims.iter().map(|&d| d.max(0) as usize).product()
 }
@@ -239,7 +246,7 @@ fn node_parameters(g: &pb::GraphProto, node: &pb::NodeProto, counted: &mut HashS
     node.input
         .iter()
         .filter_map(|i| g.initializer.iter().find(|t| &t.name == i))
-        .filter(|t| counted.insert(t.name.clone()))
+        .filter(|t| is_float(t) && counted.insert(t.name.clone()))
         .map(tensor_len)
         .sum()
 }
@@ -257,49 +264,85 @@ fn op_short(op_type: &str) -> String {
     }
 }
 
-/// The module path a node belongs to, from its initializers (`conv1.weight` → `conv1`) or from
-/// a PyTorch node name (`/layer1/layer1.0/conv1/Conv` → `layer1.0.conv1`'s last part `conv1`).
+/// The module a node belongs to, from a PyTorch-style node name (`/layer1/layer1.0/conv1/Conv`
+/// → `conv1`, `/Lenet/fc1/MatMul` → `fc1`) or else from its initializers (`c1.weight` → `c1`).
 fn module_name(g: &pb::GraphProto, node: &pb::NodeProto) -> Option<String> {
-    let from_init = node
-        .input
-        .iter()
-        .filter(|i| is_initializer(g, i) && !i.contains("::"))
-        .find_map(|i| i.rsplit_once('.').map(|(module, _)| module.to_string()))
-        .filter(|m| !m.is_empty());
-    from_init.or_else(|| {
-        let parts: Vec<&str> = node.name.split('/').filter(|p| !p.is_empty()).collect();
-        (node.name.starts_with('/') && parts.len() >= 2).then(|| parts[parts.len() - 2].to_string())
+    let parts: Vec<&str> = node.name.split('/').filter(|p| !p.is_empty()).collect();
+    let from_path = (node.name.starts_with('/') && parts.len() >= 2).then(|| parts[parts.len() - 2].to_string());
+    from_path.or_else(|| {
+        node.input
+            .iter()
+            .filter(|i| is_initializer(g, i) && !i.contains("::"))
+            .find_map(|i| i.rsplit_once('.').map(|(module, _)| module.to_string()))
+            .filter(|m| !m.is_empty())
     })
+}
+
+/// Which nodes depend on the graph's data input (the rest compute constants, e.g. a bias
+/// reshaped for broadcasting), and for each bias `Add` of a fully connected layer exported as
+/// `MatMul` + `Add`, the index of its `MatMul`.
+fn data_flow(g: &pb::GraphProto, nodes: &[&pb::NodeProto]) -> (Vec<bool>, Vec<Option<usize>>) {
+    let mut dependent: HashSet<&str> = g.input.iter().filter(|i| !is_initializer(g, &i.name)).map(|i| i.name.as_str()).collect();
+    let mut producer: HashMap<&str, usize> = HashMap::new();
+    let (mut flags, mut bias_of) = (Vec::with_capacity(nodes.len()), Vec::with_capacity(nodes.len()));
+    for (k, node) in nodes.iter().enumerate() {
+        let data_inputs: Vec<&str> = node.input.iter().map(String::as_str).filter(|i| dependent.contains(i)).collect();
+        let is_dependent = !data_inputs.is_empty();
+        let matmul = match (node.op_type.as_str(), data_inputs.as_slice()) {
+            ("Add", [only]) => producer.get(only).copied().filter(|&p| nodes[p].op_type == "MatMul"),
+            _ => None,
+        };
+        for out in &node.output {
+            producer.insert(out.as_str(), k);
+            if is_dependent {
+                dependent.insert(out.as_str());
+            }
+        }
+        flags.push(is_dependent);
+        bias_of.push(matmul);
+    }
+    (flags, bias_of)
 }
 
 /// Unique readable names for `nodes` (see the module docs).
 fn readable_names(g: &pb::GraphProto, nodes: &[&pb::NodeProto]) -> Vec<String> {
+    let (dependent, bias_of) = data_flow(g, nodes);
     let mut counters: HashMap<String, usize> = HashMap::new();
-    let mut names: Vec<String> = nodes
+    let mut names: Vec<String> = Vec::with_capacity(nodes.len());
+    for (k, n) in nodes.iter().enumerate() {
+        let name = bias_of[k].map(|m| names[m].clone()).or_else(|| module_name(g, n)).unwrap_or_else(|| {
+            let short = op_short(&n.op_type);
+            let count = counters.entry(short.clone()).or_insert(0);
+            *count += 1;
+            format!("{short}{count}")
+        });
+        names.push(name);
+    }
+    // The module's output keeps the plain name: its last data-dependent node (else its last node).
+    let owner: HashMap<String, usize> = names
         .iter()
-        .map(|n| {
-            module_name(g, n).unwrap_or_else(|| {
-                let short = op_short(&n.op_type);
-                let k = counters.entry(short.clone()).or_insert(0);
-                *k += 1;
-                format!("{short}{k}")
-            })
-        })
+        .enumerate()
+        .fold(HashMap::new(), |mut owner, (k, name)| {
+            let better = owner.get(name).is_none_or(|&o: &usize| dependent[k] || !dependent[o]);
+            if better {
+                owner.insert(name.clone(), k);
+            }
+            owner
+        });
+    let mut unique: Vec<String> = names
+        .iter()
+        .enumerate()
+        .map(|(k, name)| if owner[name] == k { name.clone() } else { format!("{name}.{}", nodes[k].op_type.to_lowercase()) })
         .collect();
-    for i in 0..names.len() {
-        if names[i + 1..].contains(&names[i]) {
-            names[i] = format!("{}.{}", names[i], nodes[i].op_type.to_lowercase());
-        }
-    }
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for name in names.iter_mut() {
-        let k = seen.entry(name.clone()).or_insert(0);
-        *k += 1;
-        if *k > 1 {
-            *name = format!("{name}_{k}");
+    for name in unique.iter_mut() {
+        let count = seen.entry(name.clone()).or_insert(0);
+        *count += 1;
+        if *count > 1 {
+            *name = format!("{name}_{count}");
         }
     }
-    names
+    unique
 }
 
 #[cfg(test)]
@@ -339,7 +382,8 @@ mod tests {
             output: vec![out.into()],
             ..Default::default()
         };
-        let init = |name: &str| pb::TensorProto { name: name.into(), dims: vec![2, 2], ..Default::default() };
+        let init = |name: &str| pb::TensorProto { name: name.into(), dims: vec![2, 2], data_type: 1, ..Default::default() };
+        let input = vec![pb::ValueInfoProto { name: "x".into(), ..Default::default() }];
         let g = pb::GraphProto {
             node: vec![
                 node("node_1", "Conv", &["x", "c1.weight", "c1.bias"], "t1"),
@@ -349,6 +393,7 @@ mod tests {
                 node("node_5", "Clip", &["t4"], "t5"),
             ],
             initializer: vec![init("c1.weight"), init("c1.bias"), init("f1.weight"), init("f1.bias")],
+            input: input.clone(),
             ..Default::default()
         };
         let nodes: Vec<&pb::NodeProto> = g.node.iter().collect();
@@ -356,6 +401,20 @@ mod tests {
         let mut counted = HashSet::new();
         let params: Vec<usize> = nodes.iter().map(|n| node_parameters(&g, n, &mut counted)).collect();
         assert_eq!(params, [8, 0, 4, 4, 0]);
+        // Our exporter's names: module paths in node names, the bias reshaped by a constant shape.
+        let g = pb::GraphProto {
+            node: vec![
+                node("/Lenet/fc1/MatMul", "MatMul", &["x", "Lenet.fc1.weight"], "t1"),
+                node("/Lenet/fc1/Reshape", "Reshape", &["Lenet.fc1.bias", "shape"], "b"),
+                node("/add1/Add", "Add", &["t1", "b"], "t2"),
+                node("/relu1/Relu", "Relu", &["t2"], "t3"),
+            ],
+            initializer: vec![init("Lenet.fc1.weight"), init("Lenet.fc1.bias")],
+            input,
+            ..Default::default()
+        };
+        let nodes: Vec<&pb::NodeProto> = g.node.iter().collect();
+        assert_eq!(readable_names(&g, &nodes), ["fc1.matmul", "fc1.reshape", "fc1", "relu1"]);
     }
 
     #[test]

@@ -103,16 +103,18 @@ fn named_tap(summary: &ModelSummary, name: &str) -> Result<Tap> {
 }
 
 /// An `Add` of a bias to a `MatMul`'s output: the output of a fully connected layer exported
-/// as `MatMul` + `Add` (burn-onnx does this).
+/// as `MatMul` + `Add` (burn-onnx does this); [`crate::inspect`] names the pair `fc1.matmul`, `fc1`.
 fn is_fc_bias_add(summary: &ModelSummary, layer: &Layer) -> bool {
-    layer.op == "Add"
-        && layer.inputs.len() == 1
-        && summary.layers.iter().any(|p| p.op == "MatMul" && p.output == layer.inputs[0])
+    layer.op == "Add" && summary.layers.iter().any(|p| is_bias_add_of(layer, p))
 }
 
-/// The output of the fully connected layer starting at `matmul` (its bias `Add` when there is one).
+fn is_bias_add_of(add: &Layer, matmul: &Layer) -> bool {
+    add.op == "Add" && matmul.op == "MatMul" && add.inputs.contains(&matmul.output) && matmul.name == format!("{}.matmul", add.name)
+}
+
+/// The output of the fully connected layer starting at `fc` (its bias `Add` when there is one).
 fn fc_output<'a>(summary: &'a ModelSummary, fc: &'a Layer) -> &'a Layer {
-    summary.layers.iter().find(|l| is_fc_bias_add(summary, l) && l.inputs[0] == fc.output).unwrap_or(fc)
+    summary.layers.iter().find(|l| is_bias_add_of(l, fc)).unwrap_or(fc)
 }
 
 fn auto_taps(summary: &ModelSummary) -> Vec<Tap> {

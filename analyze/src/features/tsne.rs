@@ -7,9 +7,12 @@
 //! - the run happens on its own thread with a [`TSNE_STACK_BYTES`] stack, and a panic inside
 //!   bhtsne becomes an [`AnalyzeError::Tsne`] instead of aborting the program;
 //! - perplexity is checked against `n` before bhtsne's own assertion can fire;
-//! - bhtsne picks vantage points with `thread_rng`, so tied distances (duplicate rows, common
-//!   with dead ReLUs) would make runs differ; a seeded jitter of [`TIE_BREAK_JITTER`] × the
-//!   data's standard deviation breaks ties and keeps a seed's embedding reproducible.
+//! - tied distances (duplicate rows, common with dead ReLUs) made repeated runs differ; a seeded
+//!   jitter of [`TIE_BREAK_JITTER`] × the data's standard deviation breaks the ties.
+//!
+//! Reproducibility: the seed fixes the initial embedding, but bhtsne 0.4 picks its
+//! vantage-point-tree pivots with an unseeded `thread_rng`, and layouts from two processes with
+//! the same seed and input are not bit-identical (measured); their separation scores agree.
 
 use linfa::traits::Transformer;
 use linfa_tsne::TSneParams;
@@ -159,7 +162,7 @@ mod tests {
     }
 
     #[test]
-    fn separates_two_clusters_with_duplicate_points_reproducibly() {
+    fn separates_two_clusters_with_duplicate_points() {
         // Two clusters in 80-D, with repeated points (dead ReLUs give many identical rows).
         let x = Array2::from_shape_fn((60, 80), |(i, j)| if i < 30 { ((i % 4) * j % 3) as f64 * 0.1 } else { 5.0 + ((i % 3) + j % 2) as f64 * 0.1 });
         let params = TsneParams { perplexity: 10.0, iterations: 300, ..Default::default() };
@@ -169,6 +172,5 @@ mod tests {
         let labels: Vec<u8> = (0..60).map(|i| (i / 30) as u8).collect();
         let acc = super::super::scores::knn_accuracy(y.view(), &labels, 5);
         assert!(acc > 0.95, "k-NN accuracy in the embedding {acc}");
-        assert_eq!(y, tsne(x.view(), &params).unwrap(), "same seed, same embedding");
     }
 }
