@@ -11,6 +11,8 @@ prints both times, their ratio and the 5-NN leave-one-out accuracy of each embed
 Usage (from the repository root, after `cargo build --release`):
     python3 bench/tsne.py [--netlens target/release/netlens] [--model MODEL.onnx] [--layer NAME]
 Needs: numpy, scikit-learn (pip install scikit-learn); openTSNE optional.
+netlens' t-SNE (bhtsne) is single-threaded; scikit-learn's Barnes-Hut gradient uses OpenMP
+threads: run with OMP_NUM_THREADS=1 for a one-thread comparison (the header says which).
 Prints figures; it is not a test.
 """
 import argparse
@@ -93,7 +95,7 @@ def main():
 
     print(f"t-SNE on {x.shape[0]} real feature vectors ({layer['layer']} of {os.path.basename(args.model)}, "
           f"{layer['features']} features -> PCA {x.shape[1]}), 2-D, perplexity 30, 1000 iterations, theta 0.5, "
-          f"best of {args.repeats}; cpus: {os.cpu_count()}")
+          f"best of {args.repeats}; cpus: {os.cpu_count()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}")
     print(f"{'implementation':<40} {'seconds':>8} {'5-NN acc':>9}")
     for name, sec, acc in rows:
         print(f"{name:<40} {sec:>8.2f} {acc:>9.3f}")
