@@ -2,7 +2,8 @@
 //! ONNX op, the output shape (batch axis symbolic) and the parameter count.
 //!
 //! Readable names (DESIGN.md, "burn-onnx's exporter names nodes `node_1`…"): a PyTorch-style node
-//! name gives its module (`/relu2/Relu` → `relu2`, `/Lenet/fc1/MatMul` → `fc1`); otherwise the
+//! name gives its module (`/relu2/Relu` → `relu2`, `/Lenet/fc1/MatMul` → `fc1`, with as many
+//! parents as tell repeated modules apart: `block1.conv`, `layer1.0.conv1`); otherwise the
 //! module path of the initializers it consumes (`c1.weight` → `c1`); otherwise the op and a
 //! counter (`relu1`, `maxpool2`). The bias `Add` of a fully connected layer exported as `MatMul`
 //! + `Add` joins the `MatMul`'s module. When several nodes share a module, the last one that
@@ -264,18 +265,49 @@ fn op_short(op_type: &str) -> String {
     }
 }
 
-/// The module a node belongs to, from a PyTorch-style node name (`/layer1/layer1.0/conv1/Conv`
-/// → `conv1`, `/Lenet/fc1/MatMul` → `fc1`) or else from its initializers (`c1.weight` → `c1`).
-fn module_name(g: &pb::GraphProto, node: &pb::NodeProto) -> Option<String> {
-    let parts: Vec<&str> = node.name.split('/').filter(|p| !p.is_empty()).collect();
-    let from_path = (node.name.starts_with('/') && parts.len() >= 2).then(|| parts[parts.len() - 2].to_string());
-    from_path.or_else(|| {
-        node.input
-            .iter()
-            .filter(|i| is_initializer(g, i) && !i.contains("::"))
-            .find_map(|i| i.rsplit_once('.').map(|(module, _)| module.to_string()))
-            .filter(|m| !m.is_empty())
+/// The module path a node belongs to, as parts: from a PyTorch-style node name
+/// (`/block1/conv/Conv` → `[block1, conv]`, `/layer1/layer1.0/conv1/Conv` →
+/// `[layer1, layer1.0, conv1]`), or else from its initializers (`c1.weight` → `[c1]`).
+fn module_path(g: &pb::GraphProto, node: &pb::NodeProto) -> Option<Vec<String>> {
+    let parts: Vec<String> = node.name.split('/').filter(|p| !p.is_empty()).map(String::from).collect();
+    if node.name.starts_with('/') && parts.len() >= 2 {
+        return Some(parts[..parts.len() - 1].to_vec());
+    }
+    node.input
+        .iter()
+        .filter(|i| is_initializer(g, i) && !i.contains("::"))
+        .find_map(|i| i.rsplit_once('.').map(|(module, _)| vec![module.to_string()]))
+        .filter(|m| !m[0].is_empty())
+}
+
+/// Joins path parts with dots, letting a part that already spells its parent (`layer1.0` under
+/// `layer1`) replace it.
+fn join_path(parts: &[String]) -> String {
+    parts.iter().fold(String::new(), |acc, p| {
+        if acc.is_empty() || p.starts_with(&format!("{acc}.")) { p.clone() } else { format!("{acc}.{p}") }
     })
+}
+
+/// The shortest suffix of each module path that tells different modules apart
+/// (`conv1` when unique; `block1.conv`, `block2.conv` when every block has a `conv`).
+fn short_module_names(paths: &[Option<Vec<String>>]) -> Vec<Option<String>> {
+    let mut depth: Vec<usize> = vec![1; paths.len()];
+    let name = |k: usize, d: usize| paths[k].as_ref().map(|p| join_path(&p[p.len().saturating_sub(d)..]));
+    loop {
+        let names: Vec<Option<String>> = (0..paths.len()).map(|k| name(k, depth[k])).collect();
+        let mut changed = false;
+        for k in 0..paths.len() {
+            let (Some(path), Some(mine)) = (&paths[k], &names[k]) else { continue };
+            let clash = (0..paths.len()).any(|j| paths[j].as_ref() != Some(path) && names[j].as_ref() == Some(mine));
+            if clash && depth[k] < path.len() {
+                depth[k] += 1;
+                changed = true;
+            }
+        }
+        if !changed {
+            return names;
+        }
+    }
 }
 
 /// Which nodes depend on the graph's data input (the rest compute constants, e.g. a bias
@@ -307,10 +339,12 @@ fn data_flow(g: &pb::GraphProto, nodes: &[&pb::NodeProto]) -> (Vec<bool>, Vec<Op
 /// Unique readable names for `nodes` (see the module docs).
 fn readable_names(g: &pb::GraphProto, nodes: &[&pb::NodeProto]) -> Vec<String> {
     let (dependent, bias_of) = data_flow(g, nodes);
+    let paths: Vec<Option<Vec<String>>> = nodes.iter().map(|n| module_path(g, n)).collect();
+    let modules = short_module_names(&paths);
     let mut counters: HashMap<String, usize> = HashMap::new();
     let mut names: Vec<String> = Vec::with_capacity(nodes.len());
     for (k, n) in nodes.iter().enumerate() {
-        let name = bias_of[k].map(|m| names[m].clone()).or_else(|| module_name(g, n)).unwrap_or_else(|| {
+        let name = bias_of[k].map(|m| names[m].clone()).or_else(|| modules[k].clone()).unwrap_or_else(|| {
             let short = op_short(&n.op_type);
             let count = counters.entry(short.clone()).or_insert(0);
             *count += 1;
@@ -415,6 +449,16 @@ mod tests {
         };
         let nodes: Vec<&pb::NodeProto> = g.node.iter().collect();
         assert_eq!(readable_names(&g, &nodes), ["fc1.matmul", "fc1.reshape", "fc1", "relu1"]);
+    }
+
+    #[test]
+    fn repeated_module_names_take_their_parents() {
+        let path = |p: &str| Some(p.split('/').map(String::from).collect::<Vec<_>>());
+        let paths = [path("block1/conv"), path("block1/bn"), path("block2/conv"), path("layer1/layer1.0/conv1"), path("layer1/layer1.1/conv1"), path("fc"), None];
+        let names: Vec<Option<String>> = short_module_names(&paths);
+        let want = ["block1.conv", "bn", "block2.conv", "layer1.0.conv1", "layer1.1.conv1", "fc"];
+        assert_eq!(names[..6].iter().map(|n| n.clone().unwrap()).collect::<Vec<_>>(), want);
+        assert_eq!(names[6], None);
     }
 
     #[test]
