@@ -5,5 +5,6 @@ mod common;
 mod explain;
 mod fetch;
 mod features;
+mod report;
 mod train;
 mod vae;

@@ -49,6 +49,9 @@ pub enum AnalyzeError {
     /// Data or a model has another shape than needed.
     #[error("{what}: expected {expected}, found {found}")]
     ShapeMismatch { what: String, expected: String, found: String },
+    /// A folder given as a run is none of the kinds the report reads.
+    #[error("{}: not a run folder: {reason}", path.display())]
+    NotARun { path: PathBuf, reason: String },
     /// An error from the ONNX layer.
     #[error(transparent)]
     Onnx(#[from] netlens_onnx::OnnxError),

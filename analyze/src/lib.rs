@@ -6,6 +6,7 @@ mod error;
 pub mod explain;
 pub mod features;
 pub mod figures;
+pub mod report;
 pub mod vae;
 
 pub use error::{AnalyzeError, Result};

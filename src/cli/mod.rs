@@ -7,6 +7,8 @@ mod fetch;
 mod features;
 mod inspect;
 mod progress;
+mod report;
+mod run;
 mod train;
 mod vae;
 
@@ -39,6 +41,10 @@ pub enum Command {
     Vae(vae::VaeArgs),
     /// Decode faces between two images or groups: z = α z₁ + (1 − α) z₂, from the VAE's ONNX files.
     Interpolate(vae::InterpolateArgs),
+    /// Write the Markdown report (figures, tables, drafted observations) from run folders.
+    Report(report::ReportArgs),
+    /// The whole project: train, analyse, explain and report, skipping finished stages.
+    Run(run::RunArgs),
 }
 
 /// Runs the parsed command.
@@ -51,6 +57,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Explain(args) => explain::run(args),
         Command::Vae(args) => vae::run(args),
         Command::Interpolate(args) => vae::run_interpolate(args),
+        Command::Report(args) => report::run(args),
+        Command::Run(args) => run::run(args),
     }
 }
 

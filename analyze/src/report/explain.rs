@@ -1,0 +1,162 @@
+//! Explanations: each method's formula with its notation, the figures of `netlens explain`, and
+//! the comparison — Spearman rank correlations between the maps and deletion/insertion AUCs
+//! (Petsiuk et al. 2018) against a random order — with observations drafted from the means.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::doc::{slug, Doc};
+use super::inputs::{array, num, read_json, show, text};
+use crate::error::Result;
+
+const FIGURES_PER_MODEL: usize = 4;
+
+const FORMULAS: &str = r"**Grad-CAM** (Selvaraju et al. 2017, arXiv:1610.02391):
+
+$$\alpha_k^c = \frac{1}{HW} \sum_{i=1}^{H} \sum_{j=1}^{W} \frac{\partial y^c}{\partial A^k_{ij}}, \qquad L^c_{\text{Grad-CAM}} = \mathrm{ReLU}\Big(\sum_k \alpha_k^c A^k\Big)$$
+
+where $y^c$ is the pre-softmax score (logit) of class $c$, $A^k \in \mathbb{R}^{H \times W}$ is channel $k$ of the chosen convolutional layer's feature map (height $H$, width $W$), $\alpha_k^c$ is the weight of channel $k$ for class $c$ (the spatial mean of the gradient), and the map $L^c$ is bilinearly upsampled to the input size.
+
+**Integrated Gradients** (Sundararajan et al. 2017, arXiv:1703.01365):
+
+$$\mathrm{IG}_i(x) = (x_i - x'_i) \int_0^1 \frac{\partial F\big(x' + \alpha (x - x')\big)}{\partial x_i}\, d\alpha \approx (x_i - x'_i) \sum_{s=0}^{m} w_s \frac{\partial F\big(x' + \tfrac{s}{m} (x - x')\big)}{\partial x_i}$$
+
+where $x$ is the input image, $x'$ the baseline image (here all zeros), $i$ a pixel (and channel), $F$ the logit of the explained class, $\alpha \in [0, 1]$ the position on the straight path from $x'$ to $x$, $m$ the number of steps and $w_s$ the trapezoid weights ($\tfrac{1}{2m}$ at the ends, $\tfrac1m$ inside). Completeness: $\sum_i \mathrm{IG}_i = F(x) - F(x')$; the *completeness error* $\lvert \sum_i \mathrm{IG}_i - (F(x) - F(x')) \rvert$ measures the quadrature error.
+
+**Shapley values** (Shapley 1953; for image regions as in Zhang et al. 2019, arXiv:1911.09017 §3.1):
+
+$$\phi_i = \sum_{S \subseteq N \setminus \{i\}} \frac{\lvert S\rvert!\,(n - \lvert S\rvert - 1)!}{n!} \big(v(S \cup \{i\}) - v(S)\big)$$
+
+where the players $N = \{1, \dots, n\}$ are the $n$ patches of a grid over the image, $S$ a coalition of patches, $v(S)$ the logit of the explained class when the patches outside $S$ are replaced by the baseline, and $\phi_i$ the average marginal contribution of patch $i$. It is estimated by sampling permutations (Castro et al. 2009) in antithetic pairs; each $\phi_i$ has a standard error, and *efficiency* $\sum_i \phi_i = v(N) - v(\emptyset)$ holds for every sampled permutation (the *efficiency gap* is its numerical error).
+
+**Comparison.** Rank correlation: Spearman's $\rho$ between two methods' maps at input resolution. Deletion (insertion) curve: the softmax probability of the class as pixels are removed (restored) in order of decreasing attribution; its area under the curve (AUC) is low for deletion and high for insertion when the map is faithful (Petsiuk et al. 2018, arXiv:1806.07421); a random pixel order is the reference.";
+
+/// The "Explanations" section for every folder holding an `explanations.json`.
+pub(crate) fn section(doc: &mut Doc, dirs: &[std::path::PathBuf]) -> Result<()> {
+    doc.heading(2, "4. Explanations: Grad-CAM, Integrated Gradients, Shapley values");
+    doc.para(FORMULAS);
+    if dirs.is_empty() {
+        doc.para("**Missing:** no `explanations.json` (`netlens explain`).");
+    }
+    let models: Vec<String> = dirs.iter().map(|d| one_model(doc, d)).collect::<Result<_>>()?;
+    if !models.iter().any(|m| m.to_ascii_lowercase().contains("resnet")) {
+        doc.para("**Missing:** no explanation of ResNet-34 (the course asks for it); run `netlens fetch resnet34` or pass `--resnet FILE` to `netlens run`.");
+    }
+    Ok(())
+}
+
+/// One model's figures, table and observations; returns the model path.
+fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
+    let path = dir.join("explanations.json");
+    let json = read_json(&path)?;
+    let model = text(&json, "model", &path)?.to_string();
+    let images = array(&json, "images", &path)?;
+    doc.heading(3, &format!("Model `{model}`"));
+    doc.para(&format!("From `{}`: {} image(s) explained.", path.display(), images.len()));
+    let mut rows = vec![];
+    let mut means = Means::default();
+    for img in images {
+        rows.push(image_row(img, &path, &mut means)?);
+    }
+    doc.table(&["image", "predicted", "explained class", "ρ Grad-CAM~IG", "ρ Grad-CAM~Shapley", "ρ IG~Shapley", "IG completeness error", "Shapley efficiency gap"], &rows);
+    faithfulness(doc, images, &path, &mut means)?;
+    observations(doc, &means, &path);
+    for img in images.iter().take(FIGURES_PER_MODEL) {
+        let name = text(img, "name", &path)?;
+        let src = dir.join(format!("{name}.png"));
+        if src.exists() {
+            let stem = Path::new(&model).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            doc.copy_figure(&src, &format!("explain-{}-{}.png", slug(&stem), slug(name)), &format!("{name}: image and maps"))?;
+        }
+    }
+    Ok(model)
+}
+
+/// Sums for the means over images.
+#[derive(Default)]
+struct Means {
+    rho: BTreeMap<String, (f64, usize)>,
+    deletion: BTreeMap<String, (f64, usize)>,
+    insertion: BTreeMap<String, (f64, usize)>,
+}
+
+fn add(map: &mut BTreeMap<String, (f64, usize)>, key: &str, v: f64) {
+    let e = map.entry(key.to_string()).or_insert((0.0, 0));
+    (e.0, e.1) = (e.0 + v, e.1 + 1);
+}
+
+fn mean(map: &BTreeMap<String, (f64, usize)>) -> Vec<(String, f64)> {
+    map.iter().map(|(k, (s, n))| (k.clone(), s / *n as f64)).collect()
+}
+
+fn image_row(img: &Value, path: &Path, means: &mut Means) -> Result<Vec<String>> {
+    let rho = img.get("rank_correlation");
+    let mut cell = |pair: &str| match rho.and_then(|r| r.get(pair)).and_then(Value::as_f64) {
+        Some(v) => {
+            add(&mut means.rho, pair, v);
+            format!("{v:.3}")
+        }
+        None => "—".into(),
+    };
+    let cells = [cell("grad_cam~integrated_gradients"), cell("grad_cam~shapley"), cell("integrated_gradients~shapley")];
+    let opt = |a: &str, b: &str| img.get(a).and_then(|m| m.get(b)).and_then(Value::as_f64).map_or("—".into(), |v| format!("{v:.4}"));
+    let mut row = vec![text(img, "name", path)?.to_string(), img.get("predicted_name").map(show).unwrap_or_default(), img.get("target_name").map(show).unwrap_or_default()];
+    row.extend(cells);
+    row.push(opt("integrated_gradients", "completeness_error"));
+    row.push(opt("shapley", "efficiency_gap"));
+    Ok(row)
+}
+
+/// Mean deletion and insertion AUC per method (and random) over the images that have them.
+fn faithfulness(doc: &mut Doc, images: &[Value], path: &Path, means: &mut Means) -> Result<()> {
+    for img in images {
+        let Some(di) = img.get("deletion_insertion").and_then(Value::as_object) else { continue };
+        for (method, v) in di {
+            let (d, i) = if method == "random" {
+                (num(v, "deletion_auc", path)?, num(v, "insertion_auc", path)?)
+            } else {
+                (v.get("deletion").map(|c| num(c, "auc", path)).transpose()?.unwrap_or(f64::NAN), v.get("insertion").map(|c| num(c, "auc", path)).transpose()?.unwrap_or(f64::NAN))
+            };
+            add(&mut means.deletion, method, d);
+            add(&mut means.insertion, method, i);
+        }
+    }
+    if means.deletion.is_empty() {
+        return Ok(());
+    }
+    let ins: BTreeMap<String, f64> = mean(&means.insertion).into_iter().collect();
+    let rows: Vec<Vec<String>> = mean(&means.deletion).into_iter().map(|(m, d)| vec![m.clone(), format!("{d:.3}"), format!("{:.3}", ins.get(&m).copied().unwrap_or(f64::NAN))]).collect();
+    doc.para(&format!("Mean deletion and insertion AUC over the images (from `{}`):", path.display()));
+    doc.table(&["method", "deletion AUC (lower = better)", "insertion AUC (higher = better)"], &rows);
+    Ok(())
+}
+
+/// Which methods agree (mean ρ) and which are faithful (mean AUCs against random).
+fn observations(doc: &mut Doc, means: &Means, path: &Path) {
+    let mut text = format!("**Observations** (means over the images in `{}`):", path.display());
+    for (pair, rho) in mean(&means.rho) {
+        let strength = match rho.abs() {
+            r if r >= 0.6 => "strongly",
+            r if r >= 0.3 => "moderately",
+            _ => "weakly",
+        };
+        text += &format!(" {} agree {strength} (mean ρ = {rho:.3}).", pair.replace('~', " and "));
+    }
+    let del = mean(&means.deletion);
+    let ins = mean(&means.insertion);
+    let random = |v: &[(String, f64)]| v.iter().find(|(m, _)| m == "random").map(|p| p.1);
+    let methods = |v: &[(String, f64)]| v.iter().filter(|(m, x)| m != "random" && x.is_finite()).cloned().collect::<Vec<_>>();
+    if let (Some(best), Some(r)) = (methods(&del).into_iter().min_by(|a, b| a.1.total_cmp(&b.1)), random(&del)) {
+        text += &format!(" Deletion: {} has the lowest mean AUC ({:.3}; random order {r:.3}).", best.0, best.1);
+        let worse: Vec<String> = methods(&del).iter().filter(|(_, d)| *d >= r).map(|(m, d)| format!("{m} ({d:.3})")).collect();
+        if !worse.is_empty() {
+            text += &format!(" Not better than random on deletion: {}.", worse.join(", "));
+        }
+    }
+    if let (Some(best), Some(r)) = (methods(&ins).into_iter().max_by(|a, b| a.1.total_cmp(&b.1)), random(&ins)) {
+        text += &format!(" Insertion: {} has the highest mean AUC ({:.3}; random order {r:.3}).", best.0, best.1);
+    }
+    doc.para(&text);
+}

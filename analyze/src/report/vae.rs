@@ -1,0 +1,141 @@
+//! VAE: architecture diagram (from the model card's layer list, written by the trainer from the
+//! exported model), how it was implemented (the card's rationale), hyper-parameters, held-out
+//! numbers, reconstructions, samples and interpolation strips.
+
+use std::path::{Path, PathBuf};
+
+use super::diagram::{write_diagram_svg, DiagramBox};
+use super::doc::{base, slug, Doc};
+use super::inputs::{array, missing, num, read_json, show, text};
+use crate::error::{AnalyzeError, Result};
+
+/// The "VAE" section.
+pub(crate) fn section(doc: &mut Doc, runs: &[&Path]) -> Result<()> {
+    doc.heading(2, "3. Variational autoencoder");
+    if runs.is_empty() {
+        doc.para("**Missing:** no VAE run (`netlens vae`) was given.");
+        return Ok(());
+    }
+    for run in runs {
+        one_run(doc, run)?;
+    }
+    Ok(())
+}
+
+fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
+    let name = base(run);
+    let card_path = run.join("model_card.json");
+    let card = read_json(&card_path)?;
+    let title = text(&card, "title", &card_path)?.to_string();
+    doc.heading(3, &format!("{title} (`{}`)", run.display()));
+    diagram(doc, &card, &card_path, &name, &title)?;
+    doc.para(&format!("**How it is built and trained** (from `{}`): {}", card_path.display(), text(&card, "rationale", &card_path)?));
+    doc.para("Loss per image: $\\mathcal{L}(x) = \\lVert x - \\hat x \\rVert^2 + \\beta\\,\\mathrm{KL}\\big(q(z\\mid x)\\,\\Vert\\,\\mathcal{N}(0, I)\\big)$ with $q(z\\mid x) = \\mathcal{N}(\\mu(x), \\operatorname{diag}\\sigma^2(x))$, $\\mathrm{KL} = -\\tfrac12 \\sum_j (1 + \\log\\sigma_j^2 - \\mu_j^2 - \\sigma_j^2)$, $\\hat x$ the decoding of $z = \\mu + \\sigma \\odot \\varepsilon$, $\\varepsilon \\sim \\mathcal{N}(0, I)$ (Kingma & Welling 2014); $\\beta$ and the reconstruction term are in the table below.");
+    config_table(doc, &run.join("config.json"))?;
+    history(doc, &run.join("history.json"))?;
+    for (file, what) in [("loss.svg", "training and held-out loss"), ("loss_terms.svg", "reconstruction and KL terms"), ("reconstructions.png", "held-out faces (top) and their reconstructions"), ("samples.png", "faces decoded from z ~ N(0, I)")] {
+        let src = run.join(file);
+        if src.exists() {
+            doc.para(&format!("*{what}* (`{file}`):"));
+            doc.copy_figure(&src, &format!("{}-{file}", slug(&name)), what)?;
+        }
+    }
+    interpolations(doc, run, &name)
+}
+
+fn diagram(doc: &mut Doc, card: &serde_json::Value, path: &Path, name: &str, title: &str) -> Result<()> {
+    let boxes = array(card, "layers", path)?
+        .iter()
+        .map(|l| {
+            let dims: Vec<String> = array(l, "output", path)?.iter().map(show).collect();
+            Ok(DiagramBox { name: text(l, "name", path)?.to_string(), op: text(l, "op", path)?.to_string(), size: dims.join("×") })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let fig = format!("{}-architecture.svg", slug(name));
+    write_diagram_svg(&format!("{title}: encoder and decoder layers with output sizes"), &boxes, &doc.figure_path(&fig))?;
+    doc.para(&format!("Architecture diagram from the layer list in `{}` ({} layers; each box: layer, operation, output size).", path.display(), boxes.len()));
+    doc.link_figure(&fig, &format!("{title} architecture"));
+    Ok(())
+}
+
+fn config_table(doc: &mut Doc, path: &Path) -> Result<()> {
+    let config = read_json(path)?;
+    let obj = config.as_object().ok_or_else(|| missing(path, "(root)", "an object"))?;
+    let rows: Vec<Vec<String>> = obj.iter().map(|(k, v)| vec![format!("`{k}`"), show(v)]).collect();
+    doc.para(&format!("**Hyper-parameters** (from `{}`):", path.display()));
+    doc.table(&["setting", "value"], &rows);
+    Ok(())
+}
+
+fn history(doc: &mut Doc, path: &Path) -> Result<()> {
+    let h = read_json(path)?;
+    let epochs = array(&h, "epochs", path)?;
+    let last = epochs.last().ok_or_else(|| AnalyzeError::Parse { path: path.to_path_buf(), reason: "no epoch recorded".into() })?;
+    let seconds: f64 = epochs.iter().map(|e| num(e, "seconds", path)).sum::<Result<f64>>()?;
+    doc.para(&format!(
+        "**Training** (from `{}`): after {} epochs the held-out reconstruction term is {:.2} and the KL term {:.2} per image (train: {:.2} and {:.2}); the held-out mean squared error per pixel is **{:.4}**. Training took {seconds:.1} s.",
+        path.display(),
+        num(last, "epoch", path)?,
+        num(last, "heldout_reconstruction", path)?,
+        num(last, "heldout_kl", path)?,
+        num(last, "train_reconstruction", path)?,
+        num(last, "train_kl", path)?,
+        num(last, "heldout_mse", path)?,
+    ));
+    Ok(())
+}
+
+/// Every `interpolation_*.png` in the run folder or its `interp/`, with `interpolation.json`
+/// (ends and α values, written by `netlens run`) when present.
+fn interpolations(doc: &mut Doc, run: &Path, name: &str) -> Result<()> {
+    let mut strips: Vec<PathBuf> = vec![];
+    for dir in [run.to_path_buf(), run.join("interp")] {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        strips.extend(entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| {
+            let f = base(p);
+            f.starts_with("interpolation_") && f.ends_with(".png")
+        }));
+    }
+    strips.sort();
+    doc.heading(4, "Interpolations");
+    if strips.is_empty() {
+        doc.para("**Missing:** no interpolation strip (`netlens interpolate`).");
+        return Ok(());
+    }
+    doc.para("Each strip decodes $z = \\alpha z_1 + (1-\\alpha) z_2$, where $z_1$ and $z_2$ are the mean encoder outputs $\\mu$ of the two groups' faces. Left to right: input faces of the second group, decoded $z_2$, one face per α in ascending order, decoded $z_1$, input faces of the first group.");
+    for strip in &strips {
+        let stem = base(strip).trim_end_matches(".png").to_string();
+        let alphas = alphas_of(strip, &stem)?;
+        doc.para(&format!("`{stem}`: {alphas}"));
+        doc.copy_figure(strip, &format!("{}-{}.png", slug(name), slug(&stem)), &stem)?;
+    }
+    Ok(())
+}
+
+/// "α = 0.2, 0.4 … (from FILE)" from `interpolation.json` next to the strip, or the number of
+/// intermediate faces from the strip's `.npy` header.
+fn alphas_of(strip: &Path, stem: &str) -> Result<String> {
+    let json = strip.with_file_name("interpolation.json");
+    if json.exists() {
+        let v = read_json(&json)?;
+        if let Some(a) = v.get(stem).and_then(|s| s.get("alphas")).and_then(|a| a.as_array()) {
+            let list: Vec<String> = a.iter().map(show).collect();
+            return Ok(format!("α = {} (from `{}`).", list.join(", "), json.display()));
+        }
+    }
+    let npy = strip.with_extension("npy");
+    let rows = npy_rows(&npy)?;
+    Ok(format!("{} intermediate faces (from the shape of `{}`).", rows.saturating_sub(2), npy.display()))
+}
+
+/// The first dimension of a `.npy` file's shape.
+fn npy_rows(path: &Path) -> Result<usize> {
+    let bytes = std::fs::read(path).map_err(|source| AnalyzeError::Io { path: path.to_path_buf(), source })?;
+    let header = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).into_owned();
+    header
+        .split("'shape': (")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .and_then(|s| s.trim().trim_end_matches(')').parse().ok())
+        .ok_or_else(|| AnalyzeError::Parse { path: path.to_path_buf(), reason: "no shape in the .npy header".into() })
+}

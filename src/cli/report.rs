@@ -1,0 +1,45 @@
+//! `netlens report`: the Markdown report from run folders.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use netlens_analyze::report::{write_report, ReportMeta};
+
+/// Write a Markdown report with figures from run folders.
+///
+/// Reads only the runs' saved outputs: classifier runs of `netlens train` (their `features/`
+/// and `explain/` subfolders when present), VAE runs of `netlens vae` (interpolation strips in
+/// the run folder or its `interp/`), and folders of `netlens explain`. Writes OUT/report.md and
+/// OUT/figures/ (architecture diagrams drawn from the ONNX graphs, copies of the runs' figures);
+/// links are relative, so the folder can be moved.
+///
+/// Example: `netlens report runs/lenet runs/shallow runs/cnn runs/vae --out reports/main`
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// Run folders, in the order they should appear.
+    #[arg(value_name = "RUN_DIR", required = true, num_args = 1..)]
+    pub runs: Vec<PathBuf>,
+    /// Output folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// Runs `netlens report`.
+pub fn run(args: ReportArgs) -> anyhow::Result<()> {
+    let meta = ReportMeta { command: command_line(), commit: git_commit(), stages: vec![] };
+    let written = write_report(&args.runs, &args.out, &meta).with_context(|| format!("writing the report into {}", args.out.display()))?;
+    println!("wrote {} ({} figures)", written.markdown.display(), written.figures.len());
+    Ok(())
+}
+
+/// This process's command line, as typed (arguments with spaces quoted).
+pub fn command_line() -> String {
+    std::env::args().map(|a| if a.contains(' ') { format!("'{a}'") } else { a }).collect::<Vec<_>>().join(" ")
+}
+
+/// `git rev-parse HEAD` of the working directory, when git and a repository are there.
+pub fn git_commit() -> Option<String> {
+    let out = std::process::Command::new("git").args(["rev-parse", "--short", "HEAD"]).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}

@@ -1,0 +1,122 @@
+//! `netlens report` and `netlens run`: a report built from small real runs (LeNet-5 for one
+//! epoch, its features, explanations and a one-epoch VAE on 100 faces — seconds, not the
+//! minutes of `netlens run --quick`), checked for its sections, its figures (exist, valid
+//! SVG/PNG) and the numbers it quotes (equal to the JSON they come from).
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::common::{fails, fashion_small, netlens, ok, shared};
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("temporary paths are UTF-8")
+}
+
+fn json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// A LeNet-5 run with features/ and explain/, and a VAE run with one interpolation strip.
+fn small_runs(root: &Path) -> (PathBuf, PathBuf) {
+    let data = fashion_small();
+    let lenet = root.join("lenet");
+    ok(netlens(&["train", "lenet", "--data", s(&data), "--epochs", "1", "--out", s(&lenet)]));
+    let model = lenet.join("model.onnx");
+    ok(netlens(&["features", s(&model), "--data", s(&data), "--per-class", "15", "--iterations", "250", "--out", s(&lenet.join("features"))]));
+    ok(netlens(&["explain", s(&model), "--data", s(&data), "--index", "0,1", "--steps", "8", "--permutations", "8", "--faithfulness", "--out", s(&lenet.join("explain"))]));
+    let vae = root.join("vae");
+    let faces = shared().join("data/lfw-small");
+    ok(netlens(&["vae", "--data", s(&faces), "--epochs", "1", "--limit", "100", "--out", s(&vae)]));
+    ok(netlens(&["interpolate", "--encoder", s(&vae.join("encoder.onnx")), "--decoder", s(&vae.join("decoder.onnx")), "--data", s(&faces), "--a", "0", "--b", "1", "--out", s(&vae.join("interp"))]));
+    (lenet, vae)
+}
+
+/// The `figures/…` targets of the Markdown image links.
+fn linked_figures(md: &str) -> Vec<String> {
+    md.split("](figures/").skip(1).map(|rest| rest.split(')').next().unwrap().to_string()).collect()
+}
+
+fn assert_valid_figure(path: &Path) {
+    assert!(path.exists(), "{} is linked but missing", path.display());
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("svg") => {
+            let text = std::fs::read_to_string(path).unwrap();
+            assert!(text.contains("<svg") && text.trim_end().ends_with("</svg>"), "{} is not an SVG", path.display());
+        }
+        Some("png") => {
+            let img = image::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert!(img.width() > 10 && img.height() > 10);
+        }
+        other => panic!("unexpected figure type {other:?}"),
+    }
+}
+
+#[test]
+fn report_from_small_runs_has_sections_figures_and_the_runs_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (lenet, vae) = small_runs(dir.path());
+    let out = dir.path().join("report");
+    ok(netlens(&["report", s(&lenet), s(&vae), "--out", s(&out)]));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+
+    for heading in ["## 1. Classifiers", "## 2. Features", "## 3. Variational autoencoder", "#### Interpolations", "## 4. Explanations", "## 5. Reproducibility"] {
+        assert!(md.contains(heading), "no `{heading}`");
+    }
+    // Formulas with notation, and the missing ResNet-34 named instead of hidden.
+    assert!(md.contains(r"\alpha_k^c") && md.contains(r"\mathrm{IG}_i") && md.contains(r"\phi_i") && md.contains("$$"));
+    assert!(md.contains("**Missing:** no explanation of ResNet-34"));
+
+    let figures = linked_figures(&md);
+    assert!(figures.len() >= 15, "only {} figures", figures.len());
+    for f in &figures {
+        assert_valid_figure(&out.join("figures").join(f));
+    }
+    assert!(figures.iter().any(|f| f == "lenet-architecture.svg") && figures.iter().any(|f| f == "vae-architecture.svg"));
+    let diagram = std::fs::read_to_string(out.join("figures/lenet-architecture.svg")).unwrap();
+    assert!(diagram.contains("6×28×28") && diagram.contains("16×5×5"), "feature-map sizes in the diagram");
+
+    // Training numbers.
+    let history = json(&lenet.join("history.json"));
+    let last = &history["epochs"][0];
+    assert!(md.contains(&format!("test accuracy is **{:.4}**", last["test_accuracy"].as_f64().unwrap())));
+    let vh = json(&vae.join("history.json"));
+    assert!(md.contains(&format!("**{:.4}**", vh["epochs"][0]["heldout_mse"].as_f64().unwrap())));
+
+    // Feature scores: ≥ 3 layers, each PCA and t-SNE figure linked and its scores in the table.
+    let summary = json(&lenet.join("features/summary.json"));
+    let layers = summary["layers"].as_array().unwrap();
+    assert!(layers.len() >= 3);
+    for l in layers {
+        let name = l["layer"].as_str().unwrap();
+        for e in l["embeddings"].as_array().unwrap() {
+            let method = e["method"].as_str().unwrap();
+            let row = format!("| `{name}` | {} | {} | {:.3} | {method} | {:.3} | {:.3} |", l["op"].as_str().unwrap(), l["features"], l["knn_accuracy"].as_f64().unwrap(), e["silhouette"].as_f64().unwrap(), e["knn_accuracy"].as_f64().unwrap());
+            assert!(md.contains(&row), "no row {row}");
+            assert!(figures.contains(&format!("lenet-features-{name}-{method}.svg")));
+        }
+    }
+    let best = layers.iter().map(|l| l["knn_accuracy"].as_f64().unwrap()).fold(f64::MIN, f64::max);
+    assert!(md.contains(&format!("({best:.3})")), "the best layer's score is quoted");
+    assert!(md.contains("classes that overlap most are") || md.contains("no classes overlap"));
+
+    // Explanation numbers.
+    let ex = json(&lenet.join("explain/explanations.json"));
+    for img in ex["images"].as_array().unwrap() {
+        let rho = img["rank_correlation"]["grad_cam~integrated_gradients"].as_f64().unwrap();
+        assert!(md.contains(&format!("| {} | ", img["name"].as_str().unwrap())) && md.contains(&format!("{rho:.3}")));
+    }
+    assert!(md.contains("Deletion:") && md.contains("random order"));
+    // Interpolation α from interpolation.json is absent here: the count comes from the .npy.
+    assert!(md.contains("4 intermediate faces"));
+}
+
+#[test]
+fn report_and_run_name_bad_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = fails(netlens(&["report", s(dir.path()), "--out", s(&dir.path().join("r"))]));
+    assert!(err.contains("not a run folder") && err.contains(s(dir.path())), "{err}");
+    let missing = dir.path().join("nope");
+    let err = fails(netlens(&["run", "--data-root", s(&missing), "--out-runs", s(&dir.path().join("runs"))]));
+    assert!(err.contains("no fashion-mnist-small/ or fashion-mnist/ folder") && err.contains("nope"), "{err}");
+}
