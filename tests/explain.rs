@@ -118,3 +118,38 @@ fn a_converted_resnet_gets_imagenet_preprocessing_and_class_names() {
     assert_eq!(first["shape"], serde_json::json!([3, 224, 224]));
     assert_eq!(first["grad_cam"]["layer_map"]["height"], 7, "layer4 of a ResNet at 224²");
 }
+
+/// Mean of `pick` over the images of an `explanations.json`.
+fn mean_over_images(json: &serde_json::Value, pick: impl Fn(&serde_json::Value) -> f64) -> f64 {
+    let images = json["images"].as_array().unwrap();
+    images.iter().map(&pick).sum::<f64>() / images.len() as f64
+}
+
+/// Deletion (RISE) on netlens's own CNN, trained here for 4 epochs (test accuracy ≈ 0.81), over
+/// 20 test images: a faithful map deletes the evidence first, so its deletion AUC is below a
+/// random order's. Measured (2026-11-29): IG 0.18, Shapley 0.11, random 0.24 — and Grad-CAM
+/// 0.31, i.e. *worse* than random on these 32×32 silhouettes at both the 8×8 and the 16×16
+/// layer (it ranks whole object regions equally high, and zeroing them does not remove the
+/// evidence first). The test therefore asserts the claim for IG and Shapley and prints Grad-CAM.
+#[test]
+fn on_our_trained_cnn_ig_and_shapley_delete_evidence_faster_than_random() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("cnn");
+    ok(netlens(&["train", "cnn", "--data", &s(&fashion_small()), "--epochs", "4", "--out", &s(&run)]));
+    let out = dir.path().join("explain");
+    let indices: Vec<String> = (0..20).map(|i| i.to_string()).collect();
+    ok(netlens(&[
+        "explain", &s(&run.join("model.onnx")), "--data", &s(&fashion_small()), "--index", &indices.join(","),
+        "--steps", "32", "--permutations", "40", "--faithfulness", "--curve-steps", "16", "--out", &s(&out),
+    ]));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("explanations.json")).unwrap()).unwrap();
+    let random = mean_over_images(&json, |i| i["deletion_insertion"]["random"]["deletion_auc"].as_f64().unwrap());
+    println!("mean deletion AUC over 20 test images, netlens CNN: random {random:.4}");
+    for method in ["grad_cam", "integrated_gradients", "shapley"] {
+        let auc = mean_over_images(&json, |i| i["deletion_insertion"][method]["deletion"]["auc"].as_f64().unwrap());
+        println!("  {method}: {auc:.4}");
+        if method != "grad_cam" {
+            assert!(auc < random, "{method}: deletion AUC {auc} not below random {random}");
+        }
+    }
+}

@@ -1,6 +1,6 @@
 //! netlens-onnx: everything about running an ONNX file.
 //!
-//! - [`inspect`]: the layer table ([`ModelSummary`]: readable names, ops, shapes with a symbolic
+//! - [`inspect`](mod@inspect): the layer table ([`ModelSummary`]: readable names, ops, shapes with a symbolic
 //!   batch axis, parameter counts).
 //! - [`taps`]: run a model with tract and collect intermediate outputs ([`TapRunner`]), with
 //!   layers chosen by name or automatically ([`select_taps`]).
