@@ -12,6 +12,7 @@ use super::doc::{base, slug, Doc};
 use super::inputs::{array, num, read_json, text};
 use crate::error::{AnalyzeError, Result};
 use crate::features::scores::{squared_distances, KNN_K};
+use crate::features::file_stem;
 
 /// The "Features" section for every classifier run with a `features/summary.json`.
 pub(crate) fn section(doc: &mut Doc, runs: &[&Path]) -> Result<()> {
@@ -70,7 +71,7 @@ fn layer_scores(l: &Value, dir: &Path, path: &Path) -> Result<LayerScores> {
     let mut embeddings = vec![];
     for e in array(l, "embeddings", path)? {
         let method = text(e, "method", path)?.to_string();
-        let fig = dir.join(format!("{layer}_{method}.svg"));
+        let fig = dir.join(format!("{}_{method}.svg", file_stem(&layer)));
         embeddings.push((method, num(e, "silhouette", path)?, num(e, "knn_accuracy", path)?, fig));
     }
     Ok(LayerScores { op: text(l, "op", path)?.to_string(), features: num(l, "features", path)? as usize, knn: num(l, "knn_accuracy", path)?, layer, embeddings })
@@ -107,7 +108,7 @@ fn observations(doc: &mut Doc, layers: &[LayerScores], path: &Path) {
 /// embedding, read from its CSV.
 fn confusion(doc: &mut Doc, dir: &Path, layers: &[LayerScores], summary: &Value, path: &Path) -> Result<()> {
     let Some(last) = layers.last() else { return Ok(()) };
-    let Some((method, csv)) = ["tsne", "pca"].iter().map(|m| (*m, dir.join(format!("{}_{m}.csv", last.layer)))).find(|(_, p)| p.exists()) else {
+    let Some((method, csv)) = ["tsne", "pca"].iter().map(|m| (*m, dir.join(format!("{}_{m}.csv", file_stem(&last.layer))))).find(|(_, p)| p.exists()) else {
         return Ok(());
     };
     let names: Vec<String> = array(summary, "class_names", path)?.iter().map(|v| v.as_str().unwrap_or("?").to_string()).collect();
