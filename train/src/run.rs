@@ -2,6 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
+use burn::module::Module;
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use serde::{Deserialize, Serialize};
 
 use crate::history::{read_json, write_json};
@@ -109,5 +111,58 @@ impl RunDir {
     pub(crate) fn create(&self) -> Result<()> {
         let d = self.checkpoint_dir();
         std::fs::create_dir_all(&d).map_err(|e| TrainError::io(&d, e))
+    }
+
+    /// Starts a new run: refuses a folder that already holds one, creates it, and writes
+    /// `config.json` and `model_card.json`.
+    pub(crate) fn start_fresh<C: Serialize, M: Serialize>(&self, config: &C, card: &M) -> Result<()> {
+        if self.history().exists() || self.latest_epoch()?.is_some() {
+            return Err(self.refused("already holds a run; pass --resume to continue it, or choose another --out"));
+        }
+        self.create()?;
+        write_json(&self.config(), config)?;
+        write_json(&self.model_card(), card)
+    }
+
+    /// The epoch to resume from; rewrites `config.json` (whose epochs may have changed).
+    pub(crate) fn start_resume<C: Serialize>(&self, config: &C) -> Result<usize> {
+        let epoch = self
+            .latest_epoch()?
+            .ok_or_else(|| self.refused("holds no checkpoint to resume; train without --resume"))?;
+        write_json(&self.config(), config)?;
+        Ok(epoch)
+    }
+
+    /// Checks that a history read back holds the checkpoint's epochs and cuts it there.
+    pub(crate) fn truncate_history<T>(&self, epochs: &mut Vec<T>, epoch: usize) -> Result<()> {
+        if epochs.len() < epoch {
+            return Err(self.refused("history.json has fewer epochs than the checkpoint"));
+        }
+        epochs.truncate(epoch);
+        Ok(())
+    }
+
+    fn refused(&self, reason: &str) -> TrainError {
+        TrainError::RunFolder { path: self.root.clone(), reason: reason.into() }
+    }
+
+    /// Saves `epoch`'s weights and optimizer state (call [`Self::commit_checkpoint`] after).
+    pub(crate) fn save_checkpoint<M: Module>(&self, epoch: usize, model: &M, optimizer: &ModuleOptimizer) -> Result<()> {
+        let path = self.model_checkpoint(epoch);
+        model.clone().save_file(&path).map_err(|e| TrainError::Checkpoint { path: path.clone(), reason: e.to_string() })?;
+        let path = self.optimizer_checkpoint(epoch);
+        optimizer.save(&path).map_err(|e| TrainError::Checkpoint { path: path.clone(), reason: e.to_string() })
+    }
+
+    /// Loads `epoch`'s weights into `fresh` (a module of the right shape).
+    pub(crate) fn load_weights<M: Module>(&self, fresh: M, epoch: usize) -> Result<M> {
+        let path = self.model_checkpoint(epoch);
+        fresh.try_load_file(&path).map_err(|e| TrainError::Checkpoint { path, reason: e.to_string() })
+    }
+
+    /// Loads `epoch`'s Adam state (burn's default Adam, as every netlens run uses).
+    pub(crate) fn load_adam(&self, epoch: usize) -> Result<ModuleOptimizer> {
+        let path = self.optimizer_checkpoint(epoch);
+        AdamConfig::new().init().load(&path).map_err(|e| TrainError::Checkpoint { path, reason: e.to_string() })
     }
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::device::device_by_name;
 use crate::error::{Result, TrainError};
-use crate::history::{read_json, write_json, EpochMetrics, History};
+use crate::history::{read_json, EpochMetrics, History};
 use crate::models::{Architecture, Classifier};
 use crate::run::RunDir;
 
@@ -168,7 +168,7 @@ pub fn train(run: &RunDir, config: &TrainConfig, data: TrainData<'_>, start: Sta
             test_accuracy: eval.accuracy,
             seconds: started.elapsed().as_secs_f64(),
         };
-        save_checkpoint(run, epoch, &model, &optimizer)?;
+        run.save_checkpoint(epoch, &model, &optimizer)?;
         history.epochs.push(metrics.clone());
         history.save(&run.history())?;
         run.commit_checkpoint(epoch)?;
@@ -183,15 +183,7 @@ pub fn train(run: &RunDir, config: &TrainConfig, data: TrainData<'_>, start: Sta
 type Optim = burn::optim::ModuleOptimizer;
 
 fn fresh(run: &RunDir, config: &TrainConfig, device: &Device) -> Result<(Classifier, Optim, History)> {
-    if run.history().exists() || run.latest_epoch()?.is_some() {
-        return Err(TrainError::RunFolder {
-            path: run.root().into(),
-            reason: "already holds a run; pass --resume to continue it, or choose another --out".into(),
-        });
-    }
-    run.create()?;
-    write_json(&run.config(), config)?;
-    write_json(&run.model_card(), &config.architecture.card())?;
+    run.start_fresh(config, &config.architecture.card())?;
     device.seed(config.seed);
     let model = config.architecture.init(NUM_CLASSES, device);
     let history = History { architecture: config.architecture.name().into(), epochs: Vec::new() };
@@ -199,21 +191,11 @@ fn fresh(run: &RunDir, config: &TrainConfig, device: &Device) -> Result<(Classif
 }
 
 fn resumed(run: &RunDir, config: &TrainConfig, device: &Device) -> Result<(Classifier, Optim, History)> {
-    let no_run = |reason: &str| TrainError::RunFolder { path: run.root().into(), reason: reason.into() };
-    let epoch = run.latest_epoch()?.ok_or_else(|| no_run("holds no checkpoint to resume; train without --resume"))?;
-    write_json(&run.config(), config)?;
+    let epoch = run.start_resume(config)?;
     let mut history = History::load(&run.history())?;
-    if history.epochs.len() < epoch {
-        return Err(no_run("history.json has fewer epochs than the checkpoint"));
-    }
-    history.epochs.truncate(epoch);
+    run.truncate_history(&mut history.epochs, epoch)?;
     let model = load_model(run, config.architecture, epoch, device)?;
-    let path = run.optimizer_checkpoint(epoch);
-    let optimizer = AdamConfig::new()
-        .init()
-        .load(&path)
-        .map_err(|e| TrainError::Checkpoint { path, reason: e.to_string() })?;
-    Ok((model, optimizer, history))
+    Ok((model, run.load_adam(epoch)?, history))
 }
 
 /// Loads the weights of `epoch` (the latest complete one when `None`) into a fresh model on
@@ -223,18 +205,7 @@ fn resumed(run: &RunDir, config: &TrainConfig, device: &Device) -> Result<(Class
 /// [`TrainError::RunFolder`] when there is no checkpoint, [`TrainError::Checkpoint`] when it
 /// cannot be read.
 pub fn load_model(run: &RunDir, architecture: Architecture, epoch: usize, device: &Device) -> Result<Classifier> {
-    let path = run.model_checkpoint(epoch);
-    architecture
-        .init(NUM_CLASSES, device)
-        .try_load_file(&path)
-        .map_err(|e| TrainError::Checkpoint { path, reason: e.to_string() })
-}
-
-fn save_checkpoint(run: &RunDir, epoch: usize, model: &Classifier, optimizer: &Optim) -> Result<()> {
-    let path = run.model_checkpoint(epoch);
-    model.clone().save_file(&path).map_err(|e| TrainError::Checkpoint { path: path.clone(), reason: e.to_string() })?;
-    let path = run.optimizer_checkpoint(epoch);
-    optimizer.save(&path).map_err(|e| TrainError::Checkpoint { path: path.clone(), reason: e.to_string() })
+    run.load_weights(architecture.init(NUM_CLASSES, device), epoch)
 }
 
 fn check_data(data: &Dataset, what: &str) -> Result<()> {
@@ -254,8 +225,8 @@ fn check_data(data: &Dataset, what: &str) -> Result<()> {
 
 /// Cosine learning-rate decay (Loshchilov & Hutter, SGDR, arXiv:1608.03983, without restarts):
 /// `lr(t) = peak · ½ (1 + cos(π t / T))` at step `t` of `T`, from `peak` down to 0.
-fn cosine_lr(peak: f64, step: usize, total: usize) -> f64 {
-    peak * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total as f64).cos())
+pub(crate) fn cosine_lr(peak: f64, step: usize, total: usize) -> f64 {
+    peak * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total.max(1) as f64).cos())
 }
 
 /// The order of training examples in `epoch`: a permutation seeded by `(seed, epoch)`, so a

@@ -19,7 +19,7 @@ use crate::device::device_by_name;
 use crate::error::{Result, TrainError};
 use crate::history::{read_json, write_json};
 use crate::run::RunDir;
-use crate::trainer::epoch_order;
+use crate::trainer::{cosine_lr, epoch_order};
 
 /// Default number of epochs: enough for the default run on the course's `lfw-small` to reach a
 /// held-out MSE per pixel ≤ 0.025 (measured; see the README).
@@ -194,7 +194,7 @@ pub fn train_vae(run: &RunDir, config: &VaeTrainConfig, images: &Images, resume:
         (model, optimizer) = (m, o);
         let eval = evaluate_vae(&model.valid(), &heldout, config, &device);
         let metrics = epoch_metrics(epoch, sums, train.len(), &eval, config.beta, started);
-        save_checkpoint(run, epoch, &model, &optimizer)?;
+        run.save_checkpoint(epoch, &model, &optimizer)?;
         history.epochs.push(metrics.clone());
         history.save(&run.history())?;
         run.commit_checkpoint(epoch)?;
@@ -239,10 +239,6 @@ fn train_epoch(
     (model, optimizer, (rec, kl))
 }
 
-/// `lr(t) = peak · ½ (1 + cos(π t / T))` at step `t` of `T`: from `peak` down to 0.
-fn cosine_lr(peak: f64, step: usize, total: usize) -> f64 {
-    peak * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total.max(1) as f64).cos())
-}
 
 fn epoch_metrics(epoch: usize, (rec, kl): (f64, f64), n: usize, eval: &VaeEvaluation, beta: f64, started: Instant) -> VaeEpochMetrics {
     let (rec, kl) = (rec / n as f64, kl / n as f64);
@@ -260,15 +256,7 @@ fn epoch_metrics(epoch: usize, (rec, kl): (f64, f64), n: usize, eval: &VaeEvalua
 }
 
 fn fresh(run: &RunDir, config: &VaeTrainConfig, split: &HoldoutSplit, device: &Device) -> Result<(Vae, Optim, VaeHistory)> {
-    if run.history().exists() || run.latest_epoch()?.is_some() {
-        return Err(TrainError::RunFolder {
-            path: run.root().into(),
-            reason: "already holds a run; pass --resume to continue it, or choose another --out".into(),
-        });
-    }
-    run.create()?;
-    write_json(&run.config(), config)?;
-    write_json(&run.model_card(), &config.model.card())?;
+    run.start_fresh(config, &config.model.card())?;
     write_json(&run.root().join(SPLIT_FILE), split)?;
     device.seed(config.seed);
     let history = VaeHistory { architecture: "vae".into(), epochs: Vec::new() };
@@ -276,21 +264,11 @@ fn fresh(run: &RunDir, config: &VaeTrainConfig, split: &HoldoutSplit, device: &D
 }
 
 fn resumed(run: &RunDir, config: &VaeTrainConfig, device: &Device) -> Result<(Vae, Optim, VaeHistory)> {
-    let no_run = |reason: &str| TrainError::RunFolder { path: run.root().into(), reason: reason.into() };
-    let epoch = run.latest_epoch()?.ok_or_else(|| no_run("holds no checkpoint to resume; train without --resume"))?;
-    write_json(&run.config(), config)?;
+    let epoch = run.start_resume(config)?;
     let mut history = VaeHistory::load(&run.history())?;
-    if history.epochs.len() < epoch {
-        return Err(no_run("history.json has fewer epochs than the checkpoint"));
-    }
-    history.epochs.truncate(epoch);
+    run.truncate_history(&mut history.epochs, epoch)?;
     let model = load_vae(run, &config.model, epoch, device)?;
-    let path = run.optimizer_checkpoint(epoch);
-    let optimizer = AdamConfig::new()
-        .init()
-        .load(&path)
-        .map_err(|e| TrainError::Checkpoint { path, reason: e.to_string() })?;
-    Ok((model, optimizer, history))
+    Ok((model, run.load_adam(epoch)?, history))
 }
 
 /// Loads the weights of `epoch` from `run` into a fresh VAE of shape `config` on `device`.
@@ -299,15 +277,7 @@ fn resumed(run: &RunDir, config: &VaeTrainConfig, device: &Device) -> Result<(Va
 /// [`TrainError::Checkpoint`] when the file is missing or does not fit `config`.
 pub fn load_vae(run: &RunDir, config: &VaeConfig, epoch: usize, device: &Device) -> Result<Vae> {
     config.check()?;
-    let path = run.model_checkpoint(epoch);
-    config.init(device).try_load_file(&path).map_err(|e| TrainError::Checkpoint { path, reason: e.to_string() })
-}
-
-fn save_checkpoint(run: &RunDir, epoch: usize, model: &Vae, optimizer: &Optim) -> Result<()> {
-    let path = run.model_checkpoint(epoch);
-    model.clone().save_file(&path).map_err(|e| TrainError::Checkpoint { path: path.clone(), reason: e.to_string() })?;
-    let path = run.optimizer_checkpoint(epoch);
-    optimizer.save(&path).map_err(|e| TrainError::Checkpoint { path: path.clone(), reason: e.to_string() })
+    run.load_weights(config.init(device), epoch)
 }
 
 fn check_images(images: &Images, size: usize) -> Result<()> {
