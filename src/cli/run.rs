@@ -83,15 +83,41 @@ struct DataPaths {
     fetched_resnet: Option<PathBuf>,
 }
 
-/// Stage names and their seconds (`None` = skipped).
-type Stages = Vec<(String, Option<f64>)>;
+/// Stage names and their seconds, kept in `OUT_RUNS/stages.json` so that a resumed run still
+/// reports the times of the stages an earlier invocation finished.
+struct Stages {
+    path: PathBuf,
+    done: Vec<(String, Option<f64>)>,
+}
+
+impl Stages {
+    /// The record in `out_runs/stages.json`, empty when absent or unreadable.
+    fn load(out_runs: &Path) -> Stages {
+        let path = out_runs.join("stages.json");
+        let done = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
+        Stages { path, done }
+    }
+
+    /// The recorded seconds of `name`, if an earlier invocation ran it.
+    fn earlier(&self, name: &str) -> Option<f64> {
+        self.done.iter().find(|(n, _)| n == name).and_then(|(_, t)| *t)
+    }
+
+    fn record(&mut self, name: &str, seconds: Option<f64>) -> anyhow::Result<()> {
+        self.done.retain(|(n, _)| n != name);
+        self.done.push((name.to_string(), seconds));
+        netlens_fetch::write_atomically(&self.path, serde_json::to_string_pretty(&self.done)?.as_bytes())?;
+        Ok(())
+    }
+}
 
 /// Runs `netlens run`.
 pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let effort = Effort::new(args.quick);
     let data = data_paths(&args)?;
-    let mut stages: Stages = vec![];
+    std::fs::create_dir_all(&args.out_runs).with_context(|| format!("creating {}", args.out_runs.display()))?;
+    let mut stages = Stages::load(&args.out_runs);
     let mut runs = vec![];
     for (model, name, epochs) in effort.epochs {
         let dir = args.out_runs.join(name);
@@ -114,25 +140,25 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(dir) = resnet_stages(&args, &data, &effort, &mut stages)? {
         runs.push(dir);
     }
-    stages.push(("total before the report".into(), Some(started.elapsed().as_secs_f64())));
-    let meta = ReportMeta { command: super::report::command_line(), commit: super::report::git_commit(), stages };
+    let mut times = stages.done.clone();
+    times.push(("this invocation, before the report".into(), Some(started.elapsed().as_secs_f64())));
+    let meta = ReportMeta { command: super::report::command_line(), commit: super::report::git_commit(), stages: times };
     let written = write_report(&runs, &args.report, &meta).with_context(|| format!("writing the report into {}", args.report.display()))?;
     println!("netlens run: {:.0} s; wrote {} ({} figures)", started.elapsed().as_secs_f64(), written.markdown.display(), written.figures.len());
     Ok(())
 }
 
-/// Runs `work` unless `done`, recording its time.
+/// Runs `work` unless `done`, recording its time (a skipped stage keeps the time an earlier
+/// invocation recorded, or none).
 fn stage(stages: &mut Stages, name: &str, done: bool, work: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {
     if done {
         eprintln!("== {name}: outputs already there, skipped");
-        stages.push((name.to_string(), None));
-        return Ok(());
+        return stages.record(name, stages.earlier(name));
     }
     eprintln!("== {name}");
     let t = Instant::now();
     work().with_context(|| format!("stage `{name}`"))?;
-    stages.push((name.to_string(), Some(t.elapsed().as_secs_f64())));
-    Ok(())
+    stages.record(name, Some(t.elapsed().as_secs_f64()))
 }
 
 fn data_paths(args: &RunArgs) -> anyhow::Result<DataPaths> {

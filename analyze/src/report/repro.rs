@@ -25,8 +25,8 @@ pub(crate) fn section(doc: &mut Doc, runs: &[(PathBuf, RunKind)], meta: &ReportM
     let rows = runs.iter().map(|(p, k)| run_row(p, *k)).collect::<Result<Vec<_>>>()?;
     doc.table(&["run", "kind", "seed", "device", "epochs", "training time (s)"], &rows);
     if !meta.stages.is_empty() {
-        let rows: Vec<Vec<String>> = meta.stages.iter().map(|(s, t)| vec![s.clone(), t.map_or("skipped (outputs already there)".into(), |t| format!("{t:.1}"))]).collect();
-        doc.para("Wall-clock time of each stage of this `netlens run`:");
+        let rows: Vec<Vec<String>> = meta.stages.iter().map(|(s, t)| vec![s.clone(), t.map_or("skipped (outputs were already there; time not recorded)".into(), |t| format!("{t:.1}"))]).collect();
+        doc.para("Wall-clock time of each stage of `netlens run` (from its `stages.json`; a stage skipped on a rerun keeps the time of the invocation that ran it):");
         doc.table(&["stage", "seconds"], &rows);
     }
     Ok(())
