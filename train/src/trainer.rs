@@ -61,16 +61,7 @@ impl TrainConfig {
     }
 
     fn check(&self) -> Result<()> {
-        if self.epochs == 0 {
-            return Err(TrainError::invalid("epochs", self.epochs, "must be at least 1"));
-        }
-        if self.batch_size == 0 {
-            return Err(TrainError::invalid("batch-size", self.batch_size, "must be at least 1"));
-        }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(TrainError::invalid("lr", self.learning_rate, "must be a positive number"));
-        }
-        Ok(())
+        check_schedule(self.epochs, self.batch_size, self.learning_rate)
     }
 
     /// Reads `config.json`.
@@ -80,6 +71,24 @@ impl TrainConfig {
     pub fn load(path: &std::path::Path) -> Result<TrainConfig> {
         read_json(path)
     }
+}
+
+/// Checks the hyper-parameters every netlens training loop shares.
+///
+/// # Errors
+/// [`TrainError::InvalidParam`] for zero epochs or batch size, or a learning rate that is not a
+/// positive number.
+pub(crate) fn check_schedule(epochs: usize, batch_size: usize, learning_rate: f64) -> Result<()> {
+    if epochs == 0 {
+        return Err(TrainError::invalid("epochs", epochs, "must be at least 1"));
+    }
+    if batch_size == 0 {
+        return Err(TrainError::invalid("batch-size", batch_size, "must be at least 1"));
+    }
+    if !(learning_rate.is_finite() && learning_rate > 0.0) {
+        return Err(TrainError::invalid("lr", learning_rate, "must be a positive number"));
+    }
+    Ok(())
 }
 
 /// Default epochs per architecture (measured on `fashion-mnist-small`, see the README).

@@ -19,7 +19,7 @@ use crate::device::device_by_name;
 use crate::error::{Result, TrainError};
 use crate::history::{read_json, write_json};
 use crate::run::RunDir;
-use crate::trainer::{cosine_lr, epoch_order};
+use crate::trainer::{check_schedule, cosine_lr, epoch_order};
 
 /// Default number of epochs: enough for the default run on the course's `lfw-small` to reach a
 /// held-out MSE per pixel ≤ 0.025 (measured; see the README).
@@ -89,15 +89,7 @@ impl VaeTrainConfig {
     /// [`TrainError::InvalidParam`] naming the first one out of range.
     pub fn check(&self) -> Result<()> {
         self.model.check()?;
-        if self.epochs == 0 {
-            return Err(TrainError::invalid("epochs", self.epochs, "must be at least 1"));
-        }
-        if self.batch_size == 0 {
-            return Err(TrainError::invalid("batch-size", self.batch_size, "must be at least 1"));
-        }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return Err(TrainError::invalid("lr", self.learning_rate, "must be a positive number"));
-        }
+        check_schedule(self.epochs, self.batch_size, self.learning_rate)?;
         if !(self.beta.is_finite() && self.beta >= 0.0) {
             return Err(TrainError::invalid("beta", self.beta, "must be a number ≥ 0"));
         }
