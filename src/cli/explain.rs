@@ -60,12 +60,17 @@ pub struct ExplainArgs {
     /// Integrated Gradients: the quadrature rule.
     #[arg(long, value_enum, default_value_t = RuleArg::Trapezoid)]
     pub rule: RuleArg,
-    /// Integrated Gradients: the baseline image (zeros are in the model's input scale).
-    #[arg(long, value_enum, default_value_t = BaselineArg::Zeros)]
+    /// The baseline image x′ that stands for absent pixels, shared by every method: where
+    /// Integrated Gradients starts, what replaces Shapley's absent patches, and what the
+    /// deletion/insertion curves put in place of removed pixels. `blurred` (the default) also
+    /// removes the evidence of dark pixels, which `zeros` (black for [0, 1] images, the mean
+    /// colour after ImageNet normalisation) cannot.
+    #[arg(long, value_enum, default_value_t = BaselineArg::Blurred)]
     pub baseline: BaselineArg,
-    /// Integrated Gradients: standard deviation in pixels of the `blurred` baseline.
-    #[arg(long, default_value_t = 5.0)]
-    pub blur_sigma: f32,
+    /// Standard deviation in pixels of the `blurred` baseline; `auto` = a sixth of the model
+    /// input's larger side (5.3 at 32×32, 37 at 224×224).
+    #[arg(long, default_value = "auto")]
+    pub blur_sigma: String,
     /// Shapley: the image is cut into GRID × GRID patches (the players).
     #[arg(long, default_value_t = 4)]
     pub grid: usize,
@@ -103,7 +108,7 @@ pub enum RuleArg {
     RiemannMiddle,
 }
 
-/// Integrated Gradients baseline.
+/// The baseline image of every method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BaselineArg {
     Zeros,
@@ -133,7 +138,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     if imagenet {
         class_names = imagenet_class_names().into_iter().map(String::from).collect();
     }
-    let cfg = config(&args, class_names)?;
+    let cfg = config(&args, shape, class_names)?;
     let written = explain_to_dir(&args.model, &images, &cfg, &args.out, |line| eprintln!("{line}"))
         .with_context(|| format!("explaining with {}", args.model.display()))?;
     for p in &written.figures {
@@ -143,14 +148,25 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn config(args: &ExplainArgs, class_names: Vec<String>) -> anyhow::Result<ExplainConfig> {
-    let target = parse_target(&args.target)?;
-    let layer = (args.layer != "auto").then(|| args.layer.clone());
+/// The baseline of `--baseline` and `--blur-sigma` for inputs of `[channels, height, width]`.
+fn baseline(args: &ExplainArgs, [_, h, w]: [usize; 3]) -> anyhow::Result<Baseline> {
     let baseline = match args.baseline {
         BaselineArg::Zeros => Baseline::Zeros,
-        BaselineArg::Blurred => Baseline::Blurred { sigma: args.blur_sigma },
+        BaselineArg::Blurred if args.blur_sigma == "auto" => Baseline::blurred_for(h, w),
+        BaselineArg::Blurred => {
+            let sigma = args.blur_sigma.parse().ok().filter(|s: &f32| s.is_finite() && *s > 0.0);
+            let sigma = sigma.with_context(|| format!("--blur-sigma: expected `auto` or a positive number of pixels, found `{}`", args.blur_sigma))?;
+            Baseline::Blurred { sigma }
+        }
         BaselineArg::Noise => Baseline::UniformNoise { seed: args.seed },
     };
+    Ok(baseline)
+}
+
+fn config(args: &ExplainArgs, shape: [usize; 3], class_names: Vec<String>) -> anyhow::Result<ExplainConfig> {
+    let target = parse_target(&args.target)?;
+    let layer = (args.layer != "auto").then(|| args.layer.clone());
+    let baseline = baseline(args, shape)?;
     let rule = match args.rule {
         RuleArg::Trapezoid => Rule::Trapezoid,
         RuleArg::RiemannLeft => Rule::RiemannLeft,
@@ -170,7 +186,7 @@ fn config(args: &ExplainArgs, class_names: Vec<String>) -> anyhow::Result<Explai
         integrated_gradients,
         shapley: ShapleySampler::params().grid(args.grid, args.grid).permutations(args.permutations).seed(args.seed),
         faithfulness: args.faithfulness.then_some(Faithfulness { steps: args.curve_steps, random_draws: 3, seed: args.seed }),
-        baseline_value: 0.0,
+        baseline,
         class_names,
     })
 }

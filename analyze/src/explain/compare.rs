@@ -2,7 +2,8 @@
 //! deletion and insertion curves of Petsiuk, Das & Saenko, "RISE: Randomized Input Sampling
 //! for Explanation of Black-box Models" (BMVC 2018, arXiv:1806.07421).
 //!
-//! Deletion: pixels are set to the baseline in order of decreasing attribution, in `steps`
+//! Deletion: pixels are replaced by those of the baseline image ([`super::Baseline`]) in
+//! order of decreasing attribution, in `steps`
 //! equal fractions; the curve is the softmax probability of the target class after each
 //! fraction, and its area (trapezoid over the deleted fraction in [0, 1]) is low when the map
 //! puts the evidence first. Insertion starts from the baseline image and restores pixels in the
@@ -93,12 +94,12 @@ fn probability(logits: &[f32], target: usize) -> f64 {
 }
 
 /// The deletion or insertion curve of `image` (`[1, channels, height, width]`) for pixel
-/// `order` (indices into `height·width`, all channels of a pixel together) with absent pixels
-/// at `baseline`.
+/// `order` (indices into `height·width`, all channels of a pixel together); absent pixels take
+/// their value from `baseline`, an image of the same `[channels, height, width]`.
 ///
 /// # Errors
-/// [`AnalyzeError::InvalidParam`] for `steps` = 0, an order of the wrong length or a target
-/// outside the classes; the classifier's errors.
+/// [`AnalyzeError::InvalidParam`] for `steps` = 0, an order or a baseline of the wrong length
+/// or a target outside the classes; the classifier's errors.
 pub fn curve(
     model: &dyn Classifier,
     image: &Images,
@@ -106,15 +107,15 @@ pub fn curve(
     order: &[usize],
     kind: CurveKind,
     steps: usize,
-    baseline: f32,
+    baseline: &[f32],
 ) -> Result<Curve> {
     let [_, c, h, w] = image.shape;
     let plane = h * w;
-    if steps == 0 || order.len() != plane {
+    if steps == 0 || order.len() != plane || baseline.len() != c * plane {
         return Err(AnalyzeError::InvalidParam {
             name: "curve".into(),
-            value: format!("{steps} steps, order of {}", order.len()),
-            reason: format!("needs ≥ 1 step and an order of all {plane} pixels"),
+            value: format!("{steps} steps, order of {}, baseline of {}", order.len(), baseline.len()),
+            reason: format!("needs ≥ 1 step, an order of all {plane} pixels and a baseline of {} values", c * plane),
         });
     }
     let mut data = Vec::with_capacity((steps + 1) * c * plane);
@@ -123,12 +124,13 @@ pub fn curve(
         let mut changed = vec![false; plane];
         order[..k].iter().for_each(|&p| changed[p] = true);
         for ch in 0..c {
-            for (p, &v) in image.data[ch * plane..(ch + 1) * plane].iter().enumerate() {
+            let absent = &baseline[ch * plane..(ch + 1) * plane];
+            for (p, (&v, &b)) in image.data[ch * plane..(ch + 1) * plane].iter().zip(absent).enumerate() {
                 let keep = match kind {
                     CurveKind::Deletion => !changed[p],
                     CurveKind::Insertion => changed[p],
                 };
-                data.push(if keep { v } else { baseline });
+                data.push(if keep { v } else { b });
             }
         }
     }
@@ -153,7 +155,7 @@ pub fn random_order_auc(
     target: usize,
     kind: CurveKind,
     steps: usize,
-    baseline: f32,
+    baseline: &[f32],
     draws: usize,
     seed: u64,
 ) -> Result<f64> {
@@ -195,12 +197,22 @@ mod tests {
     #[test]
     fn the_right_order_deletes_faster_than_the_wrong_one() {
         let image = Images { data: vec![1.0; 4], shape: [1, 1, 2, 2] };
-        let good = curve(&TwoPixels, &image, 0, &[0, 1, 2, 3], CurveKind::Deletion, 4, 0.0).unwrap();
-        let bad = curve(&TwoPixels, &image, 0, &[3, 2, 1, 0], CurveKind::Deletion, 4, 0.0).unwrap();
+        let good = curve(&TwoPixels, &image, 0, &[0, 1, 2, 3], CurveKind::Deletion, 4, &[0.0; 4]).unwrap();
+        let bad = curve(&TwoPixels, &image, 0, &[3, 2, 1, 0], CurveKind::Deletion, 4, &[0.0; 4]).unwrap();
         assert!(good.auc < bad.auc, "good {} bad {}", good.auc, bad.auc);
-        let ins = curve(&TwoPixels, &image, 0, &[0, 1, 2, 3], CurveKind::Insertion, 4, 0.0).unwrap();
+        let ins = curve(&TwoPixels, &image, 0, &[0, 1, 2, 3], CurveKind::Insertion, 4, &[0.0; 4]).unwrap();
         assert!(ins.auc > good.auc);
         assert_eq!(good.probabilities.len(), 5);
         assert!((good.probabilities[4] - 0.5).abs() < TOLERANCE, "all deleted: both logits 0");
+    }
+
+    #[test]
+    fn deleted_pixels_take_the_baseline_images_values() {
+        let image = Images { data: vec![1.0; 4], shape: [1, 1, 2, 2] };
+        // Baseline pixels 0 and 1 are 0.5: after all deletions the logit is 10, p = 1/(1+e^-10).
+        let all = curve(&TwoPixels, &image, 0, &[0, 1, 2, 3], CurveKind::Deletion, 1, &[0.5, 0.5, 0.0, 0.0]).unwrap();
+        assert!((all.probabilities[1] - 1.0 / (1.0 + (-10f64).exp())).abs() < TOLERANCE, "{:?}", all.probabilities);
+        let err = curve(&TwoPixels, &image, 0, &[0, 1, 2, 3], CurveKind::Deletion, 1, &[0.0; 3]).unwrap_err().to_string();
+        assert!(err.contains("baseline of 3") && err.contains("4 values"), "{err}");
     }
 }

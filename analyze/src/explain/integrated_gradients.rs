@@ -14,28 +14,9 @@
 
 use netlens_fetch::Images;
 use netlens_onnx::{DifferentiableModel, GradientAt};
-use rand::{Rng, SeedableRng};
 
-use super::{one_image, resolve_targets, Target};
+use super::{one_image, resolve_targets, Baseline, Target};
 use crate::error::{AnalyzeError, Result};
-
-/// The reference input `x′`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Baseline {
-    /// All zeros (black in [0, 1] pixels; the mean image after ImageNet normalisation).
-    Zeros,
-    /// The image blurred by a Gaussian of standard deviation `sigma` pixels (per channel,
-    /// zero-padded edges renormalised).
-    Blurred {
-        /// Standard deviation in pixels, > 0.
-        sigma: f32,
-    },
-    /// Uniform noise between the image's minimum and maximum value, seeded.
-    UniformNoise {
-        /// Random seed.
-        seed: u64,
-    },
-}
 
 /// The quadrature rule for the path integral.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,7 +97,7 @@ impl IntegratedGradientsParams {
         self.steps = steps;
         self
     }
-    /// The baseline `x′`.
+    /// The baseline `x′` ([`Baseline`]).
     pub fn baseline(mut self, baseline: Baseline) -> Self {
         self.baseline = baseline;
         self
@@ -140,8 +121,8 @@ impl IntegratedGradientsParams {
     /// Validates the parameters.
     ///
     /// # Errors
-    /// [`AnalyzeError::InvalidParam`] for too few steps, a zero batch size, or a blur sigma
-    /// that is not positive and finite.
+    /// [`AnalyzeError::InvalidParam`] for too few steps, a zero batch size, or a bad
+    /// [`Baseline`].
     pub fn check(&self) -> Result<()> {
         let min_steps = if self.rule == Rule::Trapezoid { 2 } else { 1 };
         if self.steps < min_steps {
@@ -150,12 +131,7 @@ impl IntegratedGradientsParams {
         if self.batch_size == 0 {
             return Err(invalid("batch_size", 0, "must be at least 1"));
         }
-        if let Baseline::Blurred { sigma } = self.baseline
-            && !(sigma.is_finite() && sigma > 0.0)
-        {
-            return Err(invalid("sigma", sigma, "must be positive"));
-        }
-        Ok(())
+        self.baseline.check()
     }
 
     /// Integrated Gradients for each image.
@@ -175,7 +151,7 @@ impl IntegratedGradientsParams {
     fn explain_one(&self, model: &DifferentiableModel, image: &Images, target: usize) -> Result<IntegratedGradients> {
         let [_, c, h, w] = image.shape;
         let x = &image.data;
-        let base = baseline(self.baseline, x, c, h, w);
+        let base = self.baseline.image(x, [c, h, w]);
         let points = self.rule.points(self.steps);
         let mut integral = vec![0f64; x.len()];
         for chunk in points.chunks(self.batch_size) {
@@ -202,46 +178,6 @@ impl IntegratedGradientsParams {
     }
 }
 
-/// The baseline image `x′` for `x` (`[channels, height, width]`).
-pub fn baseline(kind: Baseline, x: &[f32], c: usize, h: usize, w: usize) -> Vec<f32> {
-    match kind {
-        Baseline::Zeros => vec![0.0; x.len()],
-        Baseline::Blurred { sigma } => (0..c).flat_map(|ch| blur(&x[ch * h * w..(ch + 1) * h * w], h, w, sigma)).collect(),
-        Baseline::UniformNoise { seed } => {
-            let lo = x.iter().copied().fold(f32::INFINITY, f32::min);
-            let hi = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-            (0..x.len()).map(|_| if hi > lo { rng.random_range(lo..hi) } else { lo }).collect()
-        }
-    }
-}
-
-/// Separable Gaussian blur of one `[height, width]` plane, radius ⌈3σ⌉, weights renormalised
-/// at the edges.
-pub fn blur(plane: &[f32], h: usize, w: usize, sigma: f32) -> Vec<f32> {
-    let r = (3.0 * sigma).ceil() as isize;
-    let kernel: Vec<f32> = (-r..=r).map(|d| (-(d * d) as f32 / (2.0 * sigma * sigma)).exp()).collect();
-    let pass = |src: &[f32], along_rows: bool| -> Vec<f32> {
-        let mut out = vec![0f32; src.len()];
-        for y in 0..h {
-            for x in 0..w {
-                let (mut acc, mut norm) = (0f32, 0f32);
-                for (k, &kv) in kernel.iter().enumerate() {
-                    let d = k as isize - r;
-                    let (yy, xx) = if along_rows { (y as isize, x as isize + d) } else { (y as isize + d, x as isize) };
-                    if yy >= 0 && xx >= 0 && (yy as usize) < h && (xx as usize) < w {
-                        acc += kv * src[yy as usize * w + xx as usize];
-                        norm += kv;
-                    }
-                }
-                out[y * w + x] = acc / norm;
-            }
-        }
-        out
-    };
-    pass(&pass(plane, true), false)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,16 +194,6 @@ mod tests {
         }
         let t = Rule::Trapezoid.points(3);
         assert_eq!(t, vec![(0.0, 0.25), (0.5, 0.5), (1.0, 0.25)]);
-    }
-
-    #[test]
-    fn blur_keeps_a_constant_image_and_smooths_a_spike() {
-        let flat = blur(&[2.0; 25], 5, 5, 1.0);
-        assert!(flat.iter().all(|&v| (v - 2.0).abs() < 1e-5), "{flat:?}");
-        let mut spike = vec![0.0; 25];
-        spike[12] = 1.0;
-        let b = blur(&spike, 5, 5, 1.0);
-        assert!(b[12] < 1.0 && b[12] > b[11] && b[11] > b[10] && b[10] > 0.0, "{b:?}");
     }
 
     #[test]

@@ -7,9 +7,12 @@
 //! - [`ShapleySampler`] (Shapley 1953; Castro et al. 2009 sampling): Shapley values of image
 //!   patches, by permutation sampling over forward passes only (any [`Classifier`], tract or
 //!   burn), exact efficiency per permutation, antithetic pairs, a standard error per player.
+//! - [`Baseline`]: the one reference image `x′` for absent pixels, shared by IG, Shapley and
+//!   the deletion / insertion curves.
 //! - [`compare`]: rank correlation between maps, and deletion / insertion curves with their
 //!   AUC (Petsiuk et al., RISE, arXiv:1806.07421) against a random order.
 
+pub mod baseline;
 pub mod compare;
 pub mod figure;
 pub mod grad_cam;
@@ -23,7 +26,8 @@ use netlens_onnx::{DifferentiableModel, HostTensor};
 use crate::error::{AnalyzeError, Result};
 
 pub use grad_cam::{GradCam, GradCamParams};
-pub use integrated_gradients::{Baseline, IntegratedGradients, IntegratedGradientsParams, Rule};
+pub use baseline::Baseline;
+pub use integrated_gradients::{IntegratedGradients, IntegratedGradientsParams, Rule};
 pub use shapley::{ShapleyParams, ShapleySampler, ShapleyValues};
 
 /// Anything that maps images to pre-softmax logits: the forward pass the sampling methods

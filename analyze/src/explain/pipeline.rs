@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::compare::{curve, order_by_map, random_order_auc, spearman, CurveKind};
 use super::figure::{render, write_png, DisplayImage, Panel};
-use super::{argmax, Classifier, GradCamParams, IntegratedGradientsParams, Map, ShapleyParams, Target, TractClassifier};
+use super::{argmax, Baseline, Classifier, GradCamParams, IntegratedGradientsParams, Map, ShapleyParams, Target, TractClassifier};
 use crate::error::{AnalyzeError, Result};
 
 /// One image to explain.
@@ -106,9 +106,10 @@ pub struct ExplainConfig {
     pub shapley: ShapleyParams,
     /// Deletion/insertion curves; `None` to skip them.
     pub faithfulness: Option<Faithfulness>,
-    /// The value of removed pixels in deletion curves and of absent Shapley players, in the
-    /// model's input scale.
-    pub baseline_value: f32,
+    /// The baseline image `x′` of every method: IG's path start, the pixels of absent Shapley
+    /// players, and the removed pixels of the deletion/insertion curves (overrides the
+    /// baselines set in `integrated_gradients` and `shapley`).
+    pub baseline: Baseline,
     /// Class names, index = logit (may be empty: then `class N`).
     pub class_names: Vec<String>,
 }
@@ -153,7 +154,8 @@ pub fn explain_to_dir(model_path: &Path, images: &[InputImage], cfg: &ExplainCon
         written.summaries.push(summary);
         records.push(record);
     }
-    let doc = json!({ "model": model_path.display().to_string(), "images": records });
+    let baseline = json!({ "baseline": cfg.baseline, "description": cfg.baseline.describe() });
+    let doc = json!({ "model": model_path.display().to_string(), "baseline": baseline, "images": records });
     let text = serde_json::to_string(&doc).map_err(|e| AnalyzeError::Figure { path: written.json.clone(), reason: e.to_string() })?;
     netlens_fetch::write_atomically(&written.json, text.as_bytes())?;
     Ok(written)
@@ -183,7 +185,7 @@ fn explain_one(
         maps.push(("grad_cam", g.map));
     }
     if cfg.methods.integrated_gradients {
-        let ig = cfg.integrated_gradients.clone().target(Target::Class(target)).explain(model, &batch)?.remove(0);
+        let ig = cfg.integrated_gradients.clone().baseline(cfg.baseline).target(Target::Class(target)).explain(model, &batch)?.remove(0);
         summary += &format!("; IG completeness error {:.2e}", ig.completeness_error);
         let map = Map::channel_sum(&ig.attributions, c, h, w);
         panels.push(Panel { title: vec!["INTEGRATED GRADIENTS".into(), format!("GAP {:.1e}", ig.completeness_error), name(target)], map: Some(map.clone()), signed: true });
@@ -191,7 +193,7 @@ fn explain_one(
         maps.push(("integrated_gradients", map));
     }
     if cfg.methods.shapley {
-        let s = cfg.shapley.clone().baseline(cfg.baseline_value).explain(tract, &batch, target)?;
+        let s = cfg.shapley.clone().baseline(cfg.baseline).explain(tract, &batch, target)?;
         summary += &format!("; Shapley efficiency gap {:.1e}", s.efficiency_gap);
         let map = s.pixel_map(h, w);
         panels.push(Panel { title: vec!["SHAPLEY (PATCHES)".into(), format!("{}X{} GRID", s.grid[0], s.grid[1]), name(target)], map: Some(map.clone()), signed: true });
@@ -200,7 +202,8 @@ fn explain_one(
     }
     record["rank_correlation"] = rank_correlations(&maps);
     if let Some(f) = cfg.faithfulness {
-        let (json, line) = faithfulness(tract, &batch, target, &maps, f, cfg.baseline_value)?;
+        let base = cfg.baseline.image(&img.pixels, img.shape);
+        let (json, line) = faithfulness(tract, &batch, target, &maps, f, &base)?;
         record["deletion_insertion"] = json;
         summary += &line;
     }
@@ -229,7 +232,7 @@ fn faithfulness(
     target: usize,
     maps: &[(&str, Map)],
     f: Faithfulness,
-    baseline: f32,
+    baseline: &[f32],
 ) -> Result<(serde_json::Value, String)> {
     let mut out = serde_json::Map::new();
     let mut line = String::from("; deletion AUC");

@@ -2,7 +2,7 @@
 //!
 //! Players are the cells of a `rows × cols` grid over the image (Zhang et al., arXiv:1911.09017
 //! §3.1); `v(S)` is the target logit with the pixels of the players outside `S` replaced by
-//! the baseline. The Shapley value (Shapley 1953)
+//! the baseline image ([`Baseline`]). The Shapley value (Shapley 1953)
 //! `φ_i = Σ_{S⊆N∖{i}} |S|!(n−|S|−1)!/n! · (v(S∪{i}) − v(S))`
 //! equals the mean over uniformly random orders π of the marginal contribution
 //! `v(Pre_π(i) ∪ {i}) − v(Pre_π(i))`; it is estimated from `m` sampled orders (Castro, Gómez &
@@ -16,7 +16,7 @@ use netlens_fetch::Images;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
-use super::{Classifier, Map};
+use super::{Baseline, Classifier, Map};
 use crate::error::{AnalyzeError, Result};
 
 /// Shapley values of one image.
@@ -60,9 +60,20 @@ pub struct ShapleyParams {
     grid: [usize; 2],
     permutations: usize,
     antithetic: bool,
-    baseline: f32,
+    baseline: Baseline,
     batch_size: usize,
     seed: u64,
+}
+
+/// The cooperative game of one image: who owns each pixel and what absent pixels become.
+#[derive(Clone, Copy)]
+struct Game<'a> {
+    model: &'a dyn Classifier,
+    image: &'a Images,
+    /// The baseline image, `[channels, height, width]`.
+    base: &'a [f32],
+    owner: &'a [usize],
+    target: usize,
 }
 
 /// Shapley-value sampler over image patches.
@@ -70,10 +81,10 @@ pub struct ShapleyParams {
 pub struct ShapleySampler;
 
 impl ShapleySampler {
-    /// Defaults: a 4 × 4 grid, 200 orders, antithetic pairs, baseline 0, 256 coalitions per
+    /// Defaults: a 4 × 4 grid, 200 orders, antithetic pairs, zero baseline, 256 coalitions per
     /// forward pass, seed 42.
     pub fn params() -> ShapleyParams {
-        ShapleyParams { grid: [4, 4], permutations: 200, antithetic: true, baseline: 0.0, batch_size: 256, seed: 42 }
+        ShapleyParams { grid: [4, 4], permutations: 200, antithetic: true, baseline: Baseline::Zeros, batch_size: 256, seed: 42 }
     }
 }
 
@@ -97,9 +108,9 @@ impl ShapleyParams {
         self.antithetic = on;
         self
     }
-    /// The value that replaces absent patches, in the model's input scale.
-    pub fn baseline(mut self, value: f32) -> Self {
-        self.baseline = value;
+    /// The image whose pixels replace those of absent patches.
+    pub fn baseline(mut self, baseline: Baseline) -> Self {
+        self.baseline = baseline;
         self
     }
     /// Coalitions per forward pass, ≥ 1.
@@ -117,7 +128,8 @@ impl ShapleyParams {
     ///
     /// # Errors
     /// [`AnalyzeError::InvalidParam`] for an empty grid or one finer than the image, fewer
-    /// than 2 orders (no standard error), an odd count with antithetic pairs, or batch size 0.
+    /// than 2 orders (no standard error), an odd count with antithetic pairs, batch size 0, or
+    /// a bad [`Baseline`].
     pub fn check(&self, height: usize, width: usize) -> Result<()> {
         let [r, c] = self.grid;
         if r == 0 || c == 0 || r > height || c > width {
@@ -129,7 +141,7 @@ impl ShapleyParams {
         if self.batch_size == 0 {
             return Err(invalid("batch_size", 0, "must be at least 1"));
         }
-        Ok(())
+        self.baseline.check()
     }
 
     /// Shapley values of the players of `image` for class `target`.
@@ -141,11 +153,13 @@ impl ShapleyParams {
     /// [`AnalyzeError::InvalidParam`] for bad parameters or a target outside the classes;
     /// the classifier's errors.
     pub fn explain(&self, model: &dyn Classifier, image: &Images, target: usize) -> Result<ShapleyValues> {
-        let [_, _, h, w] = image.shape;
+        let [_, c, h, w] = image.shape;
         self.check(h, w)?;
         let n = self.grid[0] * self.grid[1];
         let owner = self.patch_of_pixel(h, w);
-        let ends = self.values(model, image, &owner, &[vec![false; n], vec![true; n]], target)?;
+        let base = self.baseline.image(&image.data, [c, h, w]);
+        let game = Game { model, image, base: &base, owner: &owner, target };
+        let ends = self.values(&game, &[vec![false; n], vec![true; n]])?;
         let (empty, full) = (ends[0], ends[1]);
         let orders = self.orders(n);
         let mut marginals = vec![vec![0f64; n]; orders.len()];
@@ -159,7 +173,7 @@ impl ShapleyParams {
                     coalitions.push(present.clone());
                 }
             }
-            let v = self.values(model, image, &owner, &coalitions, target)?;
+            let v = self.values(&game, &coalitions)?;
             for (j, order) in chunk.iter().enumerate() {
                 let mut prev = empty;
                 let row = &mut marginals[chunk_i * per_batch + j];
@@ -227,7 +241,8 @@ impl ShapleyParams {
     }
 
     /// `v(S)` for each coalition (a presence flag per player), in batches.
-    fn values(&self, model: &dyn Classifier, image: &Images, owner: &[usize], coalitions: &[Vec<bool>], target: usize) -> Result<Vec<f64>> {
+    fn values(&self, game: &Game, coalitions: &[Vec<bool>]) -> Result<Vec<f64>> {
+        let Game { model, image, base, owner, target } = *game;
         let [_, c, h, w] = image.shape;
         let plane = h * w;
         let mut out = Vec::with_capacity(coalitions.len());
@@ -236,7 +251,8 @@ impl ShapleyParams {
             for present in chunk {
                 for ch in 0..c {
                     let src = &image.data[ch * plane..(ch + 1) * plane];
-                    data.extend(src.iter().zip(owner).map(|(&v, &p)| if present[p] { v } else { self.baseline }));
+                    let absent = &base[ch * plane..(ch + 1) * plane];
+                    data.extend(src.iter().zip(absent).zip(owner).map(|((&v, &b), &p)| if present[p] { v } else { b }));
                 }
             }
             let logits = model.logits(&Images { data, shape: [chunk.len(), c, h, w] })?;

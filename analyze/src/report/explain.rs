@@ -23,7 +23,7 @@ where $y^c$ is the pre-softmax score (logit) of class $c$, $A^k \in \mathbb{R}^{
 
 $$\mathrm{IG}_i(x) = (x_i - x'_i) \int_0^1 \frac{\partial F\big(x' + \alpha (x - x')\big)}{\partial x_i}\, d\alpha \approx (x_i - x'_i) \sum_{s=0}^{m} w_s \frac{\partial F\big(x' + \tfrac{s}{m} (x - x')\big)}{\partial x_i}$$
 
-where $x$ is the input image, $x'$ the baseline image (here all zeros), $i$ a pixel (and channel), $F$ the logit of the explained class, $\alpha \in [0, 1]$ the position on the straight path from $x'$ to $x$, $m$ the number of steps and $w_s$ the trapezoid weights ($\tfrac{1}{2m}$ at the ends, $\tfrac1m$ inside). Completeness: $\sum_i \mathrm{IG}_i = F(x) - F(x')$; the *completeness error* $\lvert \sum_i \mathrm{IG}_i - (F(x) - F(x')) \rvert$ measures the quadrature error.
+where $x$ is the input image, $x'$ the baseline image (given per model below), $i$ a pixel (and channel), $F$ the logit of the explained class, $\alpha \in [0, 1]$ the position on the straight path from $x'$ to $x$, $m$ the number of steps and $w_s$ the trapezoid weights ($\tfrac{1}{2m}$ at the ends, $\tfrac1m$ inside). Completeness: $\sum_i \mathrm{IG}_i = F(x) - F(x')$; the *completeness error* $\lvert \sum_i \mathrm{IG}_i - (F(x) - F(x')) \rvert$ measures the quadrature error.
 
 **Shapley values** (Shapley 1953; for image regions as in Zhang et al. 2019, arXiv:1911.09017 §3.1):
 
@@ -54,7 +54,12 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
     let model = text(&json, "model", &path)?.to_string();
     let images = array(&json, "images", &path)?;
     doc.heading(3, &format!("Model `{model}`"));
-    doc.para(&format!("From `{}`: {} image(s) explained.", path.display(), images.len()));
+    let baseline = json.pointer("/baseline/description").and_then(Value::as_str).unwrap_or("all zeros (not recorded in this older file)");
+    doc.para(&format!(
+        "From `{}`: {} image(s) explained. Baseline image $x'$ — where IG starts, what replaces Shapley's absent patches and the pixels the deletion/insertion curves remove: {baseline}.",
+        path.display(),
+        images.len()
+    ));
     let mut rows = vec![];
     let mut means = Means::default();
     for img in images {
