@@ -1,7 +1,9 @@
 //! `netlens run`: the whole project in one command — train the three classifiers and the VAE,
 //! study features, explain predictions, and write the report — by calling the other commands'
-//! `run` functions. A stage whose outputs are already there is skipped, and an interrupted
-//! training continues from its last checkpoint, so running the command again resumes.
+//! `run` functions. A stage is skipped when its outputs are there and up to date — made from
+//! the same input files (size and modification time) with the same settings, as recorded in
+//! `OUT_RUNS/stages.json` — and an interrupted training continues from its last checkpoint, so
+//! running the command again resumes, and retraining a model reruns what depends on it.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -23,8 +25,8 @@ use super::vae::{InterpolateArgs, LossName, UpsampleName, VaeArgs};
 /// draws VAE interpolations (OUT_RUNS/vae/interp), explains test images with our CNN
 /// (OUT_RUNS/cnn/explain), with --torch-model (OUT_RUNS/explain-STEM) and with ResNet-34 when
 /// its weights are there (OUT_RUNS/resnet34-explain, on DATA_ROOT/imagenet-samples), then writes
-/// the report. Each stage is skipped when its outputs exist; rerun the command to continue an
-/// interrupted run.
+/// the report. Each stage is skipped when its outputs exist and are up to date (same inputs,
+/// same settings); rerun the command to continue an interrupted run.
 ///
 /// Example: `netlens run --data-root ../shared/data --quick --report reports/quick`
 #[derive(Args, Debug)]
@@ -36,12 +38,13 @@ pub struct RunArgs {
     /// Fewer epochs, samples, steps and permutations (minutes instead of half an hour).
     #[arg(long)]
     pub quick: bool,
-    /// Folder of the run folders.
-    #[arg(long, value_name = "DIR", default_value = "runs")]
-    pub out_runs: PathBuf,
-    /// Report folder.
-    #[arg(long, value_name = "DIR", default_value = "reports/main")]
-    pub report: PathBuf,
+    /// Folder of the run folders [default: runs/main, or runs/quick with --quick, so that a
+    /// quick run never resumes into a full one].
+    #[arg(long, value_name = "DIR")]
+    pub out_runs: Option<PathBuf>,
+    /// Report folder [default: reports/main, or reports/quick with --quick].
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
     /// ResNet-34 weights: torchvision `.pth` (converted) or an ONNX file [default: the fetched
     /// `data/resnet34/resnet34.onnx` when present].
     #[arg(long, value_name = "FILE")]
@@ -75,6 +78,18 @@ impl Effort {
     }
 }
 
+impl Effort {
+    /// The settings a feature analysis depends on.
+    fn features_settings(&self) -> String {
+        format!("features: {} per class, t-SNE {} iterations", self.per_class, self.tsne_iterations)
+    }
+
+    /// The settings an explanation depends on (baseline, grid, curves and seed are fixed).
+    fn explain_settings(&self) -> String {
+        format!("explain: {} images, IG {} steps, {} Shapley orders, blurred baseline", self.explain_images, self.ig_steps, self.permutations)
+    }
+}
+
 /// Where the data sets are.
 struct DataPaths {
     fashion: PathBuf,
@@ -83,32 +98,61 @@ struct DataPaths {
     fetched_resnet: Option<PathBuf>,
 }
 
-/// Stage names and their seconds, kept in `OUT_RUNS/stages.json` so that a resumed run still
-/// reports the times of the stages an earlier invocation finished.
+/// A finished stage: its seconds and the key of what it was made from.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct StageRecord {
+    name: String,
+    seconds: Option<f64>,
+    /// [`input_key`] of the stage when it ran; `None` for stages checked otherwise (training).
+    #[serde(default)]
+    key: Option<String>,
+}
+
+/// The finished stages, kept in `OUT_RUNS/stages.json` so that a later invocation knows what is
+/// up to date and the report still shows the times of stages an earlier invocation ran.
 struct Stages {
     path: PathBuf,
-    done: Vec<(String, Option<f64>)>,
+    done: Vec<StageRecord>,
 }
 
 impl Stages {
-    /// The record in `out_runs/stages.json`, empty when absent or unreadable.
+    /// The record in `out_runs/stages.json`, empty when absent or unreadable (then every
+    /// stage with a key runs again).
     fn load(out_runs: &Path) -> Stages {
         let path = out_runs.join("stages.json");
         let done = std::fs::read_to_string(&path).ok().and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
         Stages { path, done }
     }
 
-    /// The recorded seconds of `name`, if an earlier invocation ran it.
-    fn earlier(&self, name: &str) -> Option<f64> {
-        self.done.iter().find(|(n, _)| n == name).and_then(|(_, t)| *t)
+    fn earlier(&self, name: &str) -> Option<&StageRecord> {
+        self.done.iter().find(|r| r.name == name)
     }
 
-    fn record(&mut self, name: &str, seconds: Option<f64>) -> anyhow::Result<()> {
-        self.done.retain(|(n, _)| n != name);
-        self.done.push((name.to_string(), seconds));
+    fn record(&mut self, record: StageRecord) -> anyhow::Result<()> {
+        self.done.retain(|r| r.name != record.name);
+        self.done.push(record);
         netlens_fetch::write_atomically(&self.path, serde_json::to_string_pretty(&self.done)?.as_bytes())?;
         Ok(())
     }
+
+    /// `(name, seconds)` of every stage, for the report.
+    fn times(&self) -> Vec<(String, Option<f64>)> {
+        self.done.iter().map(|r| (r.name.clone(), r.seconds)).collect()
+    }
+}
+
+/// What a stage's result depends on: its settings, and the size and modification time of each
+/// input file (make's rule: a rewritten input makes the outputs stale).
+fn input_key(settings: &str, inputs: &[&Path]) -> String {
+    let mut key = settings.to_string();
+    for path in inputs {
+        let stamp = std::fs::metadata(path).ok().map(|m| {
+            let modified = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+            format!("{} bytes, modified {modified} ns", m.len())
+        });
+        key += &format!("; {}: {}", path.display(), stamp.unwrap_or_else(|| "missing".into()));
+    }
+    key
 }
 
 /// Runs `netlens run`.
@@ -116,49 +160,61 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let effort = Effort::new(args.quick);
     let data = data_paths(&args)?;
-    std::fs::create_dir_all(&args.out_runs).with_context(|| format!("creating {}", args.out_runs.display()))?;
-    let mut stages = Stages::load(&args.out_runs);
+    let out_runs = args.out_runs.clone().unwrap_or_else(|| PathBuf::from(if args.quick { "runs/quick" } else { "runs/main" }));
+    let report = args.report.clone().unwrap_or_else(|| PathBuf::from(if args.quick { "reports/quick" } else { "reports/main" }));
+    std::fs::create_dir_all(&out_runs).with_context(|| format!("creating {}", out_runs.display()))?;
+    let mut stages = Stages::load(&out_runs);
     let mut runs = vec![];
+    let fashion_test = [data.fashion.join("X_test.npy"), data.fashion.join("Y_test.npy")];
     for (model, name, epochs) in effort.epochs {
-        let dir = args.out_runs.join(name);
-        stage(&mut stages, &format!("train {name}"), training_done(&dir, epochs), || train(&args, model, &data.fashion, &dir, epochs))?;
-        stage(&mut stages, &format!("features {name}"), dir.join("features/summary.json").exists(), || features(&dir, &data.fashion, &effort))?;
+        let dir = out_runs.join(name);
+        let done = training_done(&dir, epochs)?;
+        stage(&mut stages, &format!("train {name}"), None, done, || train(&args, model, &data.fashion, &dir, epochs))?;
+        let key = input_key(&effort.features_settings(), &[&dir.join("model.onnx"), &fashion_test[0], &fashion_test[1]]);
+        stage(&mut stages, &format!("features {name}"), Some(key), dir.join("features/summary.json").exists(), || features(&dir, &data.fashion, &effort))?;
         runs.push(dir);
     }
-    let cnn = args.out_runs.join("cnn");
-    stage(&mut stages, "explain cnn", cnn.join("explain/explanations.json").exists(), || explain_data(&cnn.join("model.onnx"), &data.fashion, &cnn.join("explain"), &effort))?;
-    let vae_dir = args.out_runs.join("vae");
-    stage(&mut stages, "train vae", vae_dir.join("samples.png").exists(), || vae(&args, &data.lfw, &vae_dir, effort.vae_epochs))?;
-    stage(&mut stages, "interpolate", vae_dir.join("interp/interpolation.json").exists(), || interpolate(&data.lfw, &vae_dir))?;
+    let cnn = out_runs.join("cnn");
+    let key = input_key(&effort.explain_settings(), &[&cnn.join("model.onnx"), &fashion_test[0]]);
+    stage(&mut stages, "explain cnn", Some(key), cnn.join("explain/explanations.json").exists(), || explain_data(&cnn.join("model.onnx"), &data.fashion, &cnn.join("explain"), &effort))?;
+    let vae_dir = out_runs.join("vae");
+    let done = vae_done(&vae_dir, effort.vae_epochs)?;
+    stage(&mut stages, "train vae", None, done, || vae(&args, &data.lfw, &vae_dir, effort.vae_epochs))?;
+    let key = input_key("", &[&vae_dir.join("encoder.onnx"), &vae_dir.join("decoder.onnx"), &data.lfw.join("X_train.npy")]);
+    stage(&mut stages, "interpolate", Some(key), vae_dir.join("interp/interpolation.json").exists(), || interpolate(&data.lfw, &vae_dir))?;
     runs.push(vae_dir);
     if let Some(model) = &args.torch_model {
         let stem = model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "torch".into());
-        let dir = args.out_runs.join(format!("explain-{stem}"));
-        stage(&mut stages, &format!("explain {stem}"), dir.join("explanations.json").exists(), || explain_data(model, &data.fashion, &dir, &effort))?;
+        let dir = out_runs.join(format!("explain-{stem}"));
+        let key = input_key(&effort.explain_settings(), &[model, &fashion_test[0]]);
+        stage(&mut stages, &format!("explain {stem}"), Some(key), dir.join("explanations.json").exists(), || explain_data(model, &data.fashion, &dir, &effort))?;
         runs.push(dir);
     }
-    if let Some(dir) = resnet_stages(&args, &data, &effort, &mut stages)? {
+    if let Some(dir) = resnet_stages(&args, &out_runs, &data, &effort, &mut stages)? {
         runs.push(dir);
     }
-    let mut times = stages.done.clone();
+    let mut times = stages.times();
     times.push(("this invocation, before the report".into(), Some(started.elapsed().as_secs_f64())));
     let meta = ReportMeta { command: super::report::command_line(), commit: super::report::git_commit(), stages: times };
-    let written = write_report(&runs, &args.report, &meta).with_context(|| format!("writing the report into {}", args.report.display()))?;
+    let written = write_report(&runs, &report, &meta).with_context(|| format!("writing the report into {}", report.display()))?;
     println!("netlens run: {:.0} s; wrote {} ({} figures)", started.elapsed().as_secs_f64(), written.markdown.display(), written.figures.len());
     Ok(())
 }
 
-/// Runs `work` unless `done`, recording its time (a skipped stage keeps the time an earlier
-/// invocation recorded, or none).
-fn stage(stages: &mut Stages, name: &str, done: bool, work: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {
-    if done {
-        eprintln!("== {name}: outputs already there, skipped");
-        return stages.record(name, stages.earlier(name));
+/// Runs `work` unless its outputs `exist` and are up to date: made with the same `key` (see
+/// [`input_key`]; `None` when `exist` says it all), as recorded by the run that made them.
+/// Records the stage's time (a skipped stage keeps the time an earlier invocation recorded).
+fn stage(stages: &mut Stages, name: &str, key: Option<String>, exist: bool, work: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let earlier = stages.earlier(name).cloned();
+    let up_to_date = exist && (key.is_none() || earlier.as_ref().is_some_and(|r| r.key == key));
+    if up_to_date {
+        eprintln!("== {name}: outputs already there and up to date, skipped");
+        return stages.record(StageRecord { name: name.into(), seconds: earlier.and_then(|r| r.seconds), key });
     }
-    eprintln!("== {name}");
+    eprintln!("== {name}{}", if exist { " (its inputs or settings changed since its outputs were made)" } else { "" });
     let t = Instant::now();
     work().with_context(|| format!("stage `{name}`"))?;
-    stages.record(name, Some(t.elapsed().as_secs_f64()))
+    stages.record(StageRecord { name: name.into(), seconds: Some(t.elapsed().as_secs_f64()), key })
 }
 
 fn data_paths(args: &RunArgs) -> anyhow::Result<DataPaths> {
@@ -184,10 +240,41 @@ fn fetched_data() -> anyhow::Result<DataPaths> {
 }
 
 /// Finished: model.onnx written after `epochs` epochs.
-fn training_done(dir: &Path, epochs: usize) -> bool {
-    let Ok(text) = std::fs::read_to_string(dir.join("history.json")) else { return false };
-    let done = serde_json::from_str::<serde_json::Value>(&text).ok().and_then(|h| h.get("epochs").and_then(|e| e.as_array()).map(Vec::len));
-    dir.join("model.onnx").exists() && dir.join("accuracy.svg").exists() && done == Some(epochs)
+///
+/// # Errors
+/// The folder holds a run planned for another number of epochs: resuming it would change its
+/// learning-rate schedule half-way, so the user must pick another `--out-runs` or remove it.
+fn training_done(dir: &Path, epochs: usize) -> anyhow::Result<bool> {
+    let planned = read_json(&dir.join("config.json")).and_then(|c| c.get("epochs").and_then(serde_json::Value::as_u64));
+    if let Some(planned) = planned
+        && planned as usize != epochs
+    {
+        bail!(
+            "{} holds a run planned for {planned} epochs, and this run asks for {epochs}; resuming it would change its learning-rate schedule half-way. Use another --out-runs, or remove {} to train afresh",
+            dir.display(),
+            dir.display()
+        );
+    }
+    let finished = read_json(&dir.join("history.json")).and_then(|h| h.get("epochs").and_then(|e| e.as_array()).map(Vec::len));
+    Ok(dir.join("model.onnx").exists() && dir.join("accuracy.svg").exists() && finished == Some(epochs))
+}
+
+/// Finished: the VAE's ONNX files and figures written after `epochs` epochs (errors as
+/// [`training_done`]).
+fn vae_done(dir: &Path, epochs: usize) -> anyhow::Result<bool> {
+    let planned = read_json(&dir.join("config.json")).and_then(|c| c.get("epochs").and_then(serde_json::Value::as_u64));
+    if let Some(planned) = planned
+        && planned as usize != epochs
+    {
+        bail!("{} holds a VAE run planned for {planned} epochs, and this run asks for {epochs}. Use another --out-runs, or remove {} to train afresh", dir.display(), dir.display());
+    }
+    let finished = read_json(&dir.join("history.json")).and_then(|h| h.get("epochs").and_then(|e| e.as_array()).map(Vec::len));
+    Ok(["encoder.onnx", "decoder.onnx", "samples.png"].iter().all(|f| dir.join(f).exists()) && finished == Some(epochs))
+}
+
+/// A JSON file, or `None` when absent or unreadable.
+fn read_json(path: &Path) -> Option<serde_json::Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
 fn train(args: &RunArgs, model: ModelName, data: &Path, dir: &Path, epochs: usize) -> anyhow::Result<()> {
@@ -290,13 +377,13 @@ fn interpolate(data: &Path, dir: &Path) -> anyhow::Result<()> {
 /// ResNet-34: converted from `--resnet` (`.pth`) or used as given (`.onnx`), else the fetched
 /// ONNX; explains the ImageNet sample images. Returns the explanation folder, or `None` (with a
 /// note) when there are no weights or images.
-fn resnet_stages(args: &RunArgs, data: &DataPaths, effort: &Effort, stages: &mut Stages) -> anyhow::Result<Option<PathBuf>> {
+fn resnet_stages(args: &RunArgs, out_runs: &Path, data: &DataPaths, effort: &Effort, stages: &mut Stages) -> anyhow::Result<Option<PathBuf>> {
     let onnx = match &args.resnet {
         Some(file) if file.extension().is_some_and(|e| e == "onnx") => file.clone(),
         Some(file) => {
-            let out = args.out_runs.join("resnet34");
-            let onnx = out.join("resnet34.onnx");
-            stage(stages, "convert resnet34", onnx.exists(), || super::fetch::run(FetchArgs { what: Source::Resnet34, out: args.out_runs.clone(), cache: None, url: None, from: Some(file.clone()), timeout_secs: 60, retries: 3 }))?;
+            let onnx = out_runs.join("resnet34/resnet34.onnx");
+            let key = input_key("", &[file]);
+            stage(stages, "convert resnet34", Some(key), onnx.exists(), || super::fetch::run(FetchArgs { what: Source::Resnet34, out: out_runs.to_path_buf(), cache: None, url: None, from: Some(file.clone()), timeout_secs: 60, retries: 3 }))?;
             onnx
         }
         None => match &data.fetched_resnet {
@@ -311,11 +398,13 @@ fn resnet_stages(args: &RunArgs, data: &DataPaths, effort: &Effort, stages: &mut
         eprintln!("== ResNet-34: no imagenet-samples folder under --data-root; its explanations are left out");
         return Ok(None);
     };
-    let dir = args.out_runs.join("resnet34-explain");
+    let dir = out_runs.join("resnet34-explain");
     let mut a = explain_args(&onnx, &dir, effort);
-    a.images = images;
     a.steps = effort.ig_steps.min(32);
-    stage(stages, "explain resnet34", dir.join("explanations.json").exists(), || super::explain::run(a))?;
+    let inputs: Vec<&Path> = std::iter::once(onnx.as_path()).chain(images.iter().map(PathBuf::as_path)).collect();
+    let key = input_key(&format!("{}; IG steps {}", effort.explain_settings(), a.steps), &inputs);
+    a.images = images;
+    stage(stages, "explain resnet34", Some(key), dir.join("explanations.json").exists(), || super::explain::run(a))?;
     Ok(Some(dir))
 }
 
@@ -333,4 +422,54 @@ fn imagenet_images(dir: Option<&Path>) -> anyhow::Result<Option<Vec<PathBuf>>> {
         bail!("{}: no PNG or JPEG images", dir.display());
     }
     Ok(Some(files))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stage_reruns_when_an_input_file_or_a_setting_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("model.onnx");
+        std::fs::write(&input, b"first").unwrap();
+        let mut stages = Stages::load(dir.path());
+        let runs = std::cell::Cell::new(0);
+        let go = |stages: &mut Stages, key: String| stage(stages, "features x", Some(key), true, || Ok(runs.set(runs.get() + 1))).unwrap();
+        go(&mut stages, input_key("a", &[&input]));
+        go(&mut stages, input_key("a", &[&input]));
+        assert_eq!(runs.get(), 1, "same inputs and settings: skipped");
+        // A new process reads the record back from stages.json.
+        let mut stages = Stages::load(dir.path());
+        go(&mut stages, input_key("a", &[&input]));
+        assert_eq!(runs.get(), 1, "the record survives a restart");
+        go(&mut stages, input_key("b", &[&input]));
+        assert_eq!(runs.get(), 2, "other settings: rerun");
+        std::fs::write(&input, b"retrained model").unwrap();
+        go(&mut stages, input_key("b", &[&input]));
+        assert_eq!(runs.get(), 3, "a rewritten input: rerun");
+        assert!(stages.times().iter().all(|(name, seconds)| name == "features x" && seconds.is_some()));
+    }
+
+    #[test]
+    fn a_stage_whose_outputs_are_missing_runs_and_records_its_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut stages = Stages::load(dir.path());
+        let mut ran = false;
+        stage(&mut stages, "train lenet", None, false, || Ok(ran = true)).unwrap();
+        assert!(ran);
+        let err = stage(&mut stages, "train cnn", None, false, || bail!("disk full")).unwrap_err();
+        assert!(format!("{err:#}").contains("stage `train cnn`: disk full"), "{err:#}");
+        assert_eq!(Stages::load(dir.path()).times().len(), 1, "a failed stage is not recorded as done");
+    }
+
+    #[test]
+    fn a_folder_planned_for_other_epochs_is_not_resumed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("config.json"), r#"{"architecture": "lenet", "epochs": 10}"#).unwrap();
+        let err = training_done(dir.path(), 30).unwrap_err().to_string();
+        assert!(err.contains("planned for 10 epochs") && err.contains("asks for 30") && err.contains("--out-runs"), "{err}");
+        assert!(!training_done(dir.path(), 10).unwrap(), "planned for 10, not finished");
+        assert!(vae_done(dir.path(), 50).is_err());
+    }
 }
