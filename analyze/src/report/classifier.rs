@@ -40,12 +40,11 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
 fn architecture(doc: &mut Doc, run: &Path, name: &str, title: &str) -> Result<()> {
     let onnx = run.join("model.onnx");
     let summary = netlens_onnx::inspect(&onnx)?;
-    let boxes: Vec<DiagramBox> = std::iter::once(DiagramBox { name: "input".into(), op: "image".into(), size: shape_text(&format_shape(summary.input.shape.as_deref())) })
-        .chain(summary.layers.iter().filter(|l| drawn(l)).map(|l| DiagramBox { name: l.name.clone(), op: l.op.clone(), size: shape_text(&format_shape(l.output_shape.as_deref())) }))
-        .collect();
+    let input = DiagramBox { name: "input".into(), op: "image".into(), size: shape_text(&format_shape(summary.input.shape.as_deref())) };
+    let boxes: Vec<DiagramBox> = std::iter::once(input).chain(layer_boxes(&summary.layers)).collect();
     let fig = format!("{}-architecture.svg", slug(name));
     write_diagram_svg(&format!("{title}: layers and output feature-map sizes (from model.onnx)"), &boxes, &doc.figure_path(&fig))?;
-    doc.para(&format!("Architecture diagram generated from the ONNX graph `{}` ({} layers, {} parameters); each box shows a layer, its operation and its output feature-map size (channels×height×width); the export's shape plumbing (Shape, Gather, Concat, bias reshapes) is left out of the diagram but listed in the table.", onnx.display(), summary.layers.len(), summary.parameters));
+    doc.para(&format!("Architecture diagram generated from the ONNX graph `{}` ({} layers, {} parameters); each box shows a layer, its operation and its output feature-map size (channels×height×width); the export's shape plumbing (Shape, Gather, Concat, bias reshapes) is left out of the diagram but listed in the table, and a fully connected layer exported as MatMul + Add is one `Linear` box.", onnx.display(), summary.layers.len(), summary.parameters));
     doc.link_figure(&fig, &format!("{title} architecture"));
     let rows: Vec<Vec<String>> = summary
         .layers
@@ -54,6 +53,27 @@ fn architecture(doc: &mut Doc, run: &Path, name: &str, title: &str) -> Result<()
         .collect();
     doc.table(&["layer", "op", "output shape", "parameters"], &rows);
     Ok(())
+}
+
+/// One box per drawn layer; a fully connected layer exported as `X.matmul` (MatMul) followed
+/// by `X` (Add of the bias) is one `Linear` box named `X`.
+fn layer_boxes(layers: &[netlens_onnx::Layer]) -> Vec<DiagramBox> {
+    let drawn: Vec<&netlens_onnx::Layer> = layers.iter().filter(|l| drawn(l)).collect();
+    let mut boxes = Vec::with_capacity(drawn.len());
+    let mut i = 0;
+    while i < drawn.len() {
+        let l = drawn[i];
+        let size = |l: &netlens_onnx::Layer| shape_text(&format_shape(l.output_shape.as_deref()));
+        let bias = drawn.get(i + 1).filter(|next| l.op == "MatMul" && next.op == "Add" && l.name.strip_suffix(".matmul") == Some(next.name.as_str()));
+        if let Some(add) = bias {
+            boxes.push(DiagramBox { name: add.name.clone(), op: "Linear (MatMul + bias)".into(), size: size(add) });
+            i += 2;
+        } else {
+            boxes.push(DiagramBox { name: l.name.clone(), op: l.op.clone(), size: size(l) });
+            i += 1;
+        }
+    }
+    boxes
 }
 
 /// Whether a layer gets a box: not the shape plumbing of the export (Shape, Gather, Concat,
@@ -110,4 +130,35 @@ fn training(doc: &mut Doc, run: &Path, name: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netlens_onnx::inspect::Dim;
+
+    fn layer(name: &str, op: &str, dims: &[usize]) -> netlens_onnx::Layer {
+        let mut shape = vec![Dim::Symbol("batch".into())];
+        shape.extend(dims.iter().map(|&d| Dim::Fixed(d)));
+        netlens_onnx::Layer { name: name.into(), node: String::new(), op: op.into(), output: String::new(), inputs: vec![], output_shape: Some(shape), parameters: 0 }
+    }
+
+    #[test]
+    fn a_matmul_and_its_bias_add_are_one_linear_box_and_plumbing_is_left_out() {
+        let layers = [
+            layer("conv1", "Conv", &[6, 28, 28]),
+            layer("shape1", "Shape", &[4]),
+            layer("fc1.matmul", "MatMul", &[120]),
+            layer("fc1.reshape", "Reshape", &[120]),
+            layer("fc1", "Add", &[120]),
+            layer("relu3", "Relu", &[120]),
+            layer("add1", "Add", &[120]),
+        ];
+        let boxes = layer_boxes(&layers);
+        let names: Vec<&str> = boxes.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["conv1", "fc1", "relu3", "add1"]);
+        assert_eq!(boxes[1].op, "Linear (MatMul + bias)");
+        assert_eq!(boxes[0].size, "6×28×28");
+        assert_eq!(boxes[3].op, "Add", "an Add that is not a bias stays itself");
+    }
 }
