@@ -70,8 +70,9 @@ impl TractClassifier {
     }
 }
 
-impl Classifier for TractClassifier {
-    fn logits(&self, images: &Images) -> Result<HostTensor> {
+impl TractClassifier {
+    /// Logits of one chunk of the batch.
+    fn run_chunk(&self, images: &Images) -> Result<HostTensor> {
         use tract_onnx::prelude::*;
         let fail = |e: TractError| AnalyzeError::Tract { path: self.path.clone(), reason: format!("{e:#}") };
         let input = Tensor::from_shape(&images.shape, &images.data).map_err(fail)?;
@@ -81,6 +82,30 @@ impl Classifier for TractClassifier {
         let batch = shape.first().copied().unwrap_or(1);
         let data: Vec<f32> = out.to_plain_array_view::<f32>().map_err(fail)?.iter().copied().collect();
         Ok(HostTensor { shape: vec![batch, data.len() / batch.max(1)], data })
+    }
+}
+
+impl Classifier for TractClassifier {
+    /// Runs the batch in as many chunks as there are cores, one thread each (tract itself runs
+    /// a plan on one thread); the logits are concatenated in batch order.
+    fn logits(&self, images: &Images) -> Result<HostTensor> {
+        let batch = images.shape[0];
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(batch);
+        if threads <= 1 {
+            return self.run_chunk(images);
+        }
+        let per = batch.div_ceil(threads);
+        let chunks: Vec<Images> = (0..batch).step_by(per).map(|s| images.select(&(s..(s + per).min(batch)).collect::<Vec<_>>())).collect();
+        let results: Vec<Result<HostTensor>> =
+            std::thread::scope(|scope| chunks.iter().map(|c| scope.spawn(|| self.run_chunk(c))).collect::<Vec<_>>().into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect());
+        let mut data = Vec::new();
+        let mut classes = 0;
+        for r in results {
+            let t = r?;
+            classes = t.shape[1];
+            data.extend(t.data);
+        }
+        Ok(HostTensor { shape: vec![batch, classes], data })
     }
 }
 

@@ -170,3 +170,20 @@ fn maps_beat_a_random_order_on_deletion_and_insertion() {
         assert!(ins[m] > ins[3], "{}: insertion AUC {} not above random {}", names[m], ins[m], ins[3]);
     }
 }
+
+/// The tract classifier splits a batch across threads: the logits of 7 images in one call
+/// equal those of 7 single-image calls, in order.
+#[test]
+fn tract_batches_split_across_threads_keep_the_image_order() {
+    const LOGIT_TOLERANCE: f32 = 1e-5;
+    let data = load_split(&shared().join("data/fashion-mnist-small"), Split::Test).unwrap();
+    let tract = TractClassifier::load(&shared().join("fixtures/torch-small-cnn.onnx"), [1, 32, 32]).unwrap();
+    let batch = data.images.select(&(0..7).collect::<Vec<_>>());
+    let all = tract.logits(&batch).unwrap();
+    assert_eq!(all.shape, vec![7, 10]);
+    for i in 0..7 {
+        let one = tract.logits(&one_image(&batch, i)).unwrap();
+        let diff = one.data.iter().zip(&all.data[i * 10..(i + 1) * 10]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(diff < LOGIT_TOLERANCE, "image {i}: max |diff| {diff}");
+    }
+}
