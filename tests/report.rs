@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use serde_json::Value;
 
 use crate::common::{fails, fashion_small, netlens, ok, shared};
@@ -52,6 +53,74 @@ fn assert_valid_figure(path: &Path) {
     }
 }
 
+/// The formulas of a Markdown text as GitHub parses them (GFM tables and its `$…$` / `$$…$$`
+/// rules, which pulldown-cmark's math extension follows), each written back with its
+/// delimiters, and what would not render: a `$` left in text (a formula not parsed as math),
+/// and a backslash before ASCII punctuation inside a formula (`\{`, `\,`, `\\`), which GitHub's
+/// Markdown pass turns into the bare character before MathJax sees it (`\{1\}` shows as 1).
+#[derive(Default)]
+struct Math {
+    display: Vec<String>,
+    inline: Vec<String>,
+    problems: Vec<String>,
+}
+
+fn math(md: &str) -> Math {
+    let mut m = Math::default();
+    let mut in_code_block = false;
+    for event in Parser::new_ext(md, Options::ENABLE_MATH | Options::ENABLE_TABLES) {
+        match event {
+            Event::Start(Tag::CodeBlock(_)) => in_code_block = true,
+            Event::End(TagEnd::CodeBlock) => in_code_block = false,
+            Event::Text(t) if !in_code_block && t.contains('$') => m.problems.push(format!("`$` in text, not math: {t:?}")),
+            Event::DisplayMath(f) => m.display.push(format!("$${f}$$")),
+            Event::InlineMath(f) => m.inline.push(format!("${f}$")),
+            _ => {}
+        }
+    }
+    for f in m.display.iter().chain(&m.inline) {
+        let mut chars = f.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                if let Some(next) = chars.next().filter(char::is_ascii_punctuation) {
+                    m.problems.push(format!("`\\{next}` in {f} (use \\lbrace, \\rbrace, \\thinspace …)"));
+                }
+            }
+        }
+    }
+    m
+}
+
+/// Every `$…$` and `$$…$$` of a text without literal dollars, by plain string search.
+fn dollar_spans(text: &str) -> Vec<String> {
+    let (mut spans, mut rest) = (vec![], text);
+    while let Some(start) = rest.find('$') {
+        let delim = if rest[start..].starts_with("$$") { "$$" } else { "$" };
+        let body = &rest[start + delim.len()..];
+        let end = body.find(delim).unwrap_or_else(|| panic!("unclosed {delim} in {body:?}"));
+        spans.push(format!("{delim}{}{delim}", &body[..end]));
+        rest = &body[end + delim.len()..];
+    }
+    spans
+}
+
+/// The report's formulas render on GitHub: display and inline math parse as math, every
+/// formula of the Explanations section (found by plain search for its dollars) among them.
+fn assert_math_renders(md: &str) {
+    let all = math(md);
+    assert!(all.problems.is_empty(), "{}", all.problems.join("\n"));
+    assert!(!all.display.is_empty() && all.inline.len() >= 5, "{} display, {} inline formulas", all.display.len(), all.inline.len());
+    let start = md.find("## 4. Explanations").unwrap();
+    let section = &md[start..start + md[start..].find("## 5.").unwrap()];
+    let parsed = math(section);
+    let mut formulas: Vec<String> = parsed.display.into_iter().chain(parsed.inline).collect();
+    let mut searched = dollar_spans(section);
+    assert!(searched.len() >= 10 && searched.iter().filter(|f| f.starts_with("$$")).count() >= 3, "{searched:?}");
+    formulas.sort();
+    searched.sort();
+    assert_eq!(formulas, searched, "Explanations formulas not parsed as math");
+}
+
 #[test]
 fn report_from_small_runs_has_sections_figures_and_the_runs_numbers() {
     let dir = tempfile::tempdir().unwrap();
@@ -66,6 +135,7 @@ fn report_from_small_runs_has_sections_figures_and_the_runs_numbers() {
     // Formulas with notation, and the missing ResNet-34 named instead of hidden.
     assert!(md.contains(r"\alpha_k^c") && md.contains(r"\mathrm{IG}_i") && md.contains(r"\phi_i") && md.contains("$$"));
     assert!(md.contains("**Missing:** no explanation of ResNet-34"));
+    assert_math_renders(&md);
 
     let figures = linked_figures(&md);
     assert!(figures.len() >= 15, "only {} figures", figures.len());
@@ -109,6 +179,18 @@ fn report_from_small_runs_has_sections_figures_and_the_runs_numbers() {
     assert!(md.contains("Deletion:") && md.contains("random order"));
     // Interpolation α from interpolation.json is absent here: the count comes from the .npy.
     assert!(md.contains("4 intermediate faces"));
+}
+
+/// The check behind `assert_math_renders` flags what GitHub would show as raw text or mangle.
+#[test]
+fn report_math_check_flags_dollars_and_escapes_github_would_not_render() {
+    let good = math("Loss $\\lVert x - \\hat x \\rVert^2$, set $\\lbrace 1, \\dots, n\\rbrace$:\n\n$$\\phi_i = \\sum_{S} v(S)$$\n\n| a | b |\n|---|---|\n| $x'$ | $y$ |\n\n```\n$ echo $HOME\n```\n");
+    assert!(good.problems.is_empty(), "{:?}", good.problems);
+    assert_eq!((good.display.len(), good.inline.len()), (1, 4));
+    for bad in ["a $ x$ b", "a $x $ b", "costs $5 and $6", "$N = \\{1, n\\}$", "$a\\,b$", "$$a \\\\ b$$"] {
+        assert!(!math(bad).problems.is_empty(), "{bad} not flagged");
+    }
+    assert_eq!(dollar_spans("a $x$ b $$y$$ c"), ["$x$", "$$y$$"]);
 }
 
 #[test]

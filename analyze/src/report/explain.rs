@@ -21,15 +21,15 @@ where $y^c$ is the pre-softmax score (logit) of class $c$, $A^k \in \mathbb{R}^{
 
 **Integrated Gradients** (Sundararajan et al. 2017, arXiv:1703.01365):
 
-$$\mathrm{IG}_i(x) = (x_i - x'_i) \int_0^1 \frac{\partial F\big(x' + \alpha (x - x')\big)}{\partial x_i}\, d\alpha \approx (x_i - x'_i) \sum_{s=0}^{m} w_s \frac{\partial F\big(x' + \tfrac{s}{m} (x - x')\big)}{\partial x_i}$$
+$$\mathrm{IG}_i(x) = (x_i - x'_i) \int_0^1 \frac{\partial F\big(x' + \alpha (x - x')\big)}{\partial x_i}\thinspace d\alpha \approx (x_i - x'_i) \sum_{s=0}^{m} w_s \frac{\partial F\big(x' + \tfrac{s}{m} (x - x')\big)}{\partial x_i}$$
 
 where $x$ is the input image, $x'$ the baseline image (given per model below), $i$ a pixel (and channel), $F$ the logit of the explained class, $\alpha \in [0, 1]$ the position on the straight path from $x'$ to $x$, $m$ the number of steps and $w_s$ the trapezoid weights ($\tfrac{1}{2m}$ at the ends, $\tfrac1m$ inside). Completeness: $\sum_i \mathrm{IG}_i = F(x) - F(x')$; the *completeness error* $\lvert \sum_i \mathrm{IG}_i - (F(x) - F(x')) \rvert$ measures the quadrature error.
 
 **Shapley values** (Shapley 1953; for image regions as in Zhang et al. 2019, arXiv:1911.09017 §3.1):
 
-$$\phi_i = \sum_{S \subseteq N \setminus \{i\}} \frac{\lvert S\rvert!\,(n - \lvert S\rvert - 1)!}{n!} \big(v(S \cup \{i\}) - v(S)\big)$$
+$$\phi_i = \sum_{S \subseteq N \setminus \lbrace i\rbrace} \frac{\lvert S\rvert!\thinspace(n - \lvert S\rvert - 1)!}{n!} \big(v(S \cup \lbrace i\rbrace) - v(S)\big)$$
 
-where the players $N = \{1, \dots, n\}$ are the $n$ patches of a grid over the image, $S$ a coalition of patches, $v(S)$ the logit of the explained class when the patches outside $S$ are replaced by the baseline, and $\phi_i$ the average marginal contribution of patch $i$. It is estimated by sampling permutations (Castro et al. 2009) in antithetic pairs; each $\phi_i$ has a standard error, and *efficiency* $\sum_i \phi_i = v(N) - v(\emptyset)$ holds for every sampled permutation (the *efficiency gap* is its numerical error).
+where the players $N = \lbrace 1, \dots, n\rbrace$ are the $n$ patches of a grid over the image, $S$ a coalition of patches, $v(S)$ the logit of the explained class when the patches outside $S$ are replaced by the baseline, and $\phi_i$ the average marginal contribution of patch $i$. It is estimated by sampling permutations (Castro et al. 2009) in antithetic pairs; each $\phi_i$ has a standard error, and *efficiency* $\sum_i \phi_i = v(N) - v(\emptyset)$ holds for every sampled permutation (the *efficiency gap* is its numerical error).
 
 **Comparison.** Rank correlation: Spearman's $\rho$ between two methods' maps at input resolution. Deletion (insertion) curve: the softmax probability of the class as pixels are removed (restored) in order of decreasing attribution; its area under the curve (AUC) is low for deletion and high for insertion when the map is faithful (Petsiuk et al. 2018, arXiv:1806.07421); a random pixel order is the reference.";
 

@@ -30,7 +30,7 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
     doc.heading(3, &format!("{title} (`{}`)", run.display()));
     diagram(doc, &card, &card_path, &name, &title)?;
     doc.para(&format!("**How it is built and trained** (from `{}`): {}", card_path.display(), text(&card, "rationale", &card_path)?));
-    doc.para("Loss per image: $\\mathcal{L}(x) = \\lVert x - \\hat x \\rVert^2 + \\beta\\,\\mathrm{KL}\\big(q(z\\mid x)\\,\\Vert\\,\\mathcal{N}(0, I)\\big)$ with $q(z\\mid x) = \\mathcal{N}(\\mu(x), \\operatorname{diag}\\sigma^2(x))$, $\\mathrm{KL} = -\\tfrac12 \\sum_j (1 + \\log\\sigma_j^2 - \\mu_j^2 - \\sigma_j^2)$, $\\hat x$ the decoding of $z = \\mu + \\sigma \\odot \\varepsilon$, $\\varepsilon \\sim \\mathcal{N}(0, I)$ (Kingma & Welling 2014); $\\beta$ and the reconstruction term are in the table below.");
+    doc.para("Loss per image: $\\mathcal{L}(x) = \\lVert x - \\hat x \\rVert^2 + \\beta\\thinspace\\mathrm{KL}\\big(q(z\\mid x)\\thinspace\\Vert\\thinspace\\mathcal{N}(0, I)\\big)$ with $q(z\\mid x) = \\mathcal{N}(\\mu(x), \\operatorname{diag}\\sigma^2(x))$, $\\mathrm{KL} = -\\tfrac12 \\sum_j (1 + \\log\\sigma_j^2 - \\mu_j^2 - \\sigma_j^2)$, $\\hat x$ the decoding of $z = \\mu + \\sigma \\odot \\varepsilon$, $\\varepsilon \\sim \\mathcal{N}(0, I)$ (Kingma & Welling 2014); $\\beta$ and the reconstruction term are in the table below.");
     config_table(doc, &run.join("config.json"))?;
     history(doc, &run.join("history.json"))?;
     for (file, what) in [("loss.svg", "training and held-out loss"), ("loss_terms.svg", "reconstruction and KL terms"), ("reconstructions.png", "held-out faces (top) and their reconstructions"), ("samples.png", "faces decoded from z ~ N(0, I)")] {
