@@ -30,7 +30,7 @@ pub struct GradCam {
 }
 
 /// Parameters of [`GradCam`]; build with [`GradCam::params`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct GradCamParams {
     layer: Option<String>,
     target: Target,

@@ -19,7 +19,8 @@ use super::{one_image, resolve_targets, Baseline, Target};
 use crate::error::{AnalyzeError, Result};
 
 /// The quadrature rule for the path integral.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Rule {
     /// Trapezoid on `m` points including both ends.
     Trapezoid,
@@ -70,7 +71,7 @@ pub struct IntegratedGradients {
 }
 
 /// Parameters of [`IntegratedGradients`]; build with [`IntegratedGradients::params`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct IntegratedGradientsParams {
     steps: usize,
     baseline: Baseline,

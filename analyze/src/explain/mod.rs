@@ -110,7 +110,8 @@ impl Classifier for TractClassifier {
 }
 
 /// Which class an explanation is for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Target {
     /// The predicted class (argmax of the logits).
     #[default]

@@ -87,12 +87,13 @@ pub struct Methods {
 }
 
 /// Deletion/insertion settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Faithfulness {
     /// Points on each curve after the first.
     pub steps: usize,
     /// Random orders averaged for the reference AUC.
     pub random_draws: usize,
+    /// Seed of the random orders.
     pub seed: u64,
 }
 
@@ -155,7 +156,14 @@ pub fn explain_to_dir(model_path: &Path, images: &[InputImage], cfg: &ExplainCon
         records.push(record);
     }
     let baseline = json!({ "baseline": cfg.baseline, "description": cfg.baseline.describe() });
-    let doc = json!({ "model": model_path.display().to_string(), "baseline": baseline, "images": records });
+    // The baselines inside the method settings are overridden by `cfg.baseline` (see above).
+    let settings = json!({
+        "grad_cam": cfg.methods.grad_cam.then_some(&cfg.grad_cam),
+        "integrated_gradients": cfg.methods.integrated_gradients.then(|| cfg.integrated_gradients.clone().baseline(cfg.baseline)),
+        "shapley": cfg.methods.shapley.then(|| cfg.shapley.clone().baseline(cfg.baseline)),
+        "faithfulness": cfg.faithfulness,
+    });
+    let doc = json!({ "model": model_path.display().to_string(), "baseline": baseline, "settings": settings, "images": records });
     let text = serde_json::to_string(&doc).map_err(|e| AnalyzeError::Figure { path: written.json.clone(), reason: e.to_string() })?;
     netlens_fetch::write_atomically(&written.json, text.as_bytes())?;
     Ok(written)

@@ -55,7 +55,7 @@ impl ShapleyValues {
 }
 
 /// Parameters of [`ShapleySampler`]; build with [`ShapleySampler::params`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct ShapleyParams {
     grid: [usize; 2],
     permutations: usize,

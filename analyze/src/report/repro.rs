@@ -35,7 +35,10 @@ pub(crate) fn section(doc: &mut Doc, runs: &[(PathBuf, RunKind)], meta: &ReportM
 fn run_row(dir: &Path, kind: RunKind) -> Result<Vec<String>> {
     let name = format!("`{}`", dir.display());
     if kind == RunKind::Explanations {
-        return Ok(vec![name, "explanations".into(), "—".into(), "—".into(), "—".into(), "—".into()]);
+        // Shapley orders and random deletion orders are the seeded parts of an explanation.
+        let json = read_json(&dir.join("explanations.json"))?;
+        let seed = ["/settings/shapley/seed", "/settings/faithfulness/seed"].iter().find_map(|p| json.pointer(p)).map_or("—".into(), show);
+        return Ok(vec![name, "explanations".into(), seed, "CPU (burn flex for gradients, tract for forward passes)".into(), "—".into(), "—".into()]);
     }
     let cpath = dir.join("config.json");
     let config = read_json(&cpath)?;
