@@ -20,6 +20,12 @@ impl Doc {
         Ok(Doc { root: root.to_path_buf(), md: String::new(), figures: vec![] })
     }
 
+    /// The Markdown written so far.
+    #[cfg(test)]
+    pub(crate) fn markdown(&self) -> &str {
+        &self.md
+    }
+
     /// Appends one line.
     pub(crate) fn line(&mut self, text: &str) {
         self.md.push_str(text);

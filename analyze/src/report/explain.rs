@@ -85,7 +85,12 @@ struct Means {
     rho: BTreeMap<String, (f64, usize)>,
     deletion: BTreeMap<String, (f64, usize)>,
     insertion: BTreeMap<String, (f64, usize)>,
+    /// Images with a Grad-CAM map, and those whose map is zero everywhere.
+    grad_cam: (usize, usize),
 }
+
+/// AUCs closer than this are reported as a tie (curves sampled at about 20 points).
+const AUC_TIE: f64 = 0.005;
 
 fn add(map: &mut BTreeMap<String, (f64, usize)>, key: &str, v: f64) {
     let e = map.entry(key.to_string()).or_insert((0.0, 0));
@@ -97,6 +102,12 @@ fn mean(map: &BTreeMap<String, (f64, usize)>) -> Vec<(String, f64)> {
 }
 
 fn image_row(img: &Value, path: &Path, means: &mut Means) -> Result<Vec<String>> {
+    if let Some(map) = img.pointer("/grad_cam/map/data").and_then(Value::as_array) {
+        means.grad_cam.0 += 1;
+        if map.iter().all(|v| v.as_f64() == Some(0.0)) {
+            means.grad_cam.1 += 1;
+        }
+    }
     let rho = img.get("rank_correlation");
     let mut cell = |pair: &str| match rho.and_then(|r| r.get(pair)).and_then(Value::as_f64) {
         Some(v) => {
@@ -149,19 +160,71 @@ fn observations(doc: &mut Doc, means: &Means, path: &Path) {
         };
         text += &format!(" {} agree {strength} (mean ρ = {rho:.3}).", pair.replace('~', " and "));
     }
+    let (with_map, empty) = means.grad_cam;
+    if empty > 0 {
+        text += &format!(
+            " Grad-CAM's map is zero everywhere for {empty} of {with_map} image(s): the class-weighted sum of the layer's channels is negative at every location, so the ReLU leaves nothing (its rank correlations count as 0 and its deletion order is arbitrary)."
+        );
+    }
     let del = mean(&means.deletion);
     let ins = mean(&means.insertion);
     let random = |v: &[(String, f64)]| v.iter().find(|(m, _)| m == "random").map(|p| p.1);
     let methods = |v: &[(String, f64)]| v.iter().filter(|(m, x)| m != "random" && x.is_finite()).cloned().collect::<Vec<_>>();
+    let spread = |v: &[(String, f64)]| {
+        let all: Vec<f64> = v.iter().map(|p| p.1).filter(|x| x.is_finite()).collect();
+        all.iter().copied().fold(f64::NEG_INFINITY, f64::max) - all.iter().copied().fold(f64::INFINITY, f64::min)
+    };
     if let (Some(best), Some(r)) = (methods(&del).into_iter().min_by(|a, b| a.1.total_cmp(&b.1)), random(&del)) {
-        text += &format!(" Deletion: {} has the lowest mean AUC ({:.3}; random order {r:.3}).", best.0, best.1);
-        let worse: Vec<String> = methods(&del).iter().filter(|(_, d)| *d >= r).map(|(m, d)| format!("{m} ({d:.3})")).collect();
-        if !worse.is_empty() {
-            text += &format!(" Not better than random on deletion: {}.", worse.join(", "));
+        if spread(&del) < AUC_TIE {
+            text += &format!(
+                " Deletion: every method and the random order have the same mean AUC (within {AUC_TIE}; {:.3}), so the curves cannot rank the maps here — the class probability hardly moves as pixels are removed.",
+                best.1
+            );
+        } else {
+            text += &format!(" Deletion: {} has the lowest mean AUC ({:.3}; random order {r:.3}).", best.0, best.1);
+            let worse: Vec<String> = methods(&del).iter().filter(|(_, d)| *d >= r).map(|(m, d)| format!("{m} ({d:.3})")).collect();
+            if !worse.is_empty() {
+                text += &format!(" Not better than random on deletion: {}.", worse.join(", "));
+            }
         }
     }
     if let (Some(best), Some(r)) = (methods(&ins).into_iter().max_by(|a, b| a.1.total_cmp(&b.1)), random(&ins)) {
-        text += &format!(" Insertion: {} has the highest mean AUC ({:.3}; random order {r:.3}).", best.0, best.1);
+        if spread(&ins) < AUC_TIE {
+            text += &format!(" Insertion: all mean AUCs tie too ({:.3}).", best.1);
+        } else {
+            text += &format!(" Insertion: {} has the highest mean AUC ({:.3}; random order {r:.3}).", best.0, best.1);
+        }
     }
     doc.para(&text);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn observed(means: &Means) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let mut doc = Doc::new(dir.path()).unwrap();
+        observations(&mut doc, means, Path::new("explanations.json"));
+        doc.markdown().to_string()
+    }
+
+    fn means(deletion: &[(&str, f64)], grad_cam: (usize, usize)) -> Means {
+        let mut m = Means { grad_cam, ..Means::default() };
+        for &(k, v) in deletion {
+            add(&mut m.deletion, k, v);
+            add(&mut m.insertion, k, 1.0 - v);
+        }
+        m
+    }
+
+    #[test]
+    fn tied_aucs_name_no_best_method_and_empty_grad_cam_maps_are_counted() {
+        let tied = observed(&means(&[("grad_cam", 0.0021), ("integrated_gradients", 0.0020), ("random", 0.0022)], (4, 1)));
+        assert!(tied.contains("cannot rank the maps") && !tied.contains("lowest mean AUC"), "{tied}");
+        assert!(tied.contains("zero everywhere for 1 of 4 image(s)"), "{tied}");
+        let ranked = observed(&means(&[("grad_cam", 0.376), ("integrated_gradients", 0.169), ("random", 0.496)], (4, 0)));
+        assert!(ranked.contains("integrated_gradients has the lowest mean AUC (0.169; random order 0.496)"), "{ranked}");
+        assert!(!ranked.contains("zero everywhere") && !ranked.contains("Not better than random"), "{ranked}");
+    }
 }
