@@ -33,14 +33,15 @@ def main():
     model = torchvision.models.resnet34(weights=None).eval()
     x = torch.randn(1, 3, 224, 224)
     torch.onnx.export(model, x, sys.argv[1], input_names=["image"], output_names=["logits"],
-                      dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17)
+                      dynamic_axes={"image": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17,
+                      dynamo=False)  # the TorchScript exporter: no onnxscript needed, PyTorch-style names
     with torch.no_grad():
         target = int(model(x).argmax())
     grad_cam = LayerGradCam(model, model.layer4)
     ig = IntegratedGradients(model)
     shapley = ShapleyValueSampling(model)
     cells = torch.arange(224) // 32
-    mask = (cells[:, None] * 7 + cells[None, :]).expand(1, 3, 224, 224)
+    mask = (cells[:, None] * 7 + cells[None, :]).expand(1, 3, 224, 224).contiguous()
     result = {
         "threads": torch.get_num_threads(),
         "grad_cam_s": timed(lambda: grad_cam.attribute(x, target=target), 3),

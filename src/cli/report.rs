@@ -33,9 +33,14 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// This process's command line, as typed (arguments with spaces quoted).
+/// This process's command line as `netlens ARGS…` (arguments with spaces quoted).
 pub fn command_line() -> String {
-    std::env::args().map(|a| if a.contains(' ') { format!("'{a}'") } else { a }).collect::<Vec<_>>().join(" ")
+    // The program as `netlens`, not the build folder's path `cargo run` started it from.
+    std::iter::once("netlens".to_string())
+        .chain(std::env::args().skip(1))
+        .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `git rev-parse HEAD` of the working directory, when git and a repository are there.

@@ -242,9 +242,25 @@ fn fetched_data() -> anyhow::Result<DataPaths> {
 /// Finished: model.onnx written after `epochs` epochs.
 ///
 /// # Errors
-/// The folder holds a run planned for another number of epochs: resuming it would change its
-/// learning-rate schedule half-way, so the user must pick another `--out-runs` or remove it.
+/// As [`planned_epochs_match`].
 fn training_done(dir: &Path, epochs: usize) -> anyhow::Result<bool> {
+    planned_epochs_match(dir, epochs)?;
+    Ok(["model.onnx", "accuracy.svg"].iter().all(|f| dir.join(f).exists()) && finished_epochs(dir) == Some(epochs))
+}
+
+/// Finished: the VAE's ONNX files and figures written after `epochs` epochs.
+///
+/// # Errors
+/// As [`planned_epochs_match`].
+fn vae_done(dir: &Path, epochs: usize) -> anyhow::Result<bool> {
+    planned_epochs_match(dir, epochs)?;
+    Ok(["encoder.onnx", "decoder.onnx", "samples.png"].iter().all(|f| dir.join(f).exists()) && finished_epochs(dir) == Some(epochs))
+}
+
+/// # Errors
+/// `dir/config.json` plans another number of epochs: resuming that run would change its
+/// learning-rate schedule half-way, so the user must pick another `--out-runs` or remove it.
+fn planned_epochs_match(dir: &Path, epochs: usize) -> anyhow::Result<()> {
     let planned = read_json(&dir.join("config.json")).and_then(|c| c.get("epochs").and_then(serde_json::Value::as_u64));
     if let Some(planned) = planned
         && planned as usize != epochs
@@ -255,21 +271,12 @@ fn training_done(dir: &Path, epochs: usize) -> anyhow::Result<bool> {
             dir.display()
         );
     }
-    let finished = read_json(&dir.join("history.json")).and_then(|h| h.get("epochs").and_then(|e| e.as_array()).map(Vec::len));
-    Ok(dir.join("model.onnx").exists() && dir.join("accuracy.svg").exists() && finished == Some(epochs))
+    Ok(())
 }
 
-/// Finished: the VAE's ONNX files and figures written after `epochs` epochs (errors as
-/// [`training_done`]).
-fn vae_done(dir: &Path, epochs: usize) -> anyhow::Result<bool> {
-    let planned = read_json(&dir.join("config.json")).and_then(|c| c.get("epochs").and_then(serde_json::Value::as_u64));
-    if let Some(planned) = planned
-        && planned as usize != epochs
-    {
-        bail!("{} holds a VAE run planned for {planned} epochs, and this run asks for {epochs}. Use another --out-runs, or remove {} to train afresh", dir.display(), dir.display());
-    }
-    let finished = read_json(&dir.join("history.json")).and_then(|h| h.get("epochs").and_then(|e| e.as_array()).map(Vec::len));
-    Ok(["encoder.onnx", "decoder.onnx", "samples.png"].iter().all(|f| dir.join(f).exists()) && finished == Some(epochs))
+/// Epochs recorded in `dir/history.json`.
+fn finished_epochs(dir: &Path) -> Option<usize> {
+    read_json(&dir.join("history.json")).and_then(|h| h.get("epochs").and_then(|e| e.as_array()).map(Vec::len))
 }
 
 /// A JSON file, or `None` when absent or unreadable.

@@ -21,9 +21,9 @@ where $y^c$ is the pre-softmax score (logit) of class $c$, $A^k \in \mathbb{R}^{
 
 **Integrated Gradients** (Sundararajan et al. 2017, arXiv:1703.01365):
 
-$$\mathrm{IG}_i(x) = (x_i - x'_i) \int_0^1 \frac{\partial F\big(x' + \alpha (x - x')\big)}{\partial x_i}\thinspace d\alpha \approx (x_i - x'_i) \sum_{s=0}^{m} w_s \frac{\partial F\big(x' + \tfrac{s}{m} (x - x')\big)}{\partial x_i}$$
+$$\mathrm{IG}_i(x) = (x_i - x'_i) \int_0^1 \frac{\partial F\big(x' + \alpha (x - x')\big)}{\partial x_i}\thinspace d\alpha \approx (x_i - x'_i) \sum_{s=0}^{m-1} w_s \frac{\partial F\big(x' + \tfrac{s}{m-1} (x - x')\big)}{\partial x_i}$$
 
-where $x$ is the input image, $x'$ the baseline image (given per model below), $i$ a pixel (and channel), $F$ the logit of the explained class, $\alpha \in [0, 1]$ the position on the straight path from $x'$ to $x$, $m$ the number of steps and $w_s$ the trapezoid weights ($\tfrac{1}{2m}$ at the ends, $\tfrac1m$ inside). Completeness: $\sum_i \mathrm{IG}_i = F(x) - F(x')$; the *completeness error* $\lvert \sum_i \mathrm{IG}_i - (F(x) - F(x')) \rvert$ measures the quadrature error.
+where $x$ is the input image, $x'$ the baseline image (given per model below), $i$ a pixel (and channel), $F$ the logit of the explained class, $\alpha \in [0, 1]$ the position on the straight path from $x'$ to $x$, $m$ the number of points on the path and $w_s$ the trapezoid weights ($\tfrac{1}{2(m-1)}$ at the two ends, $\tfrac{1}{m-1}$ inside). Completeness: $\sum_i \mathrm{IG}_i = F(x) - F(x')$; the *completeness error* $\lvert \sum_i \mathrm{IG}_i - (F(x) - F(x')) \rvert$ measures the quadrature error.
 
 **Shapley values** (Shapley 1953; for image regions as in Zhang et al. 2019, arXiv:1911.09017 §3.1):
 
