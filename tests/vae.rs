@@ -125,6 +125,28 @@ fn interpolation_between_groups_writes_gradual_strips() {
     assert!(out.path().join("interpolation_3-8_12.png").is_file());
 }
 
+/// `female:medoid` ends at one real member of the group: its decoded z₁ equals that of exactly
+/// one female face given by index.
+#[test]
+fn a_medoid_end_is_one_member_of_the_group() {
+    const DECODE_TOLERANCE: f32 = 1e-5;
+    let run = shared_run();
+    let out = tempfile::tempdir().unwrap();
+    ok(interpolate(run, &lfw(), "female:medoid", "male", out.path(), &["--alphas", "0.5"]));
+    let (_, medoid) = read_npy_f32(&out.path().join("interpolation_female-medoid_male.npy"));
+    let z1 = |faces: &[f32]| faces[2 * 3072..3 * 3072].to_vec();
+    let groups: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(lfw().join("groups.json")).unwrap()).unwrap();
+    let mut matches = 0;
+    for i in groups["female"].as_array().unwrap() {
+        let i = i.as_u64().unwrap().to_string();
+        ok(interpolate(run, &lfw(), &i, "male", out.path(), &["--alphas", "0.5"]));
+        let (_, one) = read_npy_f32(&out.path().join(format!("interpolation_{i}_male.npy")));
+        let diff = z1(&one).iter().zip(&z1(&medoid)).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        matches += usize::from(diff < DECODE_TOLERANCE);
+    }
+    assert_eq!(matches, 1, "the medoid is one female face");
+}
+
 #[test]
 fn bad_specs_and_inputs_are_clear_errors() {
     let run = shared_run();

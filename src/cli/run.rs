@@ -357,10 +357,16 @@ fn vae(args: &RunArgs, data: &Path, dir: &Path, epochs: usize) -> anyhow::Result
     })
 }
 
-/// Interpolation strips between the groups of `groups.json` (female/male, older/younger) or,
-/// without it, between faces 0 and 1; records ends and α in `interp/interpolation.json`.
+/// Interpolation strips between the groups of `groups.json` (female/male, older/younger; their
+/// mean latents and their medoids) or, without it, between faces 0 and 1; records ends and α in
+/// `interp/interpolation.json`.
 fn interpolate(data: &Path, dir: &Path) -> anyhow::Result<()> {
-    let pairs: Vec<(&str, &str)> = if data.join("groups.json").exists() { vec![("female", "male"), ("older", "younger")] } else { vec![("0", "1")] };
+    let pairs: Vec<(&str, &str)> = if data.join("groups.json").exists() {
+        // Group means decode to near-average faces; medoids are real members of each group.
+        vec![("female", "male"), ("older", "younger"), ("female:medoid", "male:medoid"), ("older:medoid", "younger:medoid")]
+    } else {
+        vec![("0", "1")]
+    };
     let alphas = vec![0.2, 0.4, 0.6, 0.8];
     let out = dir.join("interp");
     let mut record = serde_json::Map::new();
@@ -375,7 +381,8 @@ fn interpolate(data: &Path, dir: &Path) -> anyhow::Result<()> {
             alphas: alphas.clone(),
             out: out.clone(),
         })?;
-        record.insert(format!("interpolation_{a}_{b}"), serde_json::json!({ "a": a, "b": b, "alphas": alphas }));
+        let key = format!("interpolation_{a}_{b}").replace(':', "-");
+        record.insert(key, serde_json::json!({ "a": a, "b": b, "alphas": alphas }));
     }
     netlens_fetch::write_atomically(&out.join("interpolation.json"), serde_json::to_string_pretty(&record)?.as_bytes())?;
     Ok(())

@@ -223,7 +223,8 @@ fn onnx_check(models: &VaeModels, images: &Images, burn: &Path) -> anyhow::Resul
 /// decoded z₁, input faces of A) and a .npy of the decoded faces (float32 (2 + alphas, 3, H, W)).
 ///
 /// A SPEC is an image index (`12`), a comma-separated list of indices (`3,8,21`: their mean
-/// latent), or a group name from --groups (`female`).
+/// latent), a group name from --groups (`female`: its mean latent), or a group's medoid
+/// (`female:medoid`: the member whose latent is nearest the group's mean — a real face).
 ///
 /// Example: `netlens interpolate --encoder runs/vae/encoder.onnx --decoder runs/vae/decoder.onnx
 /// --data ../shared/data/lfw-small --a female --b male --out runs/vae`
@@ -238,10 +239,10 @@ pub struct InterpolateArgs {
     /// Data folder holding X_train.npy.
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
-    /// End A (α = 1): index, indices or group.
+    /// End A (α = 1): index, indices, group or GROUP:medoid.
     #[arg(long, value_name = "SPEC")]
     pub a: LatentSpec,
-    /// End B (α = 0): index, indices or group.
+    /// End B (α = 0): index, indices, group or GROUP:medoid.
     #[arg(long, value_name = "SPEC")]
     pub b: LatentSpec,
     /// Groups file (JSON: name → list of indices) [default: DATA/groups.json when present].

@@ -102,7 +102,7 @@ fn interpolations(doc: &mut Doc, run: &Path, name: &str) -> Result<()> {
         doc.para("**Missing:** no interpolation strip (`netlens interpolate`).");
         return Ok(());
     }
-    doc.para("Each strip decodes $z = \\alpha z_1 + (1-\\alpha) z_2$, where $z_1$ and $z_2$ are the mean encoder outputs $\\mu$ of the two groups' faces. Left to right: input faces of the second group, decoded $z_2$, one face per α in ascending order, decoded $z_1$, input faces of the first group.");
+    doc.para("Each strip decodes $z = \\alpha z_1 + (1-\\alpha) z_2$, where $z_1$ and $z_2$ are the encoder outputs $\\mu$ of the two ends: for a group, the mean $\\mu$ of its faces (which decodes to a near-average face); for `GROUP-medoid`, the $\\mu$ of the one member nearest that mean (a real face, shown as the input). Left to right: input faces of the second end, decoded $z_2$, one face per α in ascending order, decoded $z_1$, input faces of the first end.");
     for strip in &strips {
         let stem = base(strip).trim_end_matches(".png").to_string();
         let alphas = alphas_of(strip, &stem)?;

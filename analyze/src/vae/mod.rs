@@ -111,8 +111,8 @@ impl Interpolation {
         models.check_images(images, what)?;
         let a = self.a.resolve(groups, images.len(), what)?;
         let b = self.b.resolve(groups, images.len(), what)?;
-        let (faces_a, faces_b) = (images.select(&a), images.select(&b));
-        let (z1, z2) = (mean_mu(models, &faces_a)?, mean_mu(models, &faces_b)?);
+        let (z1, faces_a) = end_latent(models, &self.a, images.select(&a))?;
+        let (z2, faces_b) = end_latent(models, &self.b, images.select(&b))?;
         let mut alphas = self.alphas.clone();
         alphas.sort_by(f64::total_cmp);
         let weights: Vec<f64> = std::iter::once(0.0).chain(alphas.iter().copied()).chain(std::iter::once(1.0)).collect();
@@ -123,10 +123,11 @@ impl Interpolation {
         let out = InterpolationOutput { png: out_dir.join(format!("{stem}.png")), npy: out_dir.join(format!("{stem}.npy")) };
         netlens_fetch::npy::write_f32(&out.npy, &decoded.shape, &decoded.data)?;
         let columns = self.columns(&faces_a, &faces_b, &decoded, &alphas);
-        let title = format!(
-            "A = {} ({} FACES), B = {} ({} FACES): Z = ALPHA Z1 + (1 - ALPHA) Z2",
-            self.a, a.len(), self.b, b.len()
-        );
+        let count = |spec: &LatentSpec, n: usize| match spec {
+            LatentSpec::Medoid(_) => format!("1 OF {n} FACES"),
+            _ => format!("{n} FACES"),
+        };
+        let title = format!("A = {} ({}), B = {} ({}): Z = ALPHA Z1 + (1 - ALPHA) Z2", self.a, count(&self.a, a.len()), self.b, count(&self.b, b.len()));
         write_png(&out.png, &strip(&title, &columns))?;
         Ok(out)
     }
@@ -144,11 +145,18 @@ impl Interpolation {
     }
 }
 
-/// Mean μ over `faces`, `[latent]`.
-fn mean_mu(models: &VaeModels, faces: &Images) -> Result<Vec<f32>> {
-    let latents = models.encode(faces)?;
+/// The latent of one end, `[latent]`, and the faces it stands for: the mean μ over `faces`, or
+/// for a [`LatentSpec::Medoid`] the μ of the face nearest that mean (and that face alone).
+fn end_latent(models: &VaeModels, spec: &LatentSpec, faces: Images) -> Result<(Vec<f32>, Images)> {
+    let latents = models.encode(&faces)?;
     let n = faces.len() as f32;
-    Ok((0..latents.latent).map(|j| (0..faces.len()).map(|i| latents.mu(i)[j]).sum::<f32>() / n).collect())
+    let mean: Vec<f32> = (0..latents.latent).map(|j| (0..faces.len()).map(|i| latents.mu(i)[j]).sum::<f32>() / n).collect();
+    if !matches!(spec, LatentSpec::Medoid(_)) {
+        return Ok((mean, faces));
+    }
+    let distance = |i: usize| latents.mu(i).iter().zip(&mean).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>();
+    let nearest = (0..faces.len()).min_by(|&i, &j| distance(i).total_cmp(&distance(j))).unwrap_or(0);
+    Ok((latents.mu(nearest).to_vec(), faces.select(&[nearest])))
 }
 
 /// α z₁ + (1 − α) z₂.
@@ -186,5 +194,6 @@ mod tests {
     fn file_names_are_plain() {
         assert_eq!(file_part(&LatentSpec::Indices(vec![3, 8])), "3-8");
         assert_eq!(file_part(&LatentSpec::Group("female".into())), "female");
+        assert_eq!(file_part(&LatentSpec::Medoid("female".into())), "female-medoid");
     }
 }

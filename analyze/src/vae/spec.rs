@@ -1,5 +1,7 @@
 //! Which images an interpolation end stands for: one index, a list of indices (their mean
-//! latent), or a named group from a groups file such as `lfw-small/groups.json`
+//! latent), a named group (its mean latent) or a group's medoid (the one member whose latent is
+//! nearest the group mean: a real face rather than an average), from a groups file such as
+//! `lfw-small/groups.json`
 //! (`{"female": [9, 11, …], "male": […], …}`; keys whose value is not a list of indices, such as
 //! `"note"`, are ignored).
 
@@ -17,13 +19,16 @@ pub enum LatentSpec {
     Indices(Vec<usize>),
     /// A group name from the groups file, e.g. `female`: the mean μ of its images.
     Group(String),
+    /// `GROUP:medoid`, e.g. `female:medoid`: the μ of the group's member nearest (Euclidean) to
+    /// the group's mean μ.
+    Medoid(String),
 }
 
 impl std::str::FromStr for LatentSpec {
     type Err = String;
 
-    /// `12` → [`LatentSpec::Index`], `3,8,21` → [`LatentSpec::Indices`], anything starting with
-    /// a letter → [`LatentSpec::Group`].
+    /// `12` → [`LatentSpec::Index`], `3,8,21` → [`LatentSpec::Indices`], `female:medoid` →
+    /// [`LatentSpec::Medoid`], anything else starting with a letter → [`LatentSpec::Group`].
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         let s = s.trim();
         if s.starts_with(|c: char| c.is_ascii_digit()) {
@@ -31,10 +36,15 @@ impl std::str::FromStr for LatentSpec {
             let v = parsed.map_err(|_| format!("`{s}`: expected an image index (12), indices (3,8,21) or a group name"))?;
             return Ok(if v.len() == 1 { LatentSpec::Index(v[0]) } else { LatentSpec::Indices(v) });
         }
-        if s.starts_with(|c: char| c.is_alphabetic()) {
+        if let Some(group) = s.strip_suffix(":medoid")
+            && group.starts_with(|c: char| c.is_alphabetic())
+        {
+            return Ok(LatentSpec::Medoid(group.to_string()));
+        }
+        if s.starts_with(|c: char| c.is_alphabetic()) && !s.contains(':') {
             return Ok(LatentSpec::Group(s.to_string()));
         }
-        Err(format!("`{s}`: expected an image index (12), indices (3,8,21) or a group name"))
+        Err(format!("`{s}`: expected an image index (12), indices (3,8,21), a group name (female) or a group's medoid (female:medoid)"))
     }
 }
 
@@ -44,6 +54,7 @@ impl std::fmt::Display for LatentSpec {
             LatentSpec::Index(i) => write!(f, "{i}"),
             LatentSpec::Indices(v) => write!(f, "{}", v.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")),
             LatentSpec::Group(g) => write!(f, "{g}"),
+            LatentSpec::Medoid(g) => write!(f, "{g}:medoid"),
         }
     }
 }
@@ -107,7 +118,7 @@ impl LatentSpec {
         let indices = match self {
             LatentSpec::Index(i) => vec![*i],
             LatentSpec::Indices(v) => v.clone(),
-            LatentSpec::Group(g) => match groups {
+            LatentSpec::Group(g) | LatentSpec::Medoid(g) => match groups {
                 Some(groups) => groups.get(g)?.to_vec(),
                 None => {
                     return Err(AnalyzeError::InvalidParam {
@@ -138,7 +149,9 @@ mod tests {
         assert_eq!("12".parse::<LatentSpec>().unwrap(), LatentSpec::Index(12));
         assert_eq!("3, 8,21".parse::<LatentSpec>().unwrap(), LatentSpec::Indices(vec![3, 8, 21]));
         assert_eq!("female".parse::<LatentSpec>().unwrap(), LatentSpec::Group("female".into()));
-        for bad in ["", "-1", "3,x", "1.5"] {
+        assert_eq!("female:medoid".parse::<LatentSpec>().unwrap(), LatentSpec::Medoid("female".into()));
+        assert_eq!(LatentSpec::Medoid("male".into()).to_string(), "male:medoid");
+        for bad in ["", "-1", "3,x", "1.5", "female:mean", ":medoid"] {
             assert!(bad.parse::<LatentSpec>().is_err(), "{bad}");
         }
     }
