@@ -32,7 +32,7 @@ pub fn extract_tar_gz(archive: &Path, target: &Path) -> Result<Vec<PathBuf>> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(parent).map_err(|e| FetchError::io(parent, e))?;
-    let staging = tempfile::Builder::new()
+    let staging = crate::write::temp_builder(0o777)
         .prefix(".extract-")
         .tempdir_in(parent)
         .map_err(|e| FetchError::io(parent, e))?;
