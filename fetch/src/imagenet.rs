@@ -52,12 +52,35 @@ pub fn preprocess_imagenet_file(path: &Path) -> Result<Vec<f32>> {
 /// Decodes an image file into 8-bit RGB.
 ///
 /// # Errors
-/// [`FetchError::Io`] if unreadable, [`FetchError::Image`] if not a decodable image.
+/// [`FetchError::Io`] if unreadable, [`FetchError::Image`] if not a decodable image,
+/// [`FetchError::Format`] for a JPEG without its end-of-image marker (a cut-off download: the
+/// JPEG decoder would silently fill the missing rows with grey).
 pub fn read_rgb(path: &Path) -> Result<image::RgbImage> {
     let reader = image::ImageReader::open(path).map_err(|e| FetchError::io(path, e))?;
     let reader = reader.with_guessed_format().map_err(|e| FetchError::io(path, e))?;
+    if reader.format() == Some(image::ImageFormat::Jpeg) {
+        check_jpeg_complete(path)?;
+    }
     let decoded = reader.decode().map_err(|source| FetchError::Image { path: path.into(), source })?;
     Ok(decoded.to_rgb8())
+}
+
+/// Bytes after a JPEG's end-of-image marker that are still accepted (some writers pad files).
+const JPEG_TRAILER_SLACK: usize = 4096;
+
+/// A complete JPEG has its end-of-image marker `FF D9` at the end (ITU-T T.81 §B.2.1), give or
+/// take some padding.
+fn check_jpeg_complete(path: &Path) -> Result<()> {
+    let bytes = std::fs::read(path).map_err(|e| FetchError::io(path, e))?;
+    let tail = &bytes[bytes.len().saturating_sub(JPEG_TRAILER_SLACK)..];
+    if tail.windows(2).any(|w| w == [0xFF, 0xD9]) {
+        return Ok(());
+    }
+    Err(FetchError::Format {
+        path: path.into(),
+        expected: "a complete JPEG ending in its end-of-image marker (FF D9)".into(),
+        found: format!("{} bytes without it: the file is cut off", bytes.len()),
+    })
 }
 
 /// torchvision's ImageNet evaluation transform: shorter side to [`IMAGENET_RESIZE`] (the
@@ -139,6 +162,26 @@ mod tests {
         assert_eq!((crop_offset(256, 224), crop_offset(341, 224)), (16, 58));
         let min = (0.0 - IMAGENET_MEAN[0]) / IMAGENET_STD[0];
         assert!(ours.iter().all(|v| v.is_finite() && *v >= min - 1e-3));
+    }
+
+    #[test]
+    fn a_cut_off_jpeg_is_an_error_and_every_sample_jpeg_is_complete() {
+        let samples = shared().join("data/imagenet-samples");
+        let mut jpegs = 0;
+        for entry in std::fs::read_dir(&samples).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "jpg") {
+                read_rgb(&path).unwrap();
+                jpegs += 1;
+            }
+        }
+        assert!(jpegs > 0);
+        let whole = std::fs::read(samples.join("fireboat.jpg")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cut = dir.path().join("fireboat-cut.jpg");
+        std::fs::write(&cut, &whole[..whole.len() / 2]).unwrap();
+        let err = read_rgb(&cut).unwrap_err().to_string();
+        assert!(err.contains("fireboat-cut.jpg") && err.contains("FF D9") && err.contains("cut off"), "{err}");
     }
 
     #[test]
