@@ -127,6 +127,8 @@ fn a_converted_resnet_gets_imagenet_preprocessing_and_class_names() {
     assert_eq!(first["predicted_name"].as_str().unwrap(), names.lines().nth(predicted).unwrap().trim_end());
     assert_eq!(first["shape"], serde_json::json!([3, 224, 224]));
     assert_eq!(first["grad_cam"]["layer_map"]["height"], 7, "layer4 of a ResNet at 224²");
+    let err = fails(netlens(&["explain", &s(&model), "--data", &s(&fashion_small()), "--index", "0", "--out", &s(&out)]));
+    assert!(err.contains("1×32×32") && err.contains("3×224×224") && err.contains("resnet34.onnx"), "{err}");
 }
 
 /// Mean of `pick` over the images of an `explanations.json`.

@@ -203,6 +203,16 @@ fn inputs(args: &ExplainArgs, shape: [usize; 3], norm: Normalisation) -> anyhow:
     };
     let data = load_split(dir, Split::Test).with_context(|| format!("loading {}", dir.display()))?;
     let [_, c, h, w] = data.images.shape;
+    if [c, h, w] != shape {
+        bail!(
+            "{}: the test images are {c}×{h}×{w} but {} takes {}×{}×{} inputs; --data images are used as they are (use --image files, which are converted and resized, or a model for this data)",
+            dir.display(),
+            args.model.display(),
+            shape[0],
+            shape[1],
+            shape[2]
+        );
+    }
     let mut images = Vec::with_capacity(args.index.len());
     for &i in &args.index {
         if i >= data.len() {

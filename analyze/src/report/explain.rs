@@ -60,12 +60,18 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
         path.display(),
         images.len()
     ));
+    if let Some(settings) = settings_text(&json) {
+        doc.para(&settings);
+    }
+    if let Some(caution) = untrained_caution(images) {
+        doc.para(&caution);
+    }
     let mut rows = vec![];
     let mut means = Means::default();
     for img in images {
         rows.push(image_row(img, &path, &mut means)?);
     }
-    doc.table(&["image", "predicted", "explained class", "ρ Grad-CAM~IG", "ρ Grad-CAM~Shapley", "ρ IG~Shapley", "IG completeness error", "Shapley efficiency gap"], &rows);
+    doc.table(&["image", "predicted", "explained class", "ρ Grad-CAM~IG", "ρ Grad-CAM~Shapley", "ρ IG~Shapley", "IG completeness error (share of F(x)−F(x′))", "Shapley efficiency gap"], &rows);
     faithfulness(doc, images, &path, &mut means)?;
     observations(doc, &means, &path);
     for img in images.iter().take(FIGURES_PER_MODEL) {
@@ -77,6 +83,46 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
         }
     }
     Ok(model)
+}
+
+/// The settings recorded in `explanations.json` (`settings`), as one sentence.
+fn settings_text(json: &Value) -> Option<String> {
+    let s = json.get("settings")?;
+    let mut parts = vec![];
+    if let Some(ig) = s.get("integrated_gradients").filter(|v| !v.is_null()) {
+        parts.push(format!("IG with {} points ({} rule)", ig.get("steps").map(show).unwrap_or_default(), ig.get("rule").and_then(Value::as_str).unwrap_or("?").replace('_', " ")));
+    }
+    if let Some(sh) = s.get("shapley").filter(|v| !v.is_null()) {
+        let grid = sh.get("grid").and_then(Value::as_array).map(|g| g.iter().map(show).collect::<Vec<_>>().join("×")).unwrap_or_default();
+        parts.push(format!("Shapley values of a {grid} grid of patches from {} sampled permutations (seed {})", sh.get("permutations").map(show).unwrap_or_default(), sh.get("seed").map(show).unwrap_or_default()));
+    }
+    if let Some(f) = s.get("faithfulness").filter(|v| !v.is_null()) {
+        parts.push(format!("deletion/insertion curves of {} steps against {} random orders", f.get("steps").map(show).unwrap_or_default(), f.get("random_draws").map(show).unwrap_or_default()));
+    }
+    (!parts.is_empty()).then(|| format!("Settings: {}.", parts.join("; ")))
+}
+
+/// A warning when the model's predictions are close to uniform (mean top-class softmax
+/// probability below twice chance): an untrained or random-weight network, whose maps say
+/// nothing about a trained one.
+fn untrained_caution(images: &[Value]) -> Option<String> {
+    let tops: Vec<(f64, usize)> = images
+        .iter()
+        .filter_map(|img| {
+            let logits: Vec<f64> = img.get("logits")?.as_array()?.iter().filter_map(Value::as_f64).collect();
+            let m = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let z: f64 = logits.iter().map(|l| (l - m).exp()).sum();
+            (!logits.is_empty()).then(|| (1.0 / z, logits.len()))
+        })
+        .collect();
+    let classes = tops.first()?.1;
+    let mean_top = tops.iter().map(|t| t.0).sum::<f64>() / tops.len() as f64;
+    (mean_top < 2.0 / classes as f64).then(|| {
+        format!(
+            "**Caution:** the mean top-class probability over these images is {mean_top:.4}, close to chance (1/{classes} = {:.4}): the model predicts almost uniformly, as an untrained or random-weight network does, so its maps and curves below say nothing about a trained model of this architecture.",
+            1.0 / classes as f64
+        )
+    })
 }
 
 /// Sums for the means over images.
@@ -120,9 +166,20 @@ fn image_row(img: &Value, path: &Path, means: &mut Means) -> Result<Vec<String>>
     let opt = |a: &str, b: &str| img.get(a).and_then(|m| m.get(b)).and_then(Value::as_f64).map_or("—".into(), |v| format!("{v:.4}"));
     let mut row = vec![text(img, "name", path)?.to_string(), img.get("predicted_name").map(show).unwrap_or_default(), img.get("target_name").map(show).unwrap_or_default()];
     row.extend(cells);
-    row.push(opt("integrated_gradients", "completeness_error"));
+    row.push(completeness(img));
     row.push(opt("shapley", "efficiency_gap"));
     Ok(row)
+}
+
+/// IG's completeness error, absolute and relative to `F(x) − F(x′)` (the part of the logit
+/// change the attributions should add up to).
+fn completeness(img: &Value) -> String {
+    let get = |k: &str| img.pointer(&format!("/integrated_gradients/{k}")).and_then(Value::as_f64);
+    match (get("completeness_error"), get("logit"), get("baseline_logit")) {
+        (Some(e), Some(fx), Some(fb)) if (fx - fb).abs() > 0.0 => format!("{e:.2e} ({:.1}% of F(x)−F(x′) = {:.3})", 100.0 * e / (fx - fb).abs(), fx - fb),
+        (Some(e), ..) => format!("{e:.2e}"),
+        _ => "—".into(),
+    }
 }
 
 /// Mean deletion and insertion AUC per method (and random) over the images that have them.
@@ -153,12 +210,15 @@ fn faithfulness(doc: &mut Doc, images: &[Value], path: &Path, means: &mut Means)
 fn observations(doc: &mut Doc, means: &Means, path: &Path) {
     let mut text = format!("**Observations** (means over the images in `{}`):", path.display());
     for (pair, rho) in mean(&means.rho) {
-        let strength = match rho.abs() {
-            r if r >= 0.6 => "strongly",
-            r if r >= 0.3 => "moderately",
-            _ => "weakly",
+        let relation = match rho {
+            r if r >= 0.6 => "agree strongly",
+            r if r >= 0.3 => "agree moderately",
+            r if r > 0.1 => "agree weakly",
+            r if r >= -0.1 => "are unrelated",
+            r if r > -0.3 => "disagree weakly",
+            _ => "disagree",
         };
-        text += &format!(" {} agree {strength} (mean ρ = {rho:.3}).", pair.replace('~', " and "));
+        text += &format!(" {} {relation} (mean ρ = {rho:.3}).", pair.replace('~', " and "));
     }
     let (with_map, empty) = means.grad_cam;
     if empty > 0 {
@@ -219,11 +279,27 @@ mod tests {
     }
 
     #[test]
+    fn a_near_uniform_model_gets_a_caution_and_a_trained_one_none() {
+        let uniform: Vec<Value> = (0..3).map(|_| serde_json::json!({ "logits": vec![0.01; 1000] })).collect();
+        let caution = untrained_caution(&uniform).unwrap();
+        assert!(caution.contains("0.0010") && caution.contains("1/1000"), "{caution}");
+        let trained = vec![serde_json::json!({ "logits": [8.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0] })];
+        assert!(untrained_caution(&trained).is_none());
+        let img = serde_json::json!({ "integrated_gradients": { "completeness_error": 0.3, "logit": 2.0, "baseline_logit": 1.0 } });
+        assert_eq!(completeness(&img), "3.00e-1 (30.0% of F(x)−F(x′) = 1.000)");
+    }
+
+    #[test]
     fn tied_aucs_name_no_best_method_and_empty_grad_cam_maps_are_counted() {
         let tied = observed(&means(&[("grad_cam", 0.0021), ("integrated_gradients", 0.0020), ("random", 0.0022)], (4, 1)));
         assert!(tied.contains("cannot rank the maps") && !tied.contains("lowest mean AUC"), "{tied}");
         assert!(tied.contains("zero everywhere for 1 of 4 image(s)"), "{tied}");
-        let ranked = observed(&means(&[("grad_cam", 0.376), ("integrated_gradients", 0.169), ("random", 0.496)], (4, 0)));
+        let mut m = means(&[("grad_cam", 0.376), ("integrated_gradients", 0.169), ("random", 0.496)], (4, 0));
+        add(&mut m.rho, "grad_cam~integrated_gradients", -0.45);
+        add(&mut m.rho, "grad_cam~shapley", 0.02);
+        let ranked = observed(&m);
+        assert!(ranked.contains("grad_cam and integrated_gradients disagree (mean ρ = -0.450)"), "{ranked}");
+        assert!(ranked.contains("grad_cam and shapley are unrelated (mean ρ = 0.020)"), "{ranked}");
         assert!(ranked.contains("integrated_gradients has the lowest mean AUC (0.169; random order 0.496)"), "{ranked}");
         assert!(!ranked.contains("zero everywhere") && !ranked.contains("Not better than random"), "{ranked}");
     }

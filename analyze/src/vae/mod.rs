@@ -36,7 +36,7 @@ pub const DEFAULT_ALPHAS: [f64; 4] = [0.2, 0.4, 0.6, 0.8];
 pub fn write_reconstructions(models: &VaeModels, inputs: &Images, cols: usize, path: &Path) -> Result<f64> {
     let recon = models.decode(&models.encode(inputs)?.mu)?;
     let mse = inputs.data.iter().zip(&recon.data).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / inputs.data.len().max(1) as f64;
-    let title = format!("{} HELD-OUT FACES (INPUT) AND RECONSTRUCTIONS FROM MU (OUTPUT), MSE {mse:.4}", inputs.len());
+    let title = format!("{} HELD-OUT FACES (INPUT) AND RECONSTRUCTIONS FROM MU (OUTPUT), MSE PER PIXEL OF THESE {}: {mse:.4}", inputs.len(), inputs.len());
     write_png(path, &reconstruction_grid(&title, inputs, &recon, cols))?;
     Ok(mse)
 }

@@ -123,7 +123,7 @@ alternates 3×3 convolutions with 1×1 channel-mixing convolutions (a squeeze to
 stage, a 64→64 mix at the end) and keeps widths small (16–64), which suits 28×28 clothing silhouettes; it \
 has no residual connections (ResNet), no parallel branches (Inception/GoogLeNet) and no dense \
 concatenation (DenseNet). BatchNorm after every convolution (convolutions carry no bias, β replaces it) \
-lets Adam train all seven convolutions at a learning rate of 1e-3 from the first epoch. Each 2×2 pool \
+lets Adam train all seven convolutions at the default peak learning rate (3e-3, cosine-decayed) from the first epoch. Each 2×2 pool \
 halves the maps and the next stage doubles the channels; the last 64×4×4 maps feed a 128-unit hidden layer \
 and the 10 logits."
             .into(),
