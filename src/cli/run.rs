@@ -343,7 +343,7 @@ fn vae(args: &RunArgs, data: &Path, dir: &Path, epochs: usize) -> anyhow::Result
         data: data.to_path_buf(),
         out: dir.to_path_buf(),
         latent: 64,
-        beta: 1.0,
+        beta: netlens_train::vae::DEFAULT_BETA,
         epochs,
         batch_size: 32,
         lr: 1e-3,

@@ -54,8 +54,11 @@ pub struct VaeArgs {
     /// Latent dimension.
     #[arg(long, default_value_t = 64)]
     pub latent: usize,
-    /// Weight β of the KL term (1 = the plain VAE).
-    #[arg(long, default_value_t = 1.0)]
+    /// Weight β of the KL term (1 = the plain VAE). The default 0.1 gives sharper faces: with the
+    /// summed squared error as reconstruction term, β = 1 let the KL term win (measured on
+    /// lfw-small, 50 epochs: held-out MSE per pixel 0.0246 and KL 20 nats, near-average
+    /// reconstructions; β = 0.1: 0.0173 and 92 nats).
+    #[arg(long, default_value_t = netlens_train::vae::DEFAULT_BETA)]
     pub beta: f64,
     /// Epochs. With --resume, the new total.
     #[arg(long, default_value_t = vae::DEFAULT_VAE_EPOCHS)]

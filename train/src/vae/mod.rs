@@ -25,5 +25,5 @@ pub use loss::{kl_divergence, loss_terms, reconstruction, LossTerms, Reconstruct
 pub use model::{reparameterize, Upsample, Vae, VaeConfig, VaeDecoder, VaeEncoder, VaeOutput, IMAGE_CHANNELS};
 pub use trainer::{
     evaluate_vae, holdout_split, load_vae, train_vae, HoldoutSplit, VaeEvaluation, VaeProgress, VaeTrainConfig,
-    DEFAULT_VAE_EPOCHS, DECODER_ONNX, ENCODER_ONNX, HELDOUT_RECONSTRUCTIONS, SPLIT_FILE,
+    DEFAULT_BETA, DEFAULT_VAE_EPOCHS, DECODER_ONNX, ENCODER_ONNX, HELDOUT_RECONSTRUCTIONS, SPLIT_FILE,
 };

@@ -24,6 +24,11 @@ use crate::trainer::{check_schedule, cosine_lr, epoch_order};
 /// Default number of epochs: enough for the default run on the course's `lfw-small` to reach a
 /// held-out MSE per pixel ≤ 0.025 (measured; see the README).
 pub const DEFAULT_VAE_EPOCHS: usize = 50;
+/// Default weight β of the KL term. With the per-image summed squared error as reconstruction
+/// term, β = 1 leaves the latent nearly unused on `lfw-small` (50 epochs: KL 20 nats, held-out
+/// MSE per pixel 0.0246, near-average reconstructions); β = 0.1 keeps 92 nats and reaches
+/// 0.0173 with recognisable hair, skin and background colours (measured 2026-11-29).
+pub const DEFAULT_BETA: f64 = 0.1;
 /// `split.json` in the run folder.
 pub const SPLIT_FILE: &str = "split.json";
 /// `heldout_reconstructions.npy` in the run folder.
@@ -46,7 +51,8 @@ pub struct VaeTrainConfig {
     pub model: VaeConfig,
     /// The reconstruction term. Default [`Reconstruction::Mse`].
     pub reconstruction: Reconstruction,
-    /// Weight β of the KL term (1 = the plain VAE). Default 1.
+    /// Weight β of the KL term (1 = the plain VAE; Higgins et al. 2017 for β ≠ 1). Default
+    /// [`DEFAULT_BETA`].
     pub beta: f64,
     /// Total number of epochs. Default [`DEFAULT_VAE_EPOCHS`].
     pub epochs: usize,
@@ -72,7 +78,7 @@ impl VaeTrainConfig {
         VaeTrainConfig {
             model: VaeConfig::default(),
             reconstruction: Reconstruction::Mse,
-            beta: 1.0,
+            beta: DEFAULT_BETA,
             epochs: DEFAULT_VAE_EPOCHS,
             batch_size: 32,
             learning_rate: 1e-3,
