@@ -67,6 +67,11 @@ fn a_target_outside_the_classes_is_an_error() {
         "--out", &s(dir.path()),
     ]));
     assert!(err.contains("target") && err.contains("10 classes"), "{err}");
+    for bad in [["--grid", "0"], ["--permutations", "3"], ["--target", "10"]] {
+        let out = dir.path().join(format!("out{}", bad[1]));
+        fails(netlens(&["explain", &torch_cnn(), "--data", &s(&fashion_small()), "--index", "0", bad[0], bad[1], "--out", &s(&out)]));
+        assert!(!out.exists(), "{bad:?} left {} behind", out.display());
+    }
 }
 
 #[test]

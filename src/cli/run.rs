@@ -163,6 +163,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let out_runs = args.out_runs.clone().unwrap_or_else(|| PathBuf::from(if args.quick { "runs/quick" } else { "runs/main" }));
     let report = args.report.clone().unwrap_or_else(|| PathBuf::from(if args.quick { "reports/quick" } else { "reports/main" }));
     std::fs::create_dir_all(&out_runs).with_context(|| format!("creating {}", out_runs.display()))?;
+    // Refuse a folder planned for other epochs before spending minutes on the stages before it.
+    for (_, name, epochs) in effort.epochs {
+        planned_epochs_match(&out_runs.join(name), epochs)?;
+    }
+    planned_epochs_match(&out_runs.join("vae"), effort.vae_epochs)?;
     let mut stages = Stages::load(&out_runs);
     let mut runs = vec![];
     let fashion_test = [data.fashion.join("X_test.npy"), data.fashion.join("Y_test.npy")];

@@ -139,8 +139,23 @@ pub fn explain_to_dir(model_path: &Path, images: &[InputImage], cfg: &ExplainCon
     let model = DifferentiableModel::load(model_path)?;
     let chw = images.first().map_or([1, 1, 1], |i| i.shape);
     let tract = TractClassifier::load(model_path, chw)?;
+    // Every parameter is checked before the output folder is made, so a bad one leaves nothing.
     if cfg.methods.grad_cam {
         cfg.grad_cam.resolve_layer(&model)?;
+    }
+    if cfg.methods.integrated_gradients {
+        cfg.integrated_gradients.clone().baseline(cfg.baseline).check()?;
+    }
+    if cfg.methods.shapley {
+        cfg.shapley.clone().baseline(cfg.baseline).check(chw[1], chw[2])?;
+    }
+    if let (Target::Class(k), Some(classes)) = (cfg.target, model.num_classes())
+        && k >= classes
+    {
+        return Err(AnalyzeError::InvalidParam { name: "target".into(), value: k.to_string(), reason: format!("the model has {classes} classes (0..{classes})") });
+    }
+    if cfg.faithfulness.is_some_and(|f| f.steps == 0) {
+        return Err(AnalyzeError::InvalidParam { name: "curve steps".into(), value: "0".into(), reason: "needs at least 1".into() });
     }
     std::fs::create_dir_all(out).map_err(|source| AnalyzeError::Io { path: out.into(), source })?;
     let mut records = Vec::new();
