@@ -9,7 +9,7 @@ use ndarray::Array2;
 use serde_json::Value;
 
 use super::doc::{base, slug, Doc};
-use super::inputs::{array, num, read_json, text};
+use super::inputs::{array, num, read_json, show, text};
 use crate::error::{AnalyzeError, Result};
 use crate::features::scores::{squared_distances, KNN_K};
 use crate::features::file_stem;
@@ -47,13 +47,20 @@ fn one_network(doc: &mut Doc, dir: &Path, name: &str) -> Result<()> {
     let summary = read_json(&path)?;
     let layers = array(&summary, "layers", &path)?.iter().map(|l| layer_scores(l, dir, &path)).collect::<Result<Vec<_>>>()?;
     doc.heading(3, &format!("Features of `{name}`"));
+    let setting = |k: &str| summary.get(k).map_or("?".into(), show);
     doc.para(&format!(
-        "From `{}`: {} test images ({} per class, seed {}), {} layers.",
+        "From `{}`: {} test images ({} per class, seed {}), {} layers. t-SNE: {}-D, perplexity {}, {} iterations, Barnes–Hut θ = {}, on the first {} principal components of layers wider than that. Scores use k = {} neighbours.",
         path.display(),
         num(&summary, "samples", &path)?,
         num(&summary, "per_class", &path)?,
         num(&summary, "seed", &path)?,
-        layers.len()
+        layers.len(),
+        setting("dims"),
+        setting("perplexity"),
+        setting("iterations"),
+        crate::features::tsne::BARNES_HUT_THETA,
+        crate::features::tsne::TSNE_INPUT_DIMS,
+        setting("knn_k"),
     ));
     score_table(doc, &layers);
     observations(doc, &layers, &path);
