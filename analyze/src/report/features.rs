@@ -63,7 +63,7 @@ fn one_network(doc: &mut Doc, dir: &Path, name: &str) -> Result<()> {
         setting("knn_k"),
     ));
     score_table(doc, &layers);
-    observations(doc, &layers, &path);
+    observations(doc, &layers, num(&summary, "samples", &path)? as usize, &path);
     confusion(doc, dir, &layers, &summary, &path)?;
     for l in &layers {
         for (method, _, _, fig) in &l.embeddings {
@@ -95,14 +95,20 @@ fn score_table(doc: &mut Doc, layers: &[LayerScores]) {
 }
 
 /// Drafted from the 5-NN accuracies in feature space and the t-SNE silhouettes.
-fn observations(doc: &mut Doc, layers: &[LayerScores], path: &Path) {
+/// `samples`: the number of images the accuracies are over (for their standard error).
+fn observations(doc: &mut Doc, layers: &[LayerScores], samples: usize, path: &Path) {
     let (Some(first), Some(last)) = (layers.first(), layers.last()) else { return };
-    let best = layers.iter().max_by(|a, b| a.knn.total_cmp(&b.knn)).unwrap_or(first);
+    let top = layers.iter().map(|l| l.knn).fold(f64::NEG_INFINITY, f64::max);
+    // Accuracies over n images move in steps of 1/n: layers within half a step share the top.
+    let step = 1.0 / samples.max(1) as f64;
+    let best: Vec<String> = layers.iter().filter(|l| top - l.knn < step / 2.0).map(|l| format!("`{}`", l.layer)).collect();
     let falls: Vec<String> = layers.windows(2).filter(|w| w[1].knn < w[0].knn).map(|w| format!("`{}` → `{}` ({:.3} → {:.3})", w[0].layer, w[1].layer, w[0].knn, w[1].knn)).collect();
     let trend = if falls.is_empty() { "it never falls from one layer to the next".to_string() } else { format!("it falls at {}", falls.join(", ")) };
+    let mean = layers.iter().map(|l| l.knn).sum::<f64>() / layers.len() as f64;
+    let se = (mean * (1.0 - mean) / samples.max(1) as f64).sqrt();
     let mut text = format!(
-        "**Observation** (5-NN accuracy in feature space, `{}`): separability goes from {:.3} at the first studied layer `{}` to {:.3} at the final layer `{}`; {trend}. The classes separate best at `{}` ({:.3}).",
-        path.display(), first.knn, first.layer, last.knn, last.layer, best.layer, best.knn
+        "**Observation** (5-NN accuracy in feature space, `{}`): separability goes from {:.3} at the first studied layer `{}` to {:.3} at the final layer `{}`; {trend}. The classes separate best at {} ({top:.3}). Over {samples} images an accuracy near {mean:.2} has a standard error of about {se:.3}, so differences smaller than about {:.3} between layers are within sampling noise.",
+        path.display(), first.knn, first.layer, last.knn, last.layer, best.join(" and "), 2.0 * se
     );
     let tsne: Vec<(&str, f64)> = layers.iter().filter_map(|l| l.embeddings.iter().find(|e| e.0 == "tsne").map(|e| (l.layer.as_str(), e.1))).collect();
     if let Some((layer, sil)) = tsne.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1)) {
@@ -193,6 +199,19 @@ fn knn_vote(dist: &[f64], labels: &[u8], i: usize) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layers_tied_at_the_top_are_named_together_with_the_sampling_noise() {
+        let layer = |name: &str, knn: f64| LayerScores { layer: name.into(), op: "Conv".into(), features: 10, knn, embeddings: vec![] };
+        let layers = [layer("conv1", 0.60), layer("fc1", 0.6733), layer("fc2", 0.6733)];
+        let dir = tempfile::tempdir().unwrap();
+        let mut doc = Doc::new(dir.path()).unwrap();
+        observations(&mut doc, &layers, 150, Path::new("summary.json"));
+        let text = doc.markdown();
+        assert!(text.contains("best at `fc1` and `fc2` (0.673)"), "{text}");
+        // mean 0.649 over 150 images: SE = sqrt(0.649 · 0.351 / 150) = 0.039.
+        assert!(text.contains("standard error of about 0.039") && text.contains("smaller than about 0.078"), "{text}");
+    }
 
     #[test]
     fn confused_pairs_counts_neighbour_votes() {
