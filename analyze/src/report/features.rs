@@ -49,7 +49,7 @@ fn one_network(doc: &mut Doc, dir: &Path, name: &str) -> Result<()> {
     doc.heading(3, &format!("Features of `{name}`"));
     let setting = |k: &str| summary.get(k).map_or("?".into(), show);
     doc.para(&format!(
-        "From `{}`: {} test images ({} per class, seed {}), {} layers. t-SNE: {}-D, perplexity {}, {} iterations, Barnes–Hut θ = {}, on the first {} principal components of layers wider than that. Scores use k = {} neighbours.",
+        "From `{}`: {} test images ({} per class, seed {}), {} layers. t-SNE: {}-D, perplexity {}, {} iterations, {}, on the first {} principal components of layers wider than that. Scores use k = {} neighbours.",
         path.display(),
         num(&summary, "samples", &path)?,
         num(&summary, "per_class", &path)?,
@@ -58,7 +58,10 @@ fn one_network(doc: &mut Doc, dir: &Path, name: &str) -> Result<()> {
         setting("dims"),
         setting("perplexity"),
         setting("iterations"),
-        crate::features::tsne::BARNES_HUT_THETA,
+        match crate::features::tsne::theta_for(num(&summary, "samples", &path)? as usize) {
+            0.0 => "exact (θ = 0)".to_string(),
+            theta => format!("Barnes–Hut θ = {theta}"),
+        },
         crate::features::tsne::TSNE_INPUT_DIMS,
         setting("knn_k"),
     ));
