@@ -163,11 +163,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let out_runs = args.out_runs.clone().unwrap_or_else(|| PathBuf::from(if args.quick { "runs/quick" } else { "runs/main" }));
     let report = args.report.clone().unwrap_or_else(|| PathBuf::from(if args.quick { "reports/quick" } else { "reports/main" }));
     std::fs::create_dir_all(&out_runs).with_context(|| format!("creating {}", out_runs.display()))?;
-    // Refuse a folder planned for other epochs before spending minutes on the stages before it.
+    // Refuse a folder planned with other settings before spending minutes on earlier stages.
     for (_, name, epochs) in effort.epochs {
-        planned_epochs_match(&out_runs.join(name), epochs)?;
+        planned_settings_match(&out_runs.join(name), &classifier_settings(epochs))?;
     }
-    planned_epochs_match(&out_runs.join("vae"), effort.vae_epochs)?;
+    planned_settings_match(&out_runs.join("vae"), &vae_settings(effort.vae_epochs))?;
     let mut stages = Stages::load(&out_runs);
     let mut runs = vec![];
     let fashion_test = [data.fashion.join("X_test.npy"), data.fashion.join("Y_test.npy")];
@@ -244,35 +244,64 @@ fn fetched_data() -> anyhow::Result<DataPaths> {
     Ok(DataPaths { fashion: root.join("fashion-mnist"), lfw: root.join("lfw"), imagenet: None, fetched_resnet })
 }
 
+/// Batch size of the classifiers' training.
+const CLASSIFIER_BATCH: usize = 32;
+/// Peak learning rate of the classifiers (cosine-decayed; README: how it was chosen).
+const CLASSIFIER_LR: f64 = 3e-3;
+/// Batch size of the VAE's training.
+const VAE_BATCH: usize = 32;
+/// Learning rate of the VAE.
+const VAE_LR: f64 = 1e-3;
+/// Seed of every training run.
+const TRAIN_SEED: u64 = 0;
+
+/// The `config.json` values a classifier run of `netlens run` is made with.
+fn classifier_settings(epochs: usize) -> Vec<(&'static str, f64)> {
+    vec![("epochs", epochs as f64), ("batch_size", CLASSIFIER_BATCH as f64), ("learning_rate", CLASSIFIER_LR), ("seed", TRAIN_SEED as f64)]
+}
+
+/// The `config.json` values the VAE run of `netlens run` is made with.
+fn vae_settings(epochs: usize) -> Vec<(&'static str, f64)> {
+    let beta = netlens_train::vae::DEFAULT_BETA;
+    vec![("epochs", epochs as f64), ("beta", beta), ("batch_size", VAE_BATCH as f64), ("learning_rate", VAE_LR), ("seed", TRAIN_SEED as f64)]
+}
+
 /// Finished: model.onnx written after `epochs` epochs.
 ///
 /// # Errors
-/// As [`planned_epochs_match`].
+/// As [`planned_settings_match`].
 fn training_done(dir: &Path, epochs: usize) -> anyhow::Result<bool> {
-    planned_epochs_match(dir, epochs)?;
+    planned_settings_match(dir, &classifier_settings(epochs))?;
     Ok(["model.onnx", "accuracy.svg"].iter().all(|f| dir.join(f).exists()) && finished_epochs(dir) == Some(epochs))
 }
 
 /// Finished: the VAE's ONNX files and figures written after `epochs` epochs.
 ///
 /// # Errors
-/// As [`planned_epochs_match`].
+/// As [`planned_settings_match`].
 fn vae_done(dir: &Path, epochs: usize) -> anyhow::Result<bool> {
-    planned_epochs_match(dir, epochs)?;
+    planned_settings_match(dir, &vae_settings(epochs))?;
     Ok(["encoder.onnx", "decoder.onnx", "samples.png"].iter().all(|f| dir.join(f).exists()) && finished_epochs(dir) == Some(epochs))
 }
 
 /// # Errors
-/// `dir/config.json` plans another number of epochs: resuming that run would change its
-/// learning-rate schedule half-way, so the user must pick another `--out-runs` or remove it.
-fn planned_epochs_match(dir: &Path, epochs: usize) -> anyhow::Result<()> {
-    let planned = read_json(&dir.join("config.json")).and_then(|c| c.get("epochs").and_then(serde_json::Value::as_u64));
-    if let Some(planned) = planned
-        && planned as usize != epochs
-    {
+/// `dir/config.json` holds a run made (or being made) with other settings: resuming it would
+/// change its schedule half-way, and keeping it would report a model this run did not ask for,
+/// so the user must pick another `--out-runs` or remove the folder.
+fn planned_settings_match(dir: &Path, wanted: &[(&str, f64)]) -> anyhow::Result<()> {
+    let Some(config) = read_json(&dir.join("config.json")) else { return Ok(()) };
+    let differ: Vec<String> = wanted
+        .iter()
+        .filter_map(|&(key, want)| {
+            let have = config.get(key)?.as_f64()?;
+            ((have - want).abs() > 1e-12 * want.abs().max(1.0)).then(|| format!("{key} {have} (this run: {want})"))
+        })
+        .collect();
+    if !differ.is_empty() {
         bail!(
-            "{} holds a run planned for {planned} epochs, and this run asks for {epochs}; resuming it would change its learning-rate schedule half-way. Use another --out-runs, or remove {} to train afresh",
+            "{} holds a run made with other settings: {}. Use another --out-runs, or remove {} to train afresh",
             dir.display(),
+            differ.join(", "),
             dir.display()
         );
     }
@@ -291,7 +320,7 @@ fn read_json(path: &Path) -> Option<serde_json::Value> {
 
 fn train(args: &RunArgs, model: ModelName, data: &Path, dir: &Path, epochs: usize) -> anyhow::Result<()> {
     let resume = dir.join("config.json").exists() && dir.join("checkpoint").is_dir();
-    let a = TrainArgs { model, data: data.to_path_buf(), epochs: Some(epochs), batch_size: 32, lr: 3e-3, seed: 0, device: args.device.clone(), out: dir.to_path_buf(), resume };
+    let a = TrainArgs { model, data: data.to_path_buf(), epochs: Some(epochs), batch_size: CLASSIFIER_BATCH, lr: CLASSIFIER_LR, seed: TRAIN_SEED, device: args.device.clone(), out: dir.to_path_buf(), resume };
     super::train::run(a)
 }
 
@@ -350,9 +379,9 @@ fn vae(args: &RunArgs, data: &Path, dir: &Path, epochs: usize) -> anyhow::Result
         latent: 64,
         beta: netlens_train::vae::DEFAULT_BETA,
         epochs,
-        batch_size: 32,
-        lr: 1e-3,
-        seed: 0,
+        batch_size: VAE_BATCH,
+        lr: VAE_LR,
+        seed: TRAIN_SEED,
         device: args.device.clone(),
         reconstruction: LossName::Mse,
         upsample: UpsampleName::Nearest,
@@ -483,12 +512,15 @@ mod tests {
     }
 
     #[test]
-    fn a_folder_planned_for_other_epochs_is_not_resumed() {
+    fn a_folder_planned_with_other_settings_is_not_reused() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("config.json"), r#"{"architecture": "lenet", "epochs": 10}"#).unwrap();
         let err = training_done(dir.path(), 30).unwrap_err().to_string();
-        assert!(err.contains("planned for 10 epochs") && err.contains("asks for 30") && err.contains("--out-runs"), "{err}");
+        assert!(err.contains("epochs 10 (this run: 30)") && err.contains("--out-runs"), "{err}");
         assert!(!training_done(dir.path(), 10).unwrap(), "planned for 10, not finished");
         assert!(vae_done(dir.path(), 50).is_err());
+        std::fs::write(dir.path().join("config.json"), r#"{"epochs": 50, "beta": 1.0, "learning_rate": 0.001}"#).unwrap();
+        let err = vae_done(dir.path(), 50).unwrap_err().to_string();
+        assert!(err.contains("beta 1 (this run: 0.1)") && !err.contains("learning_rate"), "{err}");
     }
 }

@@ -120,7 +120,7 @@ pub(super) fn card() -> ModelCard {
         rationale: "Twenty-seven layers (7 convolutions, 7 BatchNorm, 8 ReLU, 3 max-pool, 2 fully \
 connected), built as three stages at 32×32, 16×16 and 8×8. It is not a classical network: unlike VGG it \
 alternates 3×3 convolutions with 1×1 channel-mixing convolutions (a squeeze to 24 channels in the middle \
-stage, a 64→64 mix at the end) and keeps widths small (16–64), which suits 28×28 clothing silhouettes; it \
+stage, a 64→64 mix at the end) and keeps widths small (16–64), which suits 32×32 clothing silhouettes (Fashion-MNIST's 28×28 images, resized); it \
 has no residual connections (ResNet), no parallel branches (Inception/GoogLeNet) and no dense \
 concatenation (DenseNet). BatchNorm after every convolution (convolutions carry no bias, β replaces it) \
 lets Adam train all seven convolutions at the default peak learning rate (3e-3, cosine-decayed) from the first epoch. Each 2×2 pool \
