@@ -243,7 +243,9 @@ fn observations(doc: &mut Doc, means: &Means, path: &Path) {
         } else {
             text += &format!(" Deletion: {} has the lowest mean AUC ({:.3}; random order {r:.3}).", best.0, best.1);
             let worse: Vec<String> = methods(&del).iter().filter(|(_, d)| *d >= r).map(|(m, d)| format!("{m} ({d:.3})")).collect();
-            if !worse.is_empty() {
+            if worse.is_empty() {
+                text += " Every method deletes the evidence faster than a random order (its mean deletion AUC is below random's).";
+            } else {
                 text += &format!(" Not better than random on deletion: {}.", worse.join(", "));
             }
         }
@@ -302,5 +304,6 @@ mod tests {
         assert!(ranked.contains("grad_cam and shapley are unrelated (mean ρ = 0.020)"), "{ranked}");
         assert!(ranked.contains("integrated_gradients has the lowest mean AUC (0.169; random order 0.496)"), "{ranked}");
         assert!(!ranked.contains("zero everywhere") && !ranked.contains("Not better than random"), "{ranked}");
+        assert!(ranked.contains("Every method deletes the evidence faster than a random order"), "{ranked}");
     }
 }
