@@ -1,7 +1,8 @@
 //! The explanation figure: the original image and each method's map side by side, each panel
 //! with a title, as a PNG. Maps are drawn over a grey copy of the image: non-negative maps
 //! (Grad-CAM) with a black-red-yellow ramp scaled to their maximum, signed maps (IG, Shapley)
-//! with blue (negative) and red (positive) scaled to their largest magnitude. Titles use a
+//! with blue (negative) and red (positive) scaled to their largest magnitude; a colour bar under
+//! each map gives the scale in the map's own units (logit units for IG and Shapley). Titles use a
 //! built-in 5×7 bitmap font (upper case, digits, common punctuation), so no font files are
 //! needed.
 
@@ -17,6 +18,9 @@ use crate::error::{AnalyzeError, Result};
 pub const MIN_PANEL: usize = 160;
 const TITLE_LINES: usize = 3;
 const GAP: usize = 6;
+/// Height of the colour bar under a map, and of its label line.
+const BAR_H: usize = 8;
+const LABEL_H: usize = 9;
 
 /// One panel of the figure.
 #[derive(Clone, Debug)]
@@ -45,7 +49,8 @@ pub fn render(image: &DisplayImage, panels: &[Panel]) -> RgbImage {
     let (ph, pw) = (image.height * scale, image.width * scale);
     let title_h = TITLE_LINES * 9 * 2 / 2 + 8;
     let width = panels.len() * (pw + GAP) + GAP;
-    let height = title_h + ph + GAP;
+    let bar_y = title_h + ph + GAP;
+    let height = bar_y + BAR_H + 2 + LABEL_H + GAP;
     let mut out = RgbImage::from_pixel(width as u32, height as u32, Rgb([255, 255, 255]));
     for (i, panel) in panels.iter().enumerate() {
         let x0 = GAP + i * (pw + GAP);
@@ -68,8 +73,43 @@ pub fn render(image: &DisplayImage, panels: &[Panel]) -> RgbImage {
                 out.put_pixel((x0 + x) as u32, (title_h + y) as u32, Rgb(colour.map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8)));
             }
         }
+        if let (Some(_), Some(l)) = (&map, limit) {
+            colour_bar(&mut out, x0, bar_y, pw, l, panel.signed);
+        }
     }
     out
+}
+
+/// A bar from −`limit` (or 0) to `limit` in the map's colours, over mid grey, labelled at both
+/// ends (and 0 in the middle of a signed bar).
+fn colour_bar(out: &mut RgbImage, x0: usize, y0: usize, width: usize, limit: f32, signed: bool) {
+    for x in 0..width {
+        let t = x as f32 / (width.max(2) - 1) as f32;
+        let v = if signed { 2.0 * t - 1.0 } else { t };
+        let colour = blend(0.5, v, signed).map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8);
+        for y in 0..BAR_H {
+            out.put_pixel((x0 + x) as u32, (y0 + y) as u32, Rgb(colour));
+        }
+    }
+    let label_y = y0 + BAR_H + 2;
+    let low = if signed { format!("-{}", short_number(limit)) } else { "0".into() };
+    let high = short_number(limit);
+    draw_text(out, &low, x0, label_y, width);
+    let high_x = x0 + width.saturating_sub(6 * high.len());
+    draw_text(out, &high, high_x, label_y, 6 * high.len());
+    if signed {
+        draw_text(out, "0", x0 + width / 2 - 2, label_y, 6);
+    }
+}
+
+/// A number in at most about six characters: `0.042`, `12.5`, `3.1E-4`.
+fn short_number(v: f32) -> String {
+    match v.abs() {
+        a if a == 0.0 => "0".into(),
+        a if (0.01..100.0).contains(&a) => format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_string(),
+        a if (100.0..100_000.0).contains(&a) => format!("{v:.0}"),
+        _ => format!("{v:.1E}"),
+    }
 }
 
 fn pixel(image: &DisplayImage, y: usize, x: usize) -> [f32; 3] {
@@ -194,5 +234,21 @@ mod tests {
         let side = MIN_PANEL.div_ceil(8) * 8;
         assert_eq!(fig.width() as usize, 2 * (side + GAP) + GAP);
         assert!(fig.pixels().any(|p| p.0 == [0, 0, 0]), "titles drawn");
+    }
+
+    #[test]
+    fn a_map_panel_gets_a_colour_bar_from_minus_to_plus_its_largest_magnitude() {
+        let img = vec![0.5f32; 8 * 8];
+        let display = DisplayImage { data: &img, channels: 1, height: 8, width: 8 };
+        let map = Map { height: 2, width: 2, data: vec![0.0, 0.25, -0.5, 0.1] };
+        let fig = render(&display, &[Panel { title: vec![], map: Some(map), signed: true }]);
+        let side = MIN_PANEL.div_ceil(8) * 8;
+        let bar_y = (TITLE_LINES * 9 + 8 + side + GAP) as u32;
+        let (left, right) = (fig.get_pixel(GAP as u32, bar_y).0, fig.get_pixel((GAP + side - 1) as u32, bar_y).0);
+        assert!(left[2] > left[0] && right[0] > right[2], "blue at −0.5, red at +0.5: {left:?} {right:?}");
+        assert_eq!(short_number(0.5), "0.5");
+        assert_eq!(short_number(0.0421), "0.042");
+        assert_eq!(short_number(0.0003), "3.0E-4");
+        assert_eq!(short_number(1234.0), "1234");
     }
 }
