@@ -27,7 +27,8 @@ fn explains_test_images_with_all_three_methods() {
         assert!(out.join(name).is_file() && stdout.contains(name), "{name} missing; stdout: {stdout}");
     }
     let png = image::open(out.join("test-0.png")).unwrap();
-    assert!(png.width() > 3 * png.height(), "four panels side by side: {}×{}", png.width(), png.height());
+    // Four panels of at least 160 px side by side, titles above and colour bars below.
+    assert!(png.width() >= 4 * 160 && 2 * png.height() < png.width(), "four panels side by side: {}×{}", png.width(), png.height());
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("explanations.json")).unwrap()).unwrap();
     let first = &json["images"][0];
     assert_eq!(first["target"], first["predicted"]);
