@@ -48,6 +48,18 @@ fn an_rgb_photo_is_converted_and_resized_for_a_grey_model() {
     let photo = shared().join("data/imagenet-samples/fireboat.jpg");
     ok(netlens(&["explain", &torch_cnn(), "--image", &s(&photo), "--methods", "gradcam", "--out", &s(dir.path())]));
     assert!(dir.path().join("fireboat.png").is_file());
+    // Class names from --class-names for an image file (none come from the data then).
+    let names = dir.path().join("names.txt");
+    let fashion = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+    std::fs::write(&names, fashion.join("\n")).unwrap();
+    let out = dir.path().join("named");
+    ok(netlens(&["explain", &torch_cnn(), "--image", &s(&photo), "--methods", "gradcam", "--class-names", &s(&names), "--out", &s(&out)]));
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("explanations.json")).unwrap()).unwrap();
+    let predicted = json["images"][0]["predicted"].as_u64().unwrap() as usize;
+    assert_eq!(json["images"][0]["predicted_name"], fashion[predicted]);
+    std::fs::write(&names, "cat\ndog\n").unwrap();
+    let err = fails(netlens(&["explain", &torch_cnn(), "--image", &s(&photo), "--class-names", &s(&names), "--out", &s(&out)]));
+    assert!(err.contains("names.txt") && err.contains("expected 10 class names") && err.contains("found 2"), "{err}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! `netlens explain`: Grad-CAM, Integrated Gradients and Shapley values for any ONNX image
 //! classifier.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
@@ -86,6 +86,10 @@ pub struct ExplainArgs {
     /// Random seed (Shapley orders, noise baseline, random deletion orders).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Class names for the titles, one per line in logit order [default: ImageNet's for
+    /// 1000-class models; Fashion-MNIST's for --data or a netlens run folder's model.onnx].
+    #[arg(long, value_name = "FILE")]
+    pub class_names: Option<PathBuf>,
 }
 
 /// An explanation method.
@@ -135,8 +139,13 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     let imagenet = classes == 1000 && shape == [3, 224, 224];
     let norm = if imagenet { Normalisation::ImageNet } else { Normalisation::UnitRange };
     let (images, mut class_names) = inputs(&args, shape, norm)?;
-    if imagenet {
+    if let Some(file) = &args.class_names {
+        class_names = read_class_names(file, classes)?;
+    } else if imagenet {
         class_names = imagenet_class_names().into_iter().map(String::from).collect();
+    } else if class_names.is_empty() && classes == 10 && is_netlens_classifier_run(&args.model) {
+        // netlens trains its classifiers on the course's Fashion-MNIST layout.
+        class_names = netlens_fetch::fashion_mnist_class_names();
     }
     let cfg = config(&args, shape, class_names)?;
     let written = explain_to_dir(&args.model, &images, &cfg, &args.out, |line| eprintln!("{line}"))
@@ -146,6 +155,26 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
     }
     println!("{}", written.json.display());
     Ok(())
+}
+
+/// `--class-names`: one name per non-empty line, as many as the model has classes.
+fn read_class_names(file: &Path, classes: usize) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading --class-names {}", file.display()))?;
+    let names: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+    if classes > 0 && names.len() != classes {
+        bail!("{}: expected {classes} class names (one per line, the model has {classes} logits), found {}", file.display(), names.len());
+    }
+    Ok(names)
+}
+
+/// Whether `model` is the `model.onnx` of a `netlens train` run folder (its `config.json` names
+/// an architecture).
+fn is_netlens_classifier_run(model: &Path) -> bool {
+    let config = model.with_file_name("config.json");
+    std::fs::read_to_string(config)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|c| c.get("architecture").is_some())
 }
 
 /// The baseline of `--baseline` and `--blur-sigma` for inputs of `[channels, height, width]`.

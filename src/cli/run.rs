@@ -360,6 +360,7 @@ fn explain_args(model: &Path, out: &Path, effort: &Effort) -> ExplainArgs {
         faithfulness: true,
         curve_steps: 20,
         seed: 42,
+        class_names: None,
     }
 }
 
