@@ -226,7 +226,16 @@ fn inputs(args: &ExplainArgs, shape: [usize; 3], norm: Normalisation) -> anyhow:
         let images = args
             .images
             .iter()
-            .map(|p| load_image(p, shape, norm).with_context(|| format!("reading {}", p.display())))
+            .map(|p| {
+                let image = load_image(p, shape, norm).with_context(|| format!("reading {}", p.display()))?;
+                // Say what was done to the file, so a converted input is never a surprise.
+                if let Ok((w, h)) = image::image_dimensions(p) {
+                    let [c, mh, mw] = shape;
+                    let how = if norm == Normalisation::ImageNet { "ImageNet preprocessing: resize 256, centre crop 224, normalise" } else { "converted and resized" };
+                    eprintln!("{}: {w}×{h} → {c}×{mh}×{mw} for the model ({how})", p.display());
+                }
+                Ok(image)
+            })
             .collect::<anyhow::Result<_>>()?;
         return Ok((images, vec![]));
     };
