@@ -40,7 +40,7 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
 fn architecture(doc: &mut Doc, run: &Path, name: &str, title: &str) -> Result<()> {
     let onnx = run.join("model.onnx");
     let summary = netlens_onnx::inspect(&onnx)?;
-    let input = DiagramBox { name: "input".into(), op: "image".into(), size: shape_text(&format_shape(summary.input.shape.as_deref())) };
+    let input = DiagramBox { name: "input".into(), op: "image".into(), size: shape_text(&format_shape(summary.input.shape.as_deref())), beside_previous: false };
     let boxes: Vec<DiagramBox> = std::iter::once(input).chain(layer_boxes(&summary.layers)).collect();
     let fig = format!("{}-architecture.svg", slug(name));
     write_diagram_svg(&format!("{title}: layers and output feature-map sizes (from model.onnx)"), &boxes, &doc.figure_path(&fig))?;
@@ -66,10 +66,10 @@ fn layer_boxes(layers: &[netlens_onnx::Layer]) -> Vec<DiagramBox> {
         let size = |l: &netlens_onnx::Layer| shape_text(&format_shape(l.output_shape.as_deref()));
         let bias = drawn.get(i + 1).filter(|next| l.op == "MatMul" && next.op == "Add" && l.name.strip_suffix(".matmul") == Some(next.name.as_str()));
         if let Some(add) = bias {
-            boxes.push(DiagramBox { name: add.name.clone(), op: "Linear (MatMul + bias)".into(), size: size(add) });
+            boxes.push(DiagramBox { name: add.name.clone(), op: "Linear (MatMul + bias)".into(), size: size(add), beside_previous: false });
             i += 2;
         } else {
-            boxes.push(DiagramBox { name: l.name.clone(), op: l.op.clone(), size: size(l) });
+            boxes.push(DiagramBox { name: l.name.clone(), op: l.op.clone(), size: size(l), beside_previous: false });
             i += 1;
         }
     }

@@ -1,5 +1,6 @@
 //! Architecture diagrams: one box per layer, top to bottom, each with the layer's name, operation
-//! and output feature-map size, drawn as plain SVG.
+//! and output feature-map size, drawn as plain SVG. Layers computed from the same input (two
+//! heads) share a row.
 
 use std::path::Path;
 
@@ -14,30 +15,61 @@ pub struct DiagramBox {
     pub op: String,
     /// Output feature-map size, e.g. `6×28×28`.
     pub size: String,
+    /// Drawn beside the previous box (same input, e.g. a second head), not below it.
+    pub beside_previous: bool,
 }
 
 const WIDTH: usize = 560;
 const BOX_H: usize = 24;
 const GAP: usize = 12;
 
-/// Writes a vertical chain of boxes with arrows between them to `path` (atomically).
+/// Writes a vertical chain of rows of boxes with arrows between them to `path` (atomically).
 pub fn write_diagram_svg(title: &str, boxes: &[DiagramBox], path: &Path) -> Result<()> {
-    let height = 40 + boxes.len() * (BOX_H + GAP);
+    let mut rows: Vec<Vec<&DiagramBox>> = vec![];
+    for b in boxes {
+        match rows.last_mut() {
+            Some(row) if b.beside_previous => row.push(b),
+            _ => rows.push(vec![b]),
+        }
+    }
+    let height = 40 + rows.iter().map(|r| row_height(r) + GAP).sum::<usize>();
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">{}</text>\n",
         WIDTH / 2,
         escape(title)
     );
-    for (i, b) in boxes.iter().enumerate() {
-        svg += &layer_box(i, b);
+    let mut y = 32;
+    let mut above: Vec<usize> = vec![];
+    for row in &rows {
+        let width = (WIDTH - 40 - (row.len() - 1) * GAP) / row.len();
+        let centres: Vec<usize> = (0..row.len()).map(|i| 20 + i * (width + GAP) + width / 2).collect();
+        // Arrows from every box of the row above to every box of this row.
+        for &from in &above {
+            for &to in &centres {
+                svg += &arrow(from, y - GAP, to, y);
+            }
+        }
+        for (i, b) in row.iter().enumerate() {
+            svg += &layer_box(20 + i * (width + GAP), y, width, row_height(row), b, row.len() > 1);
+        }
+        above = centres;
+        y += row_height(row) + GAP;
     }
     svg += "</svg>\n";
     netlens_fetch::write_atomically(path, svg.as_bytes())?;
     Ok(())
 }
 
-fn layer_box(i: usize, b: &DiagramBox) -> String {
-    let y = 32 + i * (BOX_H + GAP);
+/// A row of several boxes puts the operation on a second line.
+fn row_height(row: &[&DiagramBox]) -> usize {
+    if row.len() > 1 { 2 * BOX_H - 6 } else { BOX_H }
+}
+
+fn arrow(x1: usize, y1: usize, x2: usize, y2: usize) -> String {
+    format!("<line x1=\"{x1}\" y1=\"{y1}\" x2=\"{x2}\" y2=\"{y2}\" stroke=\"#555\"/><polygon points=\"{},{} {},{} {x2},{y2}\" fill=\"#555\"/>\n", x2 - 4, y2 - 5, x2 + 4, y2 - 5)
+}
+
+fn layer_box(x: usize, y: usize, width: usize, height: usize, b: &DiagramBox, two_lines: bool) -> String {
     let fill = match b.op.to_ascii_lowercase() {
         o if o.contains("conv") => "#cfe2f3",
         o if o.contains("pool") => "#d9ead3",
@@ -45,15 +77,14 @@ fn layer_box(i: usize, b: &DiagramBox) -> String {
         o if o.contains("norm") => "#ead1dc",
         _ => "#eeeeee",
     };
-    let arrow = if i == 0 { String::new() } else { format!("<line x1=\"{0}\" y1=\"{1}\" x2=\"{0}\" y2=\"{2}\" stroke=\"#555\"/><polygon points=\"{3},{4} {5},{4} {0},{2}\" fill=\"#555\"/>\n", WIDTH / 2, y - GAP, y, WIDTH / 2 - 4, y - 5, WIDTH / 2 + 4) };
+    let (op_x, op_y) = if two_lines { (x + 10, y + 16 + BOX_H - 6) } else { (x + 180, y + 16) };
     format!(
-        "{arrow}<rect x=\"20\" y=\"{y}\" width=\"{}\" height=\"{BOX_H}\" rx=\"4\" fill=\"{fill}\" stroke=\"#333\"/>\n<text x=\"30\" y=\"{}\">{}</text><text x=\"200\" y=\"{}\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-family=\"monospace\">{}</text>\n",
-        WIDTH - 40,
+        "<rect x=\"{x}\" y=\"{y}\" width=\"{width}\" height=\"{height}\" rx=\"4\" fill=\"{fill}\" stroke=\"#333\"/>\n<text x=\"{}\" y=\"{}\">{}</text><text x=\"{op_x}\" y=\"{op_y}\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-family=\"monospace\">{}</text>\n",
+        x + 10,
         y + 16,
         escape(&b.name),
-        y + 16,
         escape(&b.op),
-        WIDTH - 30,
+        x + width - 10,
         y + 16,
         escape(&b.size)
     )
@@ -73,13 +104,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.svg");
         let boxes = vec![
-            DiagramBox { name: "conv1".into(), op: "Conv".into(), size: "6×28×28".into() },
-            DiagramBox { name: "a<b".into(), op: "Gemm".into(), size: "10".into() },
+            DiagramBox { name: "conv1".into(), op: "Conv".into(), size: "6×28×28".into(), beside_previous: false },
+            DiagramBox { name: "a<b".into(), op: "Gemm".into(), size: "10".into(), beside_previous: false },
         ];
         write_diagram_svg("Net & co", &boxes, &path).unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
         assert_eq!(svg.matches("<rect x=\"20\"").count(), 2);
         assert!(svg.contains("6×28×28") && svg.contains("a&lt;b") && svg.contains("Net &amp; co"));
         assert_eq!(svg.matches("<line").count(), 1);
+    }
+
+    #[test]
+    fn two_heads_share_a_row_and_each_gets_an_arrow_in_and_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.svg");
+        let b = |name: &str, beside| DiagramBox { name: name.into(), op: "Fully connected".into(), size: "64".into(), beside_previous: beside };
+        write_diagram_svg("VAE", &[b("flatten", false), b("mu", false), b("log_var", true), b("z", false)], &path).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(svg.matches("<rect x=").count(), 4, "four boxes");
+        // flatten → mu, flatten → log_var, mu → z, log_var → z.
+        assert_eq!(svg.matches("<line").count(), 4);
     }
 }

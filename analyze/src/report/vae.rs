@@ -48,7 +48,8 @@ fn diagram(doc: &mut Doc, card: &serde_json::Value, path: &Path, name: &str, tit
         .iter()
         .map(|l| {
             let dims: Vec<String> = array(l, "output", path)?.iter().map(show).collect();
-            Ok(DiagramBox { name: text(l, "name", path)?.to_string(), op: text(l, "op", path)?.to_string(), size: dims.join("×") })
+            let beside_previous = l.get("beside_previous").and_then(serde_json::Value::as_bool).unwrap_or(false);
+            Ok(DiagramBox { name: text(l, "name", path)?.to_string(), op: text(l, "op", path)?.to_string(), size: dims.join("×"), beside_previous })
         })
         .collect::<Result<Vec<_>>>()?;
     let fig = format!("{}-architecture.svg", slug(name));

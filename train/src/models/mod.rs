@@ -101,6 +101,10 @@ pub struct LayerCard {
     pub op: String,
     /// Output size per example.
     pub output: Vec<usize>,
+    /// Computed from the same input as the layer before it, not from that layer's output (a
+    /// second head, e.g. the VAE's log σ² beside μ); diagrams draw it beside that layer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub beside_previous: bool,
 }
 
 /// What the report says about a model: its name, why it is designed so, and its layers.
@@ -115,7 +119,7 @@ pub struct ModelCard {
 }
 
 pub(crate) fn layer(name: &str, op: &str, output: &[usize]) -> LayerCard {
-    LayerCard { name: name.into(), op: op.into(), output: output.to_vec() }
+    LayerCard { name: name.into(), op: op.into(), output: output.to_vec(), beside_previous: false }
 }
 
 /// `[batch, c, h, w]` → `[batch, c·h·w]` with the batch axis kept symbolic on export.

@@ -149,7 +149,8 @@ impl VaeConfig {
         }
         layers.push(layer("encoder.flatten", "Flatten", &[self.bottom_features()]));
         layers.push(layer("encoder.mu", &format!("Fully connected {}→{} (μ)", self.bottom_features(), self.latent), &[self.latent]));
-        layers.push(layer("encoder.log_var", &format!("Fully connected {}→{} (log σ²)", self.bottom_features(), self.latent), &[self.latent]));
+        let log_var = layer("encoder.log_var", &format!("Fully connected {}→{} (log σ²)", self.bottom_features(), self.latent), &[self.latent]);
+        layers.push(LayerCard { beside_previous: true, ..log_var });
         layers.push(layer("reparameterize", "z = μ + exp(½ log σ²)·ε, ε ~ N(0, I) (training only)", &[self.latent]));
         layers.extend(self.decoder_layers());
         layers
