@@ -42,7 +42,8 @@ mod tests {
     #[test]
     fn a_cause_already_in_the_message_is_printed_once() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory (os error 2)");
-        let err = anyhow::Error::new(netlens_fetch::FetchError::Io { path: "/x.onnx".into(), source: io }).context("loading /x.onnx");
+        let err = anyhow::Error::new(netlens_fetch::FetchError::Io { path: "/x.onnx".into(), source: io })
+            .context("loading /x.onnx");
         assert_eq!(error_chain(&err), "loading /x.onnx: /x.onnx: No such file or directory (os error 2)");
     }
 }

@@ -17,10 +17,7 @@ pub fn fashion_small() -> PathBuf {
 
 /// Runs the `netlens` binary with `args`.
 pub fn netlens(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_netlens"))
-        .args(args)
-        .output()
-        .expect("the netlens binary runs")
+    Command::new(env!("CARGO_BIN_EXE_netlens")).args(args).output().expect("the netlens binary runs")
 }
 
 /// Asserts success and returns stdout; prints stderr on failure.

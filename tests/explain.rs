@@ -20,16 +20,35 @@ fn explains_test_images_with_all_three_methods() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("explain");
     let stdout = ok(netlens(&[
-        "explain", &torch_cnn(), "--data", &s(&fashion_small()), "--index", "0,1", "--steps", "16",
-        "--permutations", "20", "--faithfulness", "--curve-steps", "8", "--out", &s(&out),
+        "explain",
+        &torch_cnn(),
+        "--data",
+        &s(&fashion_small()),
+        "--index",
+        "0,1",
+        "--steps",
+        "16",
+        "--permutations",
+        "20",
+        "--faithfulness",
+        "--curve-steps",
+        "8",
+        "--out",
+        &s(&out),
     ]));
     for name in ["test-0.png", "test-1.png", "explanations.json"] {
         assert!(out.join(name).is_file() && stdout.contains(name), "{name} missing; stdout: {stdout}");
     }
     let png = image::open(out.join("test-0.png")).unwrap();
     // Four panels of at least 160 px side by side, titles above and colour bars below.
-    assert!(png.width() >= 4 * 160 && 2 * png.height() < png.width(), "four panels side by side: {}×{}", png.width(), png.height());
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("explanations.json")).unwrap()).unwrap();
+    assert!(
+        png.width() >= 4 * 160 && 2 * png.height() < png.width(),
+        "four panels side by side: {}×{}",
+        png.width(),
+        png.height()
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("explanations.json")).unwrap()).unwrap();
     let first = &json["images"][0];
     assert_eq!(first["target"], first["predicted"]);
     assert_eq!(first["grad_cam"]["layer"], "/relu2/Relu_output_0");
@@ -50,15 +69,37 @@ fn an_rgb_photo_is_converted_and_resized_for_a_grey_model() {
     assert!(dir.path().join("fireboat.png").is_file());
     // Class names from --class-names for an image file (none come from the data then).
     let names = dir.path().join("names.txt");
-    let fashion = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+    let fashion =
+        ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
     std::fs::write(&names, fashion.join("\n")).unwrap();
     let out = dir.path().join("named");
-    ok(netlens(&["explain", &torch_cnn(), "--image", &s(&photo), "--methods", "gradcam", "--class-names", &s(&names), "--out", &s(&out)]));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("explanations.json")).unwrap()).unwrap();
+    ok(netlens(&[
+        "explain",
+        &torch_cnn(),
+        "--image",
+        &s(&photo),
+        "--methods",
+        "gradcam",
+        "--class-names",
+        &s(&names),
+        "--out",
+        &s(&out),
+    ]));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("explanations.json")).unwrap()).unwrap();
     let predicted = json["images"][0]["predicted"].as_u64().unwrap() as usize;
     assert_eq!(json["images"][0]["predicted_name"], fashion[predicted]);
     std::fs::write(&names, "cat\ndog\n").unwrap();
-    let err = fails(netlens(&["explain", &torch_cnn(), "--image", &s(&photo), "--class-names", &s(&names), "--out", &s(&out)]));
+    let err = fails(netlens(&[
+        "explain",
+        &torch_cnn(),
+        "--image",
+        &s(&photo),
+        "--class-names",
+        &s(&names),
+        "--out",
+        &s(&out),
+    ]));
     assert!(err.contains("names.txt") && err.contains("expected 10 class names") && err.contains("found 2"), "{err}");
 }
 
@@ -66,8 +107,18 @@ fn an_rgb_photo_is_converted_and_resized_for_a_grey_model() {
 fn an_unknown_layer_lists_the_available_ones() {
     let dir = tempfile::tempdir().unwrap();
     let err = fails(netlens(&[
-        "explain", &torch_cnn(), "--data", &s(&fashion_small()), "--index", "0", "--methods", "gradcam",
-        "--layer", "/relu9/Relu_output_0", "--out", &s(dir.path()),
+        "explain",
+        &torch_cnn(),
+        "--data",
+        &s(&fashion_small()),
+        "--index",
+        "0",
+        "--methods",
+        "gradcam",
+        "--layer",
+        "/relu9/Relu_output_0",
+        "--out",
+        &s(dir.path()),
     ]));
     assert!(err.contains("/relu9/Relu_output_0") && err.contains("/relu2/Relu_output_0"), "{err}");
 }
@@ -76,13 +127,34 @@ fn an_unknown_layer_lists_the_available_ones() {
 fn a_target_outside_the_classes_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let err = fails(netlens(&[
-        "explain", &torch_cnn(), "--data", &s(&fashion_small()), "--index", "0", "--methods", "ig", "--target", "10",
-        "--out", &s(dir.path()),
+        "explain",
+        &torch_cnn(),
+        "--data",
+        &s(&fashion_small()),
+        "--index",
+        "0",
+        "--methods",
+        "ig",
+        "--target",
+        "10",
+        "--out",
+        &s(dir.path()),
     ]));
     assert!(err.contains("target") && err.contains("10 classes"), "{err}");
     for bad in [["--grid", "0"], ["--permutations", "3"], ["--target", "10"]] {
         let out = dir.path().join(format!("out{}", bad[1]));
-        fails(netlens(&["explain", &torch_cnn(), "--data", &s(&fashion_small()), "--index", "0", bad[0], bad[1], "--out", &s(&out)]));
+        fails(netlens(&[
+            "explain",
+            &torch_cnn(),
+            "--data",
+            &s(&fashion_small()),
+            "--index",
+            "0",
+            bad[0],
+            bad[1],
+            "--out",
+            &s(&out),
+        ]));
         assert!(!out.exists(), "{bad:?} left {} behind", out.display());
     }
 }
@@ -91,8 +163,18 @@ fn a_target_outside_the_classes_is_an_error() {
 fn a_blur_sigma_that_is_not_a_positive_number_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let err = fails(netlens(&[
-        "explain", &torch_cnn(), "--data", &s(&fashion_small()), "--index", "0", "--methods", "ig", "--blur-sigma", "0",
-        "--out", &s(dir.path()),
+        "explain",
+        &torch_cnn(),
+        "--data",
+        &s(&fashion_small()),
+        "--index",
+        "0",
+        "--methods",
+        "ig",
+        "--blur-sigma",
+        "0",
+        "--out",
+        &s(dir.path()),
     ]));
     assert!(err.contains("--blur-sigma") && err.contains("`0`"), "{err}");
 }
@@ -100,7 +182,16 @@ fn a_blur_sigma_that_is_not_a_positive_number_is_an_error() {
 #[test]
 fn an_index_outside_the_data_and_a_non_image_file_are_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let err = fails(netlens(&["explain", &torch_cnn(), "--data", &s(&fashion_small()), "--index", "5000", "--out", &s(dir.path())]));
+    let err = fails(netlens(&[
+        "explain",
+        &torch_cnn(),
+        "--data",
+        &s(&fashion_small()),
+        "--index",
+        "5000",
+        "--out",
+        &s(dir.path()),
+    ]));
     assert!(err.contains("5000") && err.contains("1000 images"), "{err}");
     let not_image = dir.path().join("notes.png");
     std::fs::write(&not_image, "not an image").unwrap();
@@ -126,26 +217,55 @@ fn an_unsupported_op_names_the_op_and_the_node() {
     let dir = tempfile::tempdir().unwrap();
     let model: PathBuf = dir.path().join("selu.onnx");
     std::fs::write(&model, renamed).unwrap();
-    let err = fails(netlens(&["explain", &s(&model), "--data", &s(&fashion_small()), "--index", "0", "--out", &s(dir.path())]));
+    let err = fails(netlens(&[
+        "explain",
+        &s(&model),
+        "--data",
+        &s(&fashion_small()),
+        "--index",
+        "0",
+        "--out",
+        &s(dir.path()),
+    ]));
     assert!(err.contains("`Selu`") && err.contains("/relu1/Selu"), "{err}");
 }
 
 #[test]
 fn a_converted_resnet_gets_imagenet_preprocessing_and_class_names() {
     let dir = tempfile::tempdir().unwrap();
-    ok(netlens(&["fetch", "resnet34", "--from", &s(&shared().join("fixtures/tiny-resnet34.pth")), "--out", &s(dir.path())]));
+    ok(netlens(&[
+        "fetch",
+        "resnet34",
+        "--from",
+        &s(&shared().join("fixtures/tiny-resnet34.pth")),
+        "--out",
+        &s(dir.path()),
+    ]));
     let model = dir.path().join("resnet34/resnet34.onnx");
     let out = dir.path().join("explain");
     let photo = shared().join("data/imagenet-samples/cat_dog.jpg");
-    ok(netlens(&["explain", &s(&model), "--image", &s(&photo), "--methods", "gradcam,ig", "--steps", "4", "--out", &s(&out)]));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("explanations.json")).unwrap()).unwrap();
+    ok(netlens(&[
+        "explain",
+        &s(&model),
+        "--image",
+        &s(&photo),
+        "--methods",
+        "gradcam,ig",
+        "--steps",
+        "4",
+        "--out",
+        &s(&out),
+    ]));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("explanations.json")).unwrap()).unwrap();
     let first = &json["images"][0];
     let names = std::fs::read_to_string(shared().join("data/imagenet-classes.txt")).unwrap();
     let predicted = first["predicted"].as_u64().unwrap() as usize;
     assert_eq!(first["predicted_name"].as_str().unwrap(), names.lines().nth(predicted).unwrap().trim_end());
     assert_eq!(first["shape"], serde_json::json!([3, 224, 224]));
     assert_eq!(first["grad_cam"]["layer_map"]["height"], 7, "layer4 of a ResNet at 224²");
-    let err = fails(netlens(&["explain", &s(&model), "--data", &s(&fashion_small()), "--index", "0", "--out", &s(&out)]));
+    let err =
+        fails(netlens(&["explain", &s(&model), "--data", &s(&fashion_small()), "--index", "0", "--out", &s(&out)]));
     assert!(err.contains("1×32×32") && err.contains("3×224×224") && err.contains("resnet34.onnx"), "{err}");
 }
 
@@ -170,13 +290,30 @@ fn on_our_trained_cnn_every_method_deletes_evidence_faster_than_random() {
     let out = dir.path().join("explain");
     let indices: Vec<String> = (0..20).map(|i| i.to_string()).collect();
     ok(netlens(&[
-        "explain", &s(&run.join("model.onnx")), "--data", &s(&fashion_small()), "--index", &indices.join(","),
-        "--steps", "32", "--permutations", "40", "--faithfulness", "--curve-steps", "16", "--out", &s(&out),
+        "explain",
+        &s(&run.join("model.onnx")),
+        "--data",
+        &s(&fashion_small()),
+        "--index",
+        &indices.join(","),
+        "--steps",
+        "32",
+        "--permutations",
+        "40",
+        "--faithfulness",
+        "--curve-steps",
+        "16",
+        "--out",
+        &s(&out),
     ]));
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("explanations.json")).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("explanations.json")).unwrap()).unwrap();
     assert_eq!(json["baseline"]["baseline"]["kind"], "blurred");
     let random = mean_over_images(&json, |i| i["deletion_insertion"]["random"]["deletion_auc"].as_f64().unwrap());
-    println!("mean deletion AUC over 20 test images, netlens CNN, {}: random {random:.4}", json["baseline"]["description"]);
+    println!(
+        "mean deletion AUC over 20 test images, netlens CNN, {}: random {random:.4}",
+        json["baseline"]["description"]
+    );
     for method in ["grad_cam", "integrated_gradients", "shapley"] {
         let auc = mean_over_images(&json, |i| i["deletion_insertion"][method]["deletion"]["auc"].as_f64().unwrap());
         println!("  {method}: {auc:.4}");

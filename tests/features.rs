@@ -56,7 +56,8 @@ fn a_file_that_is_not_onnx_is_a_clear_error() {
 fn features_of_conv_fc_and_final_layers_with_pca_and_tsne() {
     let dir = tempfile::tempdir().unwrap();
     ok(run_features(&torch_cnn(), &fashion_small(), dir.path(), &[]));
-    let summary: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["samples"], 150);
     let layers = summary["layers"].as_array().unwrap();
     let roles: Vec<&str> = layers.iter().map(|l| l["role"].as_str().unwrap()).collect();
@@ -64,10 +65,12 @@ fn features_of_conv_fc_and_final_layers_with_pca_and_tsne() {
         assert!(roles.contains(&role), "auto layers {roles:?}");
     }
     for layer in layers {
-        let methods: Vec<&str> = layer["embeddings"].as_array().unwrap().iter().map(|e| e["method"].as_str().unwrap()).collect();
+        let methods: Vec<&str> =
+            layer["embeddings"].as_array().unwrap().iter().map(|e| e["method"].as_str().unwrap()).collect();
         assert_eq!(methods, ["pca", "tsne"]);
         for e in layer["embeddings"].as_array().unwrap() {
-            let files: Vec<PathBuf> = e["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().into()).collect();
+            let files: Vec<PathBuf> =
+                e["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap().into()).collect();
             assert!(files.iter().all(|f| f.exists()), "{files:?}");
             let svg = std::fs::read_to_string(&files[0]).unwrap();
             assert!(svg.contains("Ankle boot") && svg.contains("T-shirt/top"), "legend of class names");
@@ -76,11 +79,15 @@ fn features_of_conv_fc_and_final_layers_with_pca_and_tsne() {
             let sil = e["silhouette"].as_f64().unwrap();
             assert!((-1.0..=1.0).contains(&sil));
         }
-        let share: Vec<f64> = layer["embeddings"][0]["variance_share"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+        let share: Vec<f64> =
+            layer["embeddings"][0]["variance_share"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
         assert!(share[0] >= share[1] && share[0] + share[1] <= 1.0 + 1e-9, "{share:?}");
     }
     // The expected finding: classes separate better in the final layer than in the first conv.
-    let knn: Vec<(String, f64)> = layers.iter().map(|l| (l["layer"].as_str().unwrap().to_string(), l["knn_accuracy"].as_f64().unwrap())).collect();
+    let knn: Vec<(String, f64)> = layers
+        .iter()
+        .map(|l| (l["layer"].as_str().unwrap().to_string(), l["knn_accuracy"].as_f64().unwrap()))
+        .collect();
     println!("torch-small-cnn 5-NN accuracy by layer (n = 150): {knn:?}");
     let (first_conv, last) = (knn.first().unwrap().1, knn.last().unwrap().1);
     assert!(last > first_conv, "k-NN accuracy should rise from the first conv to the final layer: {knn:?}");
@@ -99,13 +106,18 @@ fn on_the_trained_lenet_knn_accuracy_rises_from_the_first_conv_to_the_fully_conn
     ok(netlens(&["train", "lenet", "--data", s(&data), "--out", s(run.path())]));
     let model = run.path().join("model.onnx");
     ok(run_features(&model, &data, out.path(), &["--methods", "pca", "--per-class", "100"]));
-    let summary: Value = serde_json::from_str(&std::fs::read_to_string(out.path().join("summary.json")).unwrap()).unwrap();
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path().join("summary.json")).unwrap()).unwrap();
     let layers = summary["layers"].as_array().unwrap();
     let roles: Vec<&str> = layers.iter().map(|l| l["role"].as_str().unwrap()).collect();
     assert_eq!(roles.first(), Some(&"Convolution"), "{roles:?}");
     assert!(roles.contains(&"FullyConnected") && roles.last() == Some(&"Final"), "{roles:?}");
-    let knn: Vec<(String, &str, f64)> =
-        layers.iter().map(|l| (l["layer"].as_str().unwrap().to_string(), l["role"].as_str().unwrap(), l["knn_accuracy"].as_f64().unwrap())).collect();
+    let knn: Vec<(String, &str, f64)> = layers
+        .iter()
+        .map(|l| {
+            (l["layer"].as_str().unwrap().to_string(), l["role"].as_str().unwrap(), l["knn_accuracy"].as_f64().unwrap())
+        })
+        .collect();
     println!("trained LeNet-5, 5-NN accuracy by layer (n = 1000): {knn:?}");
     let first_conv = knn[0].2;
     let best_fc = knn.iter().filter(|k| k.1 != "Convolution").map(|k| k.2).fold(0.0, f64::max);
@@ -121,7 +133,10 @@ fn three_d_embeddings_of_named_layers_are_reproducible() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let model = torch_cnn();
     let summary: Value = serde_json::from_str(&ok(netlens(&["inspect", s(&model), "--json"]))).unwrap();
-    let fc = summary["layers"].as_array().unwrap().iter().find(|l| l["op"] == "Gemm").unwrap()["name"].as_str().unwrap().to_string();
+    let fc = summary["layers"].as_array().unwrap().iter().find(|l| l["op"] == "Gemm").unwrap()["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let args = ["--layers", &fc, "--dims", "3", "--methods", "pca,tsne", "--seed", "3"];
     ok(run_features(&model, &fashion_small(), a.path(), &args));
     ok(run_features(&model, &fashion_small(), b.path(), &args));
@@ -131,7 +146,11 @@ fn three_d_embeddings_of_named_layers_are_reproducible() {
     assert!(tsne.starts_with("index,label,class,x1,x2,x3\n"), "{tsne}");
     let ids = |csv: &str| csv.lines().map(|l| l.split(',').take(3).collect::<Vec<_>>().join(",")).collect::<Vec<_>>();
     assert_eq!(ids(&tsne), ids(&read(b.path(), &format!("{stem}_tsne.csv"))), "same seed, same sample");
-    assert_eq!(read(a.path(), &format!("{stem}_pca.csv")), read(b.path(), &format!("{stem}_pca.csv")), "PCA is deterministic");
+    assert_eq!(
+        read(a.path(), &format!("{stem}_pca.csv")),
+        read(b.path(), &format!("{stem}_pca.csv")),
+        "PCA is deterministic"
+    );
     let knn = |dir: &Path| -> f64 {
         let v: Value = serde_json::from_str(&read(dir, "summary.json")).unwrap();
         v["layers"][0]["embeddings"][1]["knn_accuracy"].as_f64().unwrap()
@@ -144,13 +163,25 @@ fn three_d_embeddings_of_named_layers_are_reproducible() {
 fn an_unknown_layer_lists_the_available_ones() {
     let dir = tempfile::tempdir().unwrap();
     let err = fails(run_features(&torch_cnn(), &fashion_small(), dir.path(), &["--layers", "conv9"]));
-    assert!(err.contains("layer `conv9` not in") && err.contains("available:") && err.contains("conv1, relu1"), "{err}");
+    assert!(
+        err.contains("layer `conv9` not in") && err.contains("available:") && err.contains("conv1, relu1"),
+        "{err}"
+    );
 }
 
 #[test]
 fn too_few_samples_per_class_and_too_large_perplexity_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let err = fails(netlens(&["features", s(&torch_cnn()), "--data", s(&fashion_small()), "--out", s(dir.path()), "--per-class", "10"]));
+    let err = fails(netlens(&[
+        "features",
+        s(&torch_cnn()),
+        "--data",
+        s(&fashion_small()),
+        "--out",
+        s(dir.path()),
+        "--per-class",
+        "10",
+    ]));
     assert!(err.contains("per-class = 10") && err.contains("at least 15"), "{err}");
     let err = fails(run_features(&torch_cnn(), &fashion_small(), dir.path(), &["--perplexity", "60"]));
     assert!(err.contains("perplexity = 60") && err.contains("150 samples"), "{err}");

@@ -43,7 +43,8 @@ fn fashion_mnist_from_local_idx_files_writes_the_course_layout() {
     std::fs::create_dir(&raw).unwrap();
     write_fashion_idx(&raw, 12, 7);
     let out = dir.path().join("data");
-    let stdout = ok(netlens(&["fetch", "fashion-mnist", "--from", raw.to_str().unwrap(), "--out", out.to_str().unwrap()]));
+    let stdout =
+        ok(netlens(&["fetch", "fashion-mnist", "--from", raw.to_str().unwrap(), "--out", out.to_str().unwrap()]));
     assert!(stdout.contains("12 train + 7 test images"), "{stdout}");
     let folder = out.join("fashion-mnist");
     let x = read_u8(&folder.join("X_train.npy"), "(12, 32, 32)").unwrap();
@@ -64,7 +65,8 @@ fn mirror_with_wrong_bytes_fails_on_the_pinned_checksum_and_keeps_nothing() {
     let cache = dir.path().join("cache");
     let out = dir.path().join("data");
     let url = server.url("/mirror/");
-    let args = ["fetch", "fashion-mnist", "--url", &url, "--cache", cache.to_str().unwrap(), "--out", out.to_str().unwrap()];
+    let args =
+        ["fetch", "fashion-mnist", "--url", &url, "--cache", cache.to_str().unwrap(), "--out", out.to_str().unwrap()];
     let stderr = fails(netlens(&[&args[..], &["--retries", "0"]].concat()));
     assert!(stderr.contains("checksum mismatch for `train-images-idx3-ubyte.gz`"), "{stderr}");
     assert!(stderr.contains("expected sha256 08dc20ab"), "{stderr}");
@@ -78,7 +80,8 @@ fn missing_file_on_the_mirror_is_an_http_404_error() {
     let dir = tempfile::tempdir().unwrap();
     let url = server.url("/nothing/");
     let cache = dir.path().join("cache");
-    let stderr = fails(netlens(&["fetch", "resnet34", "--url", &url, "--cache", cache.to_str().unwrap(), "--retries", "0"]));
+    let stderr =
+        fails(netlens(&["fetch", "resnet34", "--url", &url, "--cache", cache.to_str().unwrap(), "--retries", "0"]));
     assert!(stderr.contains("/nothing/resnet34-b627a593.pth: HTTP 404"), "{stderr}");
 }
 
@@ -90,7 +93,9 @@ fn synthetic_input() -> Vec<f32> {
         for y in 0..n {
             for x in 0..n {
                 let (c, y, x) = (c as f64, y as f64, x as f64);
-                out.push((0.5 * (0.013 * (y * n as f64 + x) + 0.7 * c).sin() + 0.25 * (0.071 * x - 0.029 * y).cos()) as f32);
+                out.push(
+                    (0.5 * (0.013 * (y * n as f64 + x) + 0.7 * c).sin() + 0.25 * (0.071 * x - 0.029 * y).cos()) as f32,
+                );
             }
         }
     }
@@ -102,7 +107,14 @@ fn resnet34_from_a_local_checkpoint_converts_and_runs_in_tract() {
     use tract_onnx::prelude::*;
     let dir = tempfile::tempdir().unwrap();
     let checkpoint = shared().join("fixtures/tiny-resnet34.pth");
-    let stdout = ok(netlens(&["fetch", "resnet34", "--from", checkpoint.to_str().unwrap(), "--out", dir.path().to_str().unwrap()]));
+    let stdout = ok(netlens(&[
+        "fetch",
+        "resnet34",
+        "--from",
+        checkpoint.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]));
     assert!(stdout.contains("blocks [3, 4, 6, 3], widths [4, 8, 16, 32], 1000 classes"), "{stdout}");
     let folder = dir.path().join("resnet34");
     let classes = std::fs::read_to_string(folder.join("imagenet-classes.txt")).unwrap();
@@ -138,7 +150,14 @@ fn resnet34_from_a_local_checkpoint_converts_and_runs_in_tract() {
 fn a_file_that_is_not_a_checkpoint_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let not_pth = shared().join("data/imagenet-classes.txt");
-    let stderr = fails(netlens(&["fetch", "resnet34", "--from", not_pth.to_str().unwrap(), "--out", dir.path().to_str().unwrap()]));
+    let stderr = fails(netlens(&[
+        "fetch",
+        "resnet34",
+        "--from",
+        not_pth.to_str().unwrap(),
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]));
     assert!(stderr.contains("imagenet-classes.txt") && stderr.contains("PyTorch checkpoint"), "{stderr}");
     assert!(!dir.path().join("resnet34/resnet34.onnx").exists());
 }

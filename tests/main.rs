@@ -3,8 +3,8 @@
 
 mod common;
 mod explain;
-mod fetch;
 mod features;
+mod fetch;
 mod report;
 mod train;
 mod vae;

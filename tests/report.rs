@@ -24,12 +24,51 @@ fn small_runs(root: &Path) -> (PathBuf, PathBuf) {
     let lenet = root.join("lenet");
     ok(netlens(&["train", "lenet", "--data", s(&data), "--epochs", "1", "--out", s(&lenet)]));
     let model = lenet.join("model.onnx");
-    ok(netlens(&["features", s(&model), "--data", s(&data), "--per-class", "15", "--iterations", "250", "--out", s(&lenet.join("features"))]));
-    ok(netlens(&["explain", s(&model), "--data", s(&data), "--index", "0,1", "--steps", "8", "--permutations", "8", "--faithfulness", "--out", s(&lenet.join("explain"))]));
+    ok(netlens(&[
+        "features",
+        s(&model),
+        "--data",
+        s(&data),
+        "--per-class",
+        "15",
+        "--iterations",
+        "250",
+        "--out",
+        s(&lenet.join("features")),
+    ]));
+    ok(netlens(&[
+        "explain",
+        s(&model),
+        "--data",
+        s(&data),
+        "--index",
+        "0,1",
+        "--steps",
+        "8",
+        "--permutations",
+        "8",
+        "--faithfulness",
+        "--out",
+        s(&lenet.join("explain")),
+    ]));
     let vae = root.join("vae");
     let faces = shared().join("data/lfw-small");
     ok(netlens(&["vae", "--data", s(&faces), "--epochs", "1", "--limit", "100", "--out", s(&vae)]));
-    ok(netlens(&["interpolate", "--encoder", s(&vae.join("encoder.onnx")), "--decoder", s(&vae.join("decoder.onnx")), "--data", s(&faces), "--a", "0", "--b", "1", "--out", s(&vae.join("interp"))]));
+    ok(netlens(&[
+        "interpolate",
+        "--encoder",
+        s(&vae.join("encoder.onnx")),
+        "--decoder",
+        s(&vae.join("decoder.onnx")),
+        "--data",
+        s(&faces),
+        "--a",
+        "0",
+        "--b",
+        "1",
+        "--out",
+        s(&vae.join("interp")),
+    ]));
     (lenet, vae)
 }
 
@@ -72,7 +111,9 @@ fn math(md: &str) -> Math {
         match event {
             Event::Start(Tag::CodeBlock(_)) => in_code_block = true,
             Event::End(TagEnd::CodeBlock) => in_code_block = false,
-            Event::Text(t) if !in_code_block && t.contains('$') => m.problems.push(format!("`$` in text, not math: {t:?}")),
+            Event::Text(t) if !in_code_block && t.contains('$') => {
+                m.problems.push(format!("`$` in text, not math: {t:?}"))
+            }
             Event::DisplayMath(f) => m.display.push(format!("$${f}$$")),
             Event::InlineMath(f) => m.inline.push(format!("${f}$")),
             _ => {}
@@ -109,7 +150,12 @@ fn dollar_spans(text: &str) -> Vec<String> {
 fn assert_math_renders(md: &str) {
     let all = math(md);
     assert!(all.problems.is_empty(), "{}", all.problems.join("\n"));
-    assert!(!all.display.is_empty() && all.inline.len() >= 5, "{} display, {} inline formulas", all.display.len(), all.inline.len());
+    assert!(
+        !all.display.is_empty() && all.inline.len() >= 5,
+        "{} display, {} inline formulas",
+        all.display.len(),
+        all.inline.len()
+    );
     let start = md.find("## 4. Explanations").unwrap();
     let section = &md[start..start + md[start..].find("## 5.").unwrap()];
     let parsed = math(section);
@@ -129,7 +175,14 @@ fn report_from_small_runs_has_sections_figures_and_the_runs_numbers() {
     ok(netlens(&["report", s(&lenet), s(&vae), "--out", s(&out)]));
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
 
-    for heading in ["## 1. Classifiers", "## 2. Features", "## 3. Variational autoencoder", "#### Interpolations", "## 4. Explanations", "## 5. Reproducibility"] {
+    for heading in [
+        "## 1. Classifiers",
+        "## 2. Features",
+        "## 3. Variational autoencoder",
+        "#### Interpolations",
+        "## 4. Explanations",
+        "## 5. Reproducibility",
+    ] {
         assert!(md.contains(heading), "no `{heading}`");
     }
     // Formulas with notation, and the missing ResNet-34 named instead of hidden.
@@ -142,7 +195,9 @@ fn report_from_small_runs_has_sections_figures_and_the_runs_numbers() {
     for f in &figures {
         assert_valid_figure(&out.join("figures").join(f));
     }
-    assert!(figures.iter().any(|f| f == "lenet-architecture.svg") && figures.iter().any(|f| f == "vae-architecture.svg"));
+    assert!(
+        figures.iter().any(|f| f == "lenet-architecture.svg") && figures.iter().any(|f| f == "vae-architecture.svg")
+    );
     let diagram = std::fs::read_to_string(out.join("figures/lenet-architecture.svg")).unwrap();
     assert!(diagram.contains("6×28×28") && diagram.contains("16×5×5"), "feature-map sizes in the diagram");
 
@@ -161,7 +216,14 @@ fn report_from_small_runs_has_sections_figures_and_the_runs_numbers() {
         let name = l["layer"].as_str().unwrap();
         for e in l["embeddings"].as_array().unwrap() {
             let method = e["method"].as_str().unwrap();
-            let row = format!("| `{name}` | {} | {} | {:.3} | {method} | {:.3} | {:.3} |", l["op"].as_str().unwrap(), l["features"], l["knn_accuracy"].as_f64().unwrap(), e["silhouette"].as_f64().unwrap(), e["knn_accuracy"].as_f64().unwrap());
+            let row = format!(
+                "| `{name}` | {} | {} | {:.3} | {method} | {:.3} | {:.3} |",
+                l["op"].as_str().unwrap(),
+                l["features"],
+                l["knn_accuracy"].as_f64().unwrap(),
+                e["silhouette"].as_f64().unwrap(),
+                e["knn_accuracy"].as_f64().unwrap()
+            );
             assert!(md.contains(&row), "no row {row}");
             assert!(figures.contains(&format!("lenet-features-{name}-{method}.svg")));
         }
@@ -184,7 +246,9 @@ fn report_from_small_runs_has_sections_figures_and_the_runs_numbers() {
 /// The check behind `assert_math_renders` flags what GitHub would show as raw text or mangle.
 #[test]
 fn report_math_check_flags_dollars_and_escapes_github_would_not_render() {
-    let good = math("Loss $\\lVert x - \\hat x \\rVert^2$, set $\\lbrace 1, \\dots, n\\rbrace$:\n\n$$\\phi_i = \\sum_{S} v(S)$$\n\n| a | b |\n|---|---|\n| $x'$ | $y$ |\n\n```\n$ echo $HOME\n```\n");
+    let good = math(
+        "Loss $\\lVert x - \\hat x \\rVert^2$, set $\\lbrace 1, \\dots, n\\rbrace$:\n\n$$\\phi_i = \\sum_{S} v(S)$$\n\n| a | b |\n|---|---|\n| $x'$ | $y$ |\n\n```\n$ echo $HOME\n```\n",
+    );
     assert!(good.problems.is_empty(), "{:?}", good.problems);
     assert_eq!((good.display.len(), good.inline.len()), (1, 4));
     for bad in ["a $ x$ b", "a $x $ b", "costs $5 and $6", "$N = \\{1, n\\}$", "$a\\,b$", "$$a \\\\ b$$"] {

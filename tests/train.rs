@@ -59,7 +59,8 @@ fn check_export(run: &Path) {
 }
 
 fn history_without_times(run: &Path) -> serde_json::Value {
-    let mut h: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("history.json")).unwrap()).unwrap();
+    let mut h: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("history.json")).unwrap()).unwrap();
     for e in h["epochs"].as_array_mut().unwrap() {
         e.as_object_mut().unwrap().remove("seconds");
     }

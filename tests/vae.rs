@@ -46,7 +46,21 @@ fn shared_run() -> &'static Path {
 
 fn interpolate(run: &Path, data: &Path, a: &str, b: &str, out: &Path, extra: &[&str]) -> std::process::Output {
     let (enc, dec) = (run.join("encoder.onnx"), run.join("decoder.onnx"));
-    let mut args = vec!["interpolate", "--encoder", s(&enc), "--decoder", s(&dec), "--data", s(data), "--a", a, "--b", b, "--out", s(out)];
+    let mut args = vec![
+        "interpolate",
+        "--encoder",
+        s(&enc),
+        "--decoder",
+        s(&dec),
+        "--data",
+        s(data),
+        "--a",
+        a,
+        "--b",
+        b,
+        "--out",
+        s(out),
+    ];
     args.extend_from_slice(extra);
     netlens(&args)
 }
@@ -62,7 +76,8 @@ fn plan(path: &Path, shape: &[usize]) -> Plan {
 
 /// The held-out images of the run, `[n, 3, 32, 32]` values in `[0, 1]`, in split order.
 fn heldout_images(run: &Path) -> (usize, Vec<f32>) {
-    let split: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("split.json")).unwrap()).unwrap();
+    let split: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("split.json")).unwrap()).unwrap();
     let idx: Vec<usize> = split["heldout"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
     let (_, pixels) = read_npy_u8(&lfw().join("X_train.npy"));
     let x = idx.iter().flat_map(|&i| pixels[i * 3072..(i + 1) * 3072].iter().map(|&v| v as f32 / 255.0)).collect();
@@ -72,7 +87,15 @@ fn heldout_images(run: &Path) -> (usize, Vec<f32>) {
 #[test]
 fn onnx_encoder_and_decoder_reproduce_burns_reconstructions() {
     let run = shared_run();
-    for f in ["config.json", "model_card.json", "history.json", "reconstructions.png", "samples.png", "loss.svg", "loss_terms.svg"] {
+    for f in [
+        "config.json",
+        "model_card.json",
+        "history.json",
+        "reconstructions.png",
+        "samples.png",
+        "loss.svg",
+        "loss_terms.svg",
+    ] {
         assert!(run.join(f).is_file(), "{f} missing");
     }
     let (n, x) = heldout_images(run);
@@ -89,16 +112,20 @@ fn onnx_encoder_and_decoder_reproduce_burns_reconstructions() {
     let diff = onnx.iter().zip(&burn).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     println!("max |ONNX − burn| reconstruction = {diff:e}");
     assert!(diff <= RECONSTRUCTION_TOLERANCE, "max diff {diff}");
-    for (file, input, outputs, layer) in [("encoder.onnx", "image", &["mu", "log_var"][..], "/convs/0/"), ("decoder.onnx", "z", &["image"][..], "/fc/")] {
+    for (file, input, outputs, layer) in
+        [("encoder.onnx", "image", &["mu", "log_var"][..], "/convs/0/"), ("decoder.onnx", "z", &["image"][..], "/fc/")]
+    {
         let model = tract_onnx::onnx().model_for_path(run.join(file)).unwrap();
         let nodes: Vec<String> = model.nodes().iter().map(|n| n.name.clone()).collect();
         assert!(nodes.iter().any(|n| n == input), "{file}: input {input}: {nodes:?}");
         assert!(nodes.iter().any(|n| n.contains(layer)), "{file}: {layer}: {nodes:?}");
         assert!(nodes.iter().all(|n| !n.starts_with("node_")), "{file}: readable names: {nodes:?}");
-        let labels: Vec<&str> = model.output_outlets().unwrap().iter().map(|&o| model.outlet_label(o).unwrap_or("")).collect();
+        let labels: Vec<&str> =
+            model.output_outlets().unwrap().iter().map(|&o| model.outlet_label(o).unwrap_or("")).collect();
         assert_eq!(labels, outputs, "{file}");
     }
-    let card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("model_card.json")).unwrap()).unwrap();
+    let card: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("model_card.json")).unwrap()).unwrap();
     let last = card["layers"].as_array().unwrap().last().unwrap();
     assert_eq!(last["output"], serde_json::json!([3, 32, 32]));
 }
@@ -116,7 +143,13 @@ fn interpolation_between_groups_writes_gradual_strips() {
         let (shape, faces) = read_npy_f32(&out.path().join(format!("interpolation_{a}_{b}.npy")));
         assert_eq!(shape, vec![6, 3, 32, 32], "z₂, four α, z₁");
         // Decoding is smooth in z: each step between neighbours is smaller than the whole way.
-        let dist = |i: usize, j: usize| faces[i * 3072..(i + 1) * 3072].iter().zip(&faces[j * 3072..(j + 1) * 3072]).map(|(p, q)| (p - q).abs()).sum::<f32>();
+        let dist = |i: usize, j: usize| {
+            faces[i * 3072..(i + 1) * 3072]
+                .iter()
+                .zip(&faces[j * 3072..(j + 1) * 3072])
+                .map(|(p, q)| (p - q).abs())
+                .sum::<f32>()
+        };
         for k in 0..5 {
             assert!(dist(k, k + 1) < dist(0, 5), "{a}/{b} step {k}");
         }
@@ -135,7 +168,8 @@ fn a_medoid_end_is_one_member_of_the_group() {
     ok(interpolate(run, &lfw(), "female:medoid", "male", out.path(), &["--alphas", "0.5"]));
     let (_, medoid) = read_npy_f32(&out.path().join("interpolation_female-medoid_male.npy"));
     let z1 = |faces: &[f32]| faces[2 * 3072..3 * 3072].to_vec();
-    let groups: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(lfw().join("groups.json")).unwrap()).unwrap();
+    let groups: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(lfw().join("groups.json")).unwrap()).unwrap();
     let mut matches = 0;
     for i in groups["female"].as_array().unwrap() {
         let i = i.as_u64().unwrap().to_string();
@@ -172,13 +206,28 @@ fn decoder_of_another_latent_size_is_refused() {
     let data = lfw();
     ok(netlens(&["vae", "--data", s(&data), "--out", s(&other), "--limit", "40", "--epochs", "1", "--latent", "8"]));
     let (enc, dec) = (run.join("encoder.onnx"), other.join("decoder.onnx"));
-    let out = netlens(&["interpolate", "--encoder", s(&enc), "--decoder", s(&dec), "--data", s(&data), "--a", "1", "--b", "2", "--out", s(dir.path())]);
+    let out = netlens(&[
+        "interpolate",
+        "--encoder",
+        s(&enc),
+        "--decoder",
+        s(&dec),
+        "--data",
+        s(&data),
+        "--a",
+        "1",
+        "--b",
+        "2",
+        "--out",
+        s(dir.path()),
+    ]);
     let err = fails(out);
     assert!(err.contains("latent size mismatch") && err.contains("64") && err.contains('8'), "{err}");
 }
 
 fn history_without_times(run: &Path) -> serde_json::Value {
-    let mut h: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(run.join("history.json")).unwrap()).unwrap();
+    let mut h: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("history.json")).unwrap()).unwrap();
     for e in h["epochs"].as_array_mut().unwrap() {
         e.as_object_mut().unwrap().remove("seconds");
     }
@@ -192,7 +241,8 @@ fn resume_ends_exactly_as_an_uninterrupted_run() {
     let dir = tempfile::tempdir().unwrap();
     let data = lfw();
     let quick = |out: &Path, extra: &[&str]| {
-        let mut args = vec!["vae", "--data", s(&data), "--out", s(out), "--limit", "64", "--epochs", "2", "--latent", "8"];
+        let mut args =
+            vec!["vae", "--data", s(&data), "--out", s(out), "--limit", "64", "--epochs", "2", "--latent", "8"];
         args.extend_from_slice(extra);
         netlens(&args)
     };

@@ -31,7 +31,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let arg = std::env::args().nth(1).ok_or("usage: explain_bench MODEL.onnx | --random-resnet34")?;
     let dir = std::env::temp_dir().join(format!("netlens-bench-{}", std::process::id()));
     let path = if arg == "--random-resnet34" {
-        use netlens_onnx::resnet::{export_resnet, ResNet, ResNetArchitecture};
+        use netlens_onnx::resnet::{ResNet, ResNetArchitecture, export_resnet};
         let device = burn::tensor::Device::flex();
         let net = ResNet::new(&ResNetArchitecture::resnet34(), &device);
         std::fs::create_dir_all(&dir)?;
@@ -45,7 +45,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model = DifferentiableModel::load(path)?;
     let tract = TractClassifier::load(path, [3, 224, 224])?;
     let n = 3 * 224 * 224;
-    let image = Images { data: (0..n).map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0).collect(), shape: [1, 3, 224, 224] };
+    let image =
+        Images { data: (0..n).map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0).collect(), shape: [1, 3, 224, 224] };
     let target = netlens_analyze::explain::argmax(&model.forward(&image)?.data);
     let grad_cam = GradCam::params().target(Target::Class(target));
     let ig = IntegratedGradients::params().steps(32).batch_size(8).target(Target::Class(target));

@@ -26,7 +26,9 @@ pub enum AnalyzeError {
     #[error("{what} failed: {reason}")]
     Numeric { what: String, reason: String },
     /// A class with too few examples for a class-balanced sample.
-    #[error("class {label} (`{class}`) has {found} examples in the data; the sample needs {needed} per class (at least {minimum})")]
+    #[error(
+        "class {label} (`{class}`) has {found} examples in the data; the sample needs {needed} per class (at least {minimum})"
+    )]
     ClassTooSmall { label: usize, class: String, found: usize, needed: usize, minimum: usize },
     /// t-SNE did not finish (bhtsne panicked).
     #[error("t-SNE on {n} samples × {dims} features failed: {reason}")]

@@ -48,7 +48,8 @@ pub fn extract_tar_gz(archive: &Path, target: &Path) -> Result<Vec<PathBuf>> {
 fn extract_into(archive: &Path, dir: &Path) -> Result<Vec<PathBuf>> {
     let file = File::open(archive).map_err(|e| FetchError::io(archive, e))?;
     let mut tar = tar::Archive::new(GzDecoder::new(BufReader::new(file)));
-    let broken = |e: std::io::Error| FetchError::format(archive, "a gzip-compressed tar archive", format!("a broken one ({e})"));
+    let broken =
+        |e: std::io::Error| FetchError::format(archive, "a gzip-compressed tar archive", format!("a broken one ({e})"));
     let mut files = Vec::new();
     for entry in tar.entries().map_err(broken)? {
         let mut entry = entry.map_err(broken)?;
@@ -154,7 +155,10 @@ mod tests {
         make_tgz(&archive, &[file("lfw/Ann_Lee/Ann_Lee_0001.jpg", b"one"), file("./lfw/Bo_Wu/Bo_Wu_0001.jpg", b"two")]);
         let target = dir.path().join("out");
         let files = extract_tar_gz(&archive, &target).unwrap();
-        assert_eq!(files, vec![PathBuf::from("lfw/Ann_Lee/Ann_Lee_0001.jpg"), PathBuf::from("lfw/Bo_Wu/Bo_Wu_0001.jpg")]);
+        assert_eq!(
+            files,
+            vec![PathBuf::from("lfw/Ann_Lee/Ann_Lee_0001.jpg"), PathBuf::from("lfw/Bo_Wu/Bo_Wu_0001.jpg")]
+        );
         assert_eq!(std::fs::read(target.join("lfw/Bo_Wu/Bo_Wu_0001.jpg")).unwrap(), b"two");
         assert_eq!(names(dir.path()), vec!["lfw.tgz", "out"]);
     }

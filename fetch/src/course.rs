@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::dataset::{fashion_mnist_class_names, Dataset, Images};
+use crate::dataset::{Dataset, Images, fashion_mnist_class_names};
 use crate::error::{FetchError, Result};
 use crate::idx::read_idx_u8;
 use crate::npy::read_u8;
@@ -144,7 +144,12 @@ fn assemble(images: Images, labels: Vec<u8>, images_path: &Path, labels_path: &P
     }
     let class_names = fashion_mnist_class_names();
     if let Some((index, &label)) = labels.iter().enumerate().find(|(_, l)| **l as usize >= class_names.len()) {
-        return Err(FetchError::LabelOutOfRange { path: labels_path.into(), index, label, num_classes: class_names.len() });
+        return Err(FetchError::LabelOutOfRange {
+            path: labels_path.into(),
+            index,
+            label,
+            num_classes: class_names.len(),
+        });
     }
     Ok(Dataset { images, labels, class_names })
 }
@@ -223,7 +228,7 @@ mod tests {
 
     #[test]
     fn loads_gzipped_idx_and_resizes_to_32() {
-        use flate2::{write::GzEncoder, Compression};
+        use flate2::{Compression, write::GzEncoder};
         use std::io::Write;
         let d = tempfile::tempdir().unwrap();
         let pixels: Vec<u8> = (0..2 * 28 * 28).map(|i| (i % 251) as u8).collect();

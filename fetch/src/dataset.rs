@@ -86,18 +86,8 @@ impl Dataset {
 }
 
 /// Fashion-MNIST's class names in label order (Xiao et al. 2017, the data set's README).
-pub const FASHION_MNIST_CLASSES: [&str; 10] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
+pub const FASHION_MNIST_CLASSES: [&str; 10] =
+    ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
 /// Fashion-MNIST's class names as owned strings.
 pub fn fashion_mnist_class_names() -> Vec<String> {

@@ -236,7 +236,9 @@ fn fetch_once(
     }
     let response = request.send().map_err(|source| transport(url, source))?;
     let (start, total) = match response.status() {
-        StatusCode::PARTIAL_CONTENT if resumes_at(&response, have) => (have, response.content_length().map(|n| have + n)),
+        StatusCode::PARTIAL_CONTENT if resumes_at(&response, have) => {
+            (have, response.content_length().map(|n| have + n))
+        }
         StatusCode::OK => (0, response.content_length()),
         StatusCode::PARTIAL_CONTENT => {
             // A range other than the one asked for: start over on the next attempt.
@@ -261,7 +263,11 @@ fn resumes_at(response: &Response, have: u64) -> bool {
 
 fn open_part(part: &Path, start: u64) -> Result<File> {
     let mut options = OpenOptions::new();
-    if start > 0 { options.append(true) } else { options.write(true).create(true).truncate(true) };
+    if start > 0 {
+        options.append(true)
+    } else {
+        options.write(true).create(true).truncate(true)
+    };
     options.open(part).map_err(|e| FetchError::io(part, e))
 }
 
@@ -304,7 +310,8 @@ fn transport(url: &str, source: reqwest::Error) -> AttemptError {
 }
 
 fn http_status(url: &str, status: StatusCode) -> AttemptError {
-    let retryable = status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS;
+    let retryable =
+        status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT || status == StatusCode::TOO_MANY_REQUESTS;
     AttemptError { error: FetchError::HttpStatus { url: url.into(), status }, retryable }
 }
 

@@ -50,7 +50,11 @@ pub fn read_idx_u8(path: &Path, rank: usize) -> Result<IdxArray> {
     }
     let header_len = 4 + 4 * rank;
     if bytes.len() < header_len {
-        return Err(FetchError::Truncated { path: path.into(), expected: header_len as u64, found: bytes.len() as u64 });
+        return Err(FetchError::Truncated {
+            path: path.into(),
+            expected: header_len as u64,
+            found: bytes.len() as u64,
+        });
     }
     let shape: Vec<usize> = (0..rank)
         .map(|i| u32::from_be_bytes(bytes[4 + 4 * i..8 + 4 * i].try_into().expect("4 bytes")) as usize)

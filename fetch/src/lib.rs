@@ -15,8 +15,8 @@
 mod archive;
 mod course;
 mod dataset;
-mod error;
 pub mod download;
+mod error;
 pub mod idx;
 pub mod imagenet;
 pub mod npy;
@@ -26,8 +26,8 @@ pub mod resize;
 pub mod sources;
 mod write;
 
-pub use course::{load_idx_pair, load_npy_images, load_npy_pair, load_split, Split, COURSE_IMAGE_SIZE};
-pub use dataset::{fashion_mnist_class_names, Dataset, Images, FASHION_MNIST_CLASSES};
+pub use archive::extract_tar_gz;
+pub use course::{COURSE_IMAGE_SIZE, Split, load_idx_pair, load_npy_images, load_npy_pair, load_split};
+pub use dataset::{Dataset, FASHION_MNIST_CLASSES, Images, fashion_mnist_class_names};
 pub use error::{FetchError, Result};
 pub use write::write_atomically;
-pub use archive::extract_tar_gz;

@@ -46,7 +46,11 @@ fn read_checked(path: &Path, want: &str, want_shape: &str) -> Result<(NpyHeader,
     let bytes = std::fs::read(path).map_err(|e| FetchError::io(path, e))?;
     let mut rest: &[u8] = &bytes;
     let header = NpyHeader::from_reader(&mut rest).map_err(|e| {
-        FetchError::format(path, format!("a .npy file holding {want} {want_shape}"), format!("no valid .npy header ({e})"))
+        FetchError::format(
+            path,
+            format!("a .npy file holding {want} {want_shape}"),
+            format!("no valid .npy header ({e})"),
+        )
     })?;
     let shape: Vec<usize> = header.shape().iter().map(|&d| d as usize).collect();
     let found_dtype = dtype_name(&header.dtype());
@@ -96,7 +100,11 @@ pub fn read_f32(path: &Path, want_shape: &str) -> Result<NpyArray<f32>> {
     Ok(NpyArray { data, shape })
 }
 
-fn write_array<T: npyz::Serialize + npyz::AutoSerialize + Copy>(path: &Path, shape: &[usize], data: &[T]) -> Result<()> {
+fn write_array<T: npyz::Serialize + npyz::AutoSerialize + Copy>(
+    path: &Path,
+    shape: &[usize],
+    data: &[T],
+) -> Result<()> {
     assert_eq!(shape.iter().product::<usize>(), data.len(), "npy shape does not match data length");
     let mut buf = Vec::new();
     {

@@ -111,7 +111,8 @@ pub fn list_lfw_images(lfw_dir: &Path) -> Result<Vec<LfwImage>> {
     for person_dir in sorted_entries(lfw_dir)?.into_iter().filter(|p| p.is_dir()) {
         let person = person_dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
         for file in sorted_entries(&person_dir)? {
-            let is_jpeg = file.extension().is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"));
+            let is_jpeg =
+                file.extension().is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"));
             if is_jpeg && file.is_file() {
                 let name = file.file_name().unwrap_or_default().to_string_lossy();
                 images.push(LfwImage { person: person.clone(), file: format!("{person}/{name}") });
@@ -119,14 +120,18 @@ pub fn list_lfw_images(lfw_dir: &Path) -> Result<Vec<LfwImage>> {
         }
     }
     if images.is_empty() {
-        return Err(FetchError::MissingFiles { path: lfw_dir.into(), expected: "one folder of .jpg files per person".into() });
+        return Err(FetchError::MissingFiles {
+            path: lfw_dir.into(),
+            expected: "one folder of .jpg files per person".into(),
+        });
     }
     Ok(images)
 }
 
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
     let read = std::fs::read_dir(dir).map_err(|e| FetchError::io(dir, e))?;
-    let mut paths = read.map(|e| e.map(|e| e.path())).collect::<std::io::Result<Vec<_>>>().map_err(|e| FetchError::io(dir, e))?;
+    let mut paths =
+        read.map(|e| e.map(|e| e.path())).collect::<std::io::Result<Vec<_>>>().map_err(|e| FetchError::io(dir, e))?;
     paths.sort();
     Ok(paths)
 }
@@ -156,10 +161,8 @@ fn resize_all(lfw_dir: &Path, images: &[LfwImage], sizes: &[usize]) -> Result<Ve
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = images.len().div_ceil(threads).max(1);
     let parts: Vec<Result<Vec<Vec<u8>>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = images
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || resize_chunk(lfw_dir, part, sizes)))
-            .collect();
+        let handles: Vec<_> =
+            images.chunks(chunk).map(|part| scope.spawn(move || resize_chunk(lfw_dir, part, sizes))).collect();
         handles.into_iter().map(|h| h.join().expect("an image worker panicked")).collect()
     });
     let mut arrays = vec![Vec::new(); sizes.len()];
@@ -184,7 +187,6 @@ fn resize_chunk(lfw_dir: &Path, images: &[LfwImage], sizes: &[usize]) -> Result<
         }
     }
     Ok(arrays) // planes were appended in image, channel order: NCHW per size
-
 }
 
 #[cfg(test)]
@@ -265,12 +267,17 @@ mod tests {
         assert_eq!(x64.shape, vec![4, 3, 64, 64]);
         // Image 2 is Bo_Wu's green: channel 1 bright, channel 0 dark (JPEG: approximately).
         let plane = 32 * 32;
-        let mean = |c: usize| x.data[(2 * 3 + c) * plane..(2 * 3 + c + 1) * plane].iter().map(|&v| v as f32).sum::<f32>() / plane as f32;
+        let mean = |c: usize| {
+            x.data[(2 * 3 + c) * plane..(2 * 3 + c + 1) * plane].iter().map(|&v| v as f32).sum::<f32>() / plane as f32
+        };
         assert!(mean(1) > 180.0 && mean(0) < 40.0, "green {} red {}", mean(1), mean(0));
         let listed: Vec<LfwImage> = serde_json::from_slice(&std::fs::read(out.path().join("images.json")).unwrap())
             .map(|v: Vec<serde_json::Value>| {
                 v.iter()
-                    .map(|e| LfwImage { person: e["person"].as_str().unwrap().into(), file: e["file"].as_str().unwrap().into() })
+                    .map(|e| LfwImage {
+                        person: e["person"].as_str().unwrap().into(),
+                        file: e["file"].as_str().unwrap().into(),
+                    })
                     .collect()
             })
             .unwrap();

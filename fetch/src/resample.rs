@@ -59,9 +59,7 @@ fn coefficients(size_in: usize, size_out: usize) -> Vec<Window> {
             // Pillow truncates toward zero with a C cast.
             let start = ((center - support + 0.5) as i64).max(0) as usize;
             let end = ((center + support + 0.5) as i64).clamp(0, size_in as i64) as usize;
-            let raw: Vec<f64> = (start..end)
-                .map(|i| triangle((i as f64 - center + 0.5) / filter_scale))
-                .collect();
+            let raw: Vec<f64> = (start..end).map(|i| triangle((i as f64 - center + 0.5) / filter_scale)).collect();
             let total: f64 = raw.iter().sum();
             let weights = raw.iter().map(|w| if total > 0.0 { (w / total) as f32 } else { 0.0 }).collect();
             Window { start, weights }

@@ -61,9 +61,7 @@ mod tests {
     #[test]
     fn matches_pytorch_half_pixel_upsampling() {
         let out = resize_bilinear(&[0.0, 1.0, 2.0, 3.0], 2, 2, 4, 4);
-        let want = [
-            0.0, 0.25, 0.75, 1.0, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2.0, 2.25, 2.75, 3.0,
-        ];
+        let want = [0.0, 0.25, 0.75, 1.0, 0.5, 0.75, 1.25, 1.5, 1.5, 1.75, 2.25, 2.5, 2.0, 2.25, 2.75, 3.0];
         for (i, (a, b)) in out.iter().zip(want).enumerate() {
             assert!((a - b).abs() < 1e-6, "index {i}: got {a}, want {b}");
         }

@@ -223,7 +223,10 @@ mod tests {
             progress: &mut |_, _| {},
         };
         let err = fetch_fashion_mnist(&mut settings, &cache.path().join("out")).unwrap_err().to_string();
-        assert!(err.contains("checksum mismatch for `train-images-idx3-ubyte.gz`") && err.contains("08dc20ab"), "{err}");
+        assert!(
+            err.contains("checksum mismatch for `train-images-idx3-ubyte.gz`") && err.contains("08dc20ab"),
+            "{err}"
+        );
         assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 0, "nothing left in the cache");
     }
 }

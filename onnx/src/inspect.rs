@@ -22,7 +22,7 @@ use tract_onnx::tract_hir::infer::Factoid;
 use tract_onnx::tract_hir::internal::DimLike;
 
 use crate::error::Result;
-use crate::model::{data_input, declared_dims, graph, inference_model, read_proto, BATCH_SYMBOL};
+use crate::model::{BATCH_SYMBOL, data_input, declared_dims, graph, inference_model, read_proto};
 
 /// One axis of a tensor shape: a known size or a symbol such as `batch`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,9 +152,21 @@ impl ModelSummary {
         let mut rows = vec![["#", "layer", "op", "output shape", "params", "onnx tensor"].map(String::from).to_vec()];
         for (i, l) in self.layers.iter().enumerate() {
             let shape = format_shape(l.output_shape.as_deref());
-            rows.push(vec![i.to_string(), l.name.clone(), l.op.clone(), shape, l.parameters.to_string(), l.output.clone()]);
+            rows.push(vec![
+                i.to_string(),
+                l.name.clone(),
+                l.op.clone(),
+                shape,
+                l.parameters.to_string(),
+                l.output.clone(),
+            ]);
         }
-        let mut text = format!("{}\ninput  {} {}\n", self.path.display(), self.input.name, format_shape(self.input.shape.as_deref()));
+        let mut text = format!(
+            "{}\ninput  {} {}\n",
+            self.path.display(),
+            self.input.name,
+            format_shape(self.input.shape.as_deref())
+        );
         for o in &self.outputs {
             text += &format!("output {} {}\n", o.name, format_shape(o.shape.as_deref()));
         }
@@ -166,7 +178,8 @@ impl ModelSummary {
 
 /// Left-aligns columns (numbers right-aligned) with two spaces between them.
 fn align(rows: &[Vec<String>]) -> String {
-    let widths: Vec<usize> = (0..rows[0].len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> =
+        (0..rows[0].len()).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
     let mut text = String::new();
     for row in rows {
         let cells: Vec<String> = row
@@ -210,9 +223,19 @@ pub fn inspect(path: &Path) -> Result<ModelSummary> {
         });
     }
     let input = data_input(path, g)?;
-    let batch_first = |dims: Vec<Option<usize>>| -> Vec<Dim> {
-        dims.iter().enumerate().map(|(i, d)| if i == 0 { Dim::Symbol(BATCH_SYMBOL.into()) } else { d.map_or(Dim::Symbol("?".into()), Dim::Fixed) }).collect()
-    };
+    let batch_first =
+        |dims: Vec<Option<usize>>| -> Vec<Dim> {
+            dims.iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    if i == 0 {
+                        Dim::Symbol(BATCH_SYMBOL.into())
+                    } else {
+                        d.map_or(Dim::Symbol("?".into()), Dim::Fixed)
+                    }
+                })
+                .collect()
+        };
     Ok(ModelSummary {
         path: path.to_path_buf(),
         input: TensorInfo { name: input.name.clone(), shape: Some(batch_first(declared_dims(input))) },
@@ -314,7 +337,8 @@ fn short_module_names(paths: &[Option<Vec<String>>]) -> Vec<Option<String>> {
 /// reshaped for broadcasting), and for each bias `Add` of a fully connected layer exported as
 /// `MatMul` + `Add`, the index of its `MatMul`.
 fn data_flow(g: &pb::GraphProto, nodes: &[&pb::NodeProto]) -> (Vec<bool>, Vec<Option<usize>>) {
-    let mut dependent: HashSet<&str> = g.input.iter().filter(|i| !is_initializer(g, &i.name)).map(|i| i.name.as_str()).collect();
+    let mut dependent: HashSet<&str> =
+        g.input.iter().filter(|i| !is_initializer(g, &i.name)).map(|i| i.name.as_str()).collect();
     let mut producer: HashMap<&str, usize> = HashMap::new();
     let (mut flags, mut bias_of) = (Vec::with_capacity(nodes.len()), Vec::with_capacity(nodes.len()));
     for (k, node) in nodes.iter().enumerate() {
@@ -353,20 +377,21 @@ fn readable_names(g: &pb::GraphProto, nodes: &[&pb::NodeProto]) -> Vec<String> {
         names.push(name);
     }
     // The module's output keeps the plain name: its last data-dependent node (else its last node).
-    let owner: HashMap<String, usize> = names
-        .iter()
-        .enumerate()
-        .fold(HashMap::new(), |mut owner, (k, name)| {
-            let better = owner.get(name).is_none_or(|&o: &usize| dependent[k] || !dependent[o]);
-            if better {
-                owner.insert(name.clone(), k);
-            }
-            owner
-        });
+    let owner: HashMap<String, usize> = names.iter().enumerate().fold(HashMap::new(), |mut owner, (k, name)| {
+        let better = owner.get(name).is_none_or(|&o: &usize| dependent[k] || !dependent[o]);
+        if better {
+            owner.insert(name.clone(), k);
+        }
+        owner
+    });
     let mut unique: Vec<String> = names
         .iter()
         .enumerate()
-        .map(|(k, name)| if owner[name] == k { name.clone() } else { format!("{name}.{}", nodes[k].op_type.to_lowercase()) })
+        .map(
+            |(k, name)| {
+                if owner[name] == k { name.clone() } else { format!("{name}.{}", nodes[k].op_type.to_lowercase()) }
+            },
+        )
         .collect();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for name in unique.iter_mut() {
@@ -416,7 +441,8 @@ mod tests {
             output: vec![out.into()],
             ..Default::default()
         };
-        let init = |name: &str| pb::TensorProto { name: name.into(), dims: vec![2, 2], data_type: 1, ..Default::default() };
+        let init =
+            |name: &str| pb::TensorProto { name: name.into(), dims: vec![2, 2], data_type: 1, ..Default::default() };
         let input = vec![pb::ValueInfoProto { name: "x".into(), ..Default::default() }];
         let g = pb::GraphProto {
             node: vec![
@@ -454,7 +480,15 @@ mod tests {
     #[test]
     fn repeated_module_names_take_their_parents() {
         let path = |p: &str| Some(p.split('/').map(String::from).collect::<Vec<_>>());
-        let paths = [path("block1/conv"), path("block1/bn"), path("block2/conv"), path("layer1/layer1.0/conv1"), path("layer1/layer1.1/conv1"), path("fc"), None];
+        let paths = [
+            path("block1/conv"),
+            path("block1/bn"),
+            path("block2/conv"),
+            path("layer1/layer1.0/conv1"),
+            path("layer1/layer1.1/conv1"),
+            path("fc"),
+            None,
+        ];
         let names: Vec<Option<String>> = short_module_names(&paths);
         let want = ["block1.conv", "bn", "block2.conv", "layer1.0.conv1", "layer1.1.conv1", "fc"];
         assert_eq!(names[..6].iter().map(|n| n.clone().unwrap()).collect::<Vec<_>>(), want);

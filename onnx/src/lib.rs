@@ -19,7 +19,7 @@ pub mod resnet;
 pub mod taps;
 
 pub use error::{OnnxError, Result};
-pub use inspect::{inspect, Dim, Layer, LayerKind, ModelSummary, TensorInfo};
-pub use taps::{select_taps, LayerSelection, Tap, TapOutput, TapRole, TapRunner};
 pub use executor::{DifferentiableModel, GradientAt, HostTensor, LogitGradient};
+pub use inspect::{Dim, Layer, LayerKind, ModelSummary, TensorInfo, inspect};
 pub use ops::SUPPORTED_OPS;
+pub use taps::{LayerSelection, Tap, TapOutput, TapRole, TapRunner, select_taps};

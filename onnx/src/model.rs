@@ -82,9 +82,7 @@ pub(crate) fn inference_model(path: &Path, proto: &pb::ModelProto) -> Result<Par
     })?;
     let mut shape: TVec<TDim> = tvec![model.symbols.sym(BATCH_SYMBOL).to_dim()];
     shape.extend(rest.iter().map(|&d| d.to_dim()));
-    model
-        .set_input_fact(0, f32::fact(shape).into())
-        .map_err(|e| fail(format!("cannot set the input shape: {e:#}")))?;
+    model.set_input_fact(0, f32::fact(shape).into()).map_err(|e| fail(format!("cannot set the input shape: {e:#}")))?;
     Ok(ParsedModel { model, outlets, input_dims: rest })
 }
 

@@ -272,10 +272,9 @@ pub struct BasicBlock {
 impl BasicBlock {
     fn new(spec: BlockSpec, device: &Device) -> Self {
         let (i, w, s) = (spec.in_channels, spec.width, spec.stride);
-        let downsample = spec.has_downsample().then(|| Downsample {
-            conv: conv(i, w, 1, s, 0, device),
-            bn: BatchNormConfig::new(w).init(device),
-        });
+        let downsample = spec
+            .has_downsample()
+            .then(|| Downsample { conv: conv(i, w, 1, s, 0, device), bn: BatchNormConfig::new(w).init(device) });
         Self {
             conv1: conv(i, w, BLOCK_KERNEL, s, 1, device),
             bn1: BatchNormConfig::new(w).init(device),
@@ -376,9 +375,7 @@ impl ResNet {
             .map_indices_contiguous(false)
             .validate(true)
             .allow_partial(false);
-        model
-            .load_from(&mut store)
-            .map_err(|e| OnnxError::Checkpoint { path: path.into(), source: Box::new(e) })?;
+        model.load_from(&mut store).map_err(|e| OnnxError::Checkpoint { path: path.into(), source: Box::new(e) })?;
         Ok((model, arch))
     }
 
@@ -430,7 +427,8 @@ pub fn convert_resnet_checkpoint(checkpoint: &Path, out: &Path) -> Result<ResNet
     let (model, arch) = ResNet::from_checkpoint(checkpoint, &device)?;
     let bytes = export_resnet(&model, RESNET_INPUT_SIZE, &device)?;
     let bytes = crate::naming::name_for_people(&bytes, &out.display().to_string(), &["image"], &["logits"])?;
-    netlens_fetch::write_atomically(out, &bytes).map_err(|e| OnnxError::Write { path: PathBuf::from(out), source: e })?;
+    netlens_fetch::write_atomically(out, &bytes)
+        .map_err(|e| OnnxError::Write { path: PathBuf::from(out), source: e })?;
     Ok(arch)
 }
 
@@ -459,7 +457,8 @@ mod tests {
             for y in 0..n {
                 for x in 0..n {
                     let (c, yf, xf) = (c as f64, y as f64, x as f64);
-                    let v = 0.5 * (0.013 * (yf * n as f64 + xf) + 0.7 * c).sin() + 0.25 * (0.071 * xf - 0.029 * yf).cos();
+                    let v =
+                        0.5 * (0.013 * (yf * n as f64 + xf) + 0.7 * c).sin() + 0.25 * (0.071 * xf - 0.029 * yf).cos();
                     out.push(v as f32);
                 }
             }

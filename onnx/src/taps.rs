@@ -109,7 +109,10 @@ fn is_fc_bias_add(summary: &ModelSummary, layer: &Layer) -> bool {
 }
 
 fn is_bias_add_of(add: &Layer, matmul: &Layer) -> bool {
-    add.op == "Add" && matmul.op == "MatMul" && add.inputs.contains(&matmul.output) && matmul.name == format!("{}.matmul", add.name)
+    add.op == "Add"
+        && matmul.op == "MatMul"
+        && add.inputs.contains(&matmul.output)
+        && matmul.name == format!("{}.matmul", add.name)
 }
 
 /// The output of the fully connected layer starting at `fc` (its bias `Add` when there is one).
@@ -218,11 +221,8 @@ impl TapRunner {
     pub fn run(&self, images: &Images, batch_size: usize, mut progress: impl FnMut(usize)) -> Result<Vec<TapOutput>> {
         assert!(batch_size > 0, "batch_size must be positive");
         self.check_input(images)?;
-        let mut outputs: Vec<TapOutput> = self
-            .taps
-            .iter()
-            .map(|t| TapOutput { tap: t.clone(), sample_shape: vec![], data: vec![] })
-            .collect();
+        let mut outputs: Vec<TapOutput> =
+            self.taps.iter().map(|t| TapOutput { tap: t.clone(), sample_shape: vec![], data: vec![] }).collect();
         let (n, per_image) = (images.len(), images.image_len());
         for start in (0..n).step_by(batch_size) {
             let end = (start + batch_size).min(n);
@@ -248,7 +248,11 @@ impl TapRunner {
     }
 
     fn run_batch(&self, batch: &[f32], len: usize, outputs: &mut [TapOutput]) -> Result<()> {
-        let err = |e: TractError| OnnxError::Tract { path: self.path.clone(), action: "run a batch".into(), source: e.into() };
+        let err = |e: TractError| OnnxError::Tract {
+            path: self.path.clone(),
+            action: "run a batch".into(),
+            source: e.into(),
+        };
         let mut shape = vec![len];
         shape.extend_from_slice(&self.input_dims);
         let input = Tensor::from_shape(&shape, batch).map_err(err)?;
@@ -266,7 +270,7 @@ impl TapRunner {
 mod tests {
     use super::*;
     use crate::inspect::inspect;
-    use netlens_fetch::{load_split, Split};
+    use netlens_fetch::{Split, load_split};
 
     fn shared() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
@@ -314,8 +318,10 @@ mod tests {
         assert_eq!(by3.last().unwrap().sample_shape, [10]);
         // PyTorch's logits for X_test[0..5] (torch-small-cnn.reference.json, PyTorch 2.x).
         const LOGIT_TOLERANCE: f64 = 1e-3;
-        let reference: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(shared().join("fixtures/torch-small-cnn.reference.json")).unwrap()).unwrap();
+        let reference: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(shared().join("fixtures/torch-small-cnn.reference.json")).unwrap(),
+        )
+        .unwrap();
         let logits = &by3.last().unwrap().data;
         for i in 0..5 {
             let target = reference["target"][i].as_u64().unwrap() as usize;

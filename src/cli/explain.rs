@@ -3,12 +3,14 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use netlens_analyze::explain::pipeline::{explain_to_dir, load_image, ExplainConfig, Faithfulness, InputImage, Methods, Normalisation};
+use netlens_analyze::explain::pipeline::{
+    ExplainConfig, Faithfulness, InputImage, Methods, Normalisation, explain_to_dir, load_image,
+};
 use netlens_analyze::explain::{Baseline, GradCam, IntegratedGradients, Rule, ShapleySampler, Target};
-use netlens_fetch::imagenet::{imagenet_class_names, IMAGENET_MEAN, IMAGENET_STD};
-use netlens_fetch::{load_split, Split};
+use netlens_fetch::imagenet::{IMAGENET_MEAN, IMAGENET_STD, imagenet_class_names};
+use netlens_fetch::{Split, load_split};
 use netlens_onnx::DifferentiableModel;
 
 /// Explain a classifier's predictions with Grad-CAM, Integrated Gradients and Shapley values.
@@ -162,7 +164,11 @@ fn read_class_names(file: &Path, classes: usize) -> anyhow::Result<Vec<String>> 
     let text = std::fs::read_to_string(file).with_context(|| format!("reading --class-names {}", file.display()))?;
     let names: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
     if classes > 0 && names.len() != classes {
-        bail!("{}: expected {classes} class names (one per line, the model has {classes} logits), found {}", file.display(), names.len());
+        bail!(
+            "{}: expected {classes} class names (one per line, the model has {classes} logits), found {}",
+            file.display(),
+            names.len()
+        );
     }
     Ok(names)
 }
@@ -184,7 +190,9 @@ fn baseline(args: &ExplainArgs, [_, h, w]: [usize; 3]) -> anyhow::Result<Baselin
         BaselineArg::Blurred if args.blur_sigma == "auto" => Baseline::blurred_for(h, w),
         BaselineArg::Blurred => {
             let sigma = args.blur_sigma.parse().ok().filter(|s: &f32| s.is_finite() && *s > 0.0);
-            let sigma = sigma.with_context(|| format!("--blur-sigma: expected `auto` or a positive number of pixels, found `{}`", args.blur_sigma))?;
+            let sigma = sigma.with_context(|| {
+                format!("--blur-sigma: expected `auto` or a positive number of pixels, found `{}`", args.blur_sigma)
+            })?;
             Baseline::Blurred { sigma }
         }
         BaselineArg::Noise => Baseline::UniformNoise { seed: args.seed },
@@ -214,14 +222,22 @@ fn config(args: &ExplainArgs, shape: [usize; 3], class_names: Vec<String>) -> an
         grad_cam: GradCam::params().layer(layer),
         integrated_gradients,
         shapley: ShapleySampler::params().grid(args.grid, args.grid).permutations(args.permutations).seed(args.seed),
-        faithfulness: args.faithfulness.then_some(Faithfulness { steps: args.curve_steps, random_draws: 3, seed: args.seed }),
+        faithfulness: args.faithfulness.then_some(Faithfulness {
+            steps: args.curve_steps,
+            random_draws: 3,
+            seed: args.seed,
+        }),
         baseline,
         class_names,
     })
 }
 
 /// The images to explain and the data set's class names (empty for files).
-fn inputs(args: &ExplainArgs, shape: [usize; 3], norm: Normalisation) -> anyhow::Result<(Vec<InputImage>, Vec<String>)> {
+fn inputs(
+    args: &ExplainArgs,
+    shape: [usize; 3],
+    norm: Normalisation,
+) -> anyhow::Result<(Vec<InputImage>, Vec<String>)> {
     let Some(dir) = &args.data else {
         let images = args
             .images
@@ -231,7 +247,11 @@ fn inputs(args: &ExplainArgs, shape: [usize; 3], norm: Normalisation) -> anyhow:
                 // Say what was done to the file, so a converted input is never a surprise.
                 if let Ok((w, h)) = image::image_dimensions(p) {
                     let [c, mh, mw] = shape;
-                    let how = if norm == Normalisation::ImageNet { "ImageNet preprocessing: resize 256, centre crop 224, normalise" } else { "converted and resized" };
+                    let how = if norm == Normalisation::ImageNet {
+                        "ImageNet preprocessing: resize 256, centre crop 224, normalise"
+                    } else {
+                        "converted and resized"
+                    };
                     eprintln!("{}: {w}×{h} → {c}×{mh}×{mw} for the model ({how})", p.display());
                 }
                 Ok(image)

@@ -4,11 +4,11 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use netlens_analyze::features::sampling::{balanced_sample, DEFAULT_PER_CLASS};
+use netlens_analyze::features::sampling::{DEFAULT_PER_CLASS, balanced_sample};
 use netlens_analyze::features::tsne::TsneParams;
-use netlens_analyze::features::{study_layer, EmbedParams, LayerStudy, Method};
-use netlens_fetch::{load_split, Dataset, Split};
-use netlens_onnx::{select_taps, LayerSelection, TapOutput, TapRunner};
+use netlens_analyze::features::{EmbedParams, LayerStudy, Method, study_layer};
+use netlens_fetch::{Dataset, Split, load_split};
+use netlens_onnx::{LayerSelection, TapOutput, TapRunner, select_taps};
 use serde_json::json;
 
 use super::progress_bar;
@@ -87,7 +87,12 @@ impl FeaturesArgs {
     fn embed_params(&self) -> EmbedParams {
         EmbedParams {
             methods: self.methods.iter().map(|&m| m.into()).collect(),
-            tsne: TsneParams { dims: self.dims as usize, perplexity: self.perplexity, iterations: self.iterations, seed: self.seed },
+            tsne: TsneParams {
+                dims: self.dims as usize,
+                perplexity: self.perplexity,
+                iterations: self.iterations,
+                seed: self.seed,
+            },
             save_tsne_input: self.save_tsne_input,
         }
     }
@@ -98,7 +103,8 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
     let summary = netlens_onnx::inspect(&args.model).with_context(|| format!("reading {}", args.model.display()))?;
     let selection: LayerSelection = args.layers.parse()?;
     let taps = select_taps(&summary, &selection)?;
-    let test = load_split(&args.data, Split::Test).with_context(|| format!("loading the test split of {}", args.data.display()))?;
+    let test = load_split(&args.data, Split::Test)
+        .with_context(|| format!("loading the test split of {}", args.data.display()))?;
     let indices = balanced_sample(&test.labels, &test.class_names, args.per_class, args.seed)?;
     let sample = test.select(&indices);
     let params = args.embed_params();
@@ -120,7 +126,13 @@ fn tap(runner: &TapRunner, sample: &Dataset, batch_size: usize) -> anyhow::Resul
     Ok(outputs)
 }
 
-fn study(outputs: &[TapOutput], sample: &Dataset, indices: &[usize], params: &EmbedParams, args: &FeaturesArgs) -> anyhow::Result<Vec<LayerStudy>> {
+fn study(
+    outputs: &[TapOutput],
+    sample: &Dataset,
+    indices: &[usize],
+    params: &EmbedParams,
+    args: &FeaturesArgs,
+) -> anyhow::Result<Vec<LayerStudy>> {
     let bar = progress_bar((outputs.len() * params.methods.len()) as u64, "embed");
     let s = netlens_analyze::features::Sample { labels: &sample.labels, indices, class_names: &sample.class_names };
     let mut studies = Vec::with_capacity(outputs.len());
@@ -158,12 +170,22 @@ fn write_summary(args: &FeaturesArgs, sample: &Dataset, studies: &[LayerStudy]) 
 }
 
 fn print_scores(studies: &[LayerStudy]) {
-    println!("{:<16} {:<8} {:>9} {:>10} {:<6} {:>10} {:>10} {:>8}", "layer", "op", "features", "5-NN feat", "method", "silhouette", "5-NN emb", "seconds");
+    println!(
+        "{:<16} {:<8} {:>9} {:>10} {:<6} {:>10} {:>10} {:>8}",
+        "layer", "op", "features", "5-NN feat", "method", "silhouette", "5-NN emb", "seconds"
+    );
     for s in studies {
         for e in &s.embeddings {
             println!(
                 "{:<16} {:<8} {:>9} {:>10.3} {:<6} {:>10.3} {:>10.3} {:>8.2}",
-                s.layer, s.op, s.features, s.knn_accuracy, e.method.name(), e.silhouette, e.knn_accuracy, e.seconds
+                s.layer,
+                s.op,
+                s.features,
+                s.knn_accuracy,
+                e.method.name(),
+                e.silhouette,
+                e.knn_accuracy,
+                e.seconds
             );
         }
     }

@@ -100,7 +100,10 @@ pub fn run(args: FetchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn settings<'a>(args: &FetchArgs, progress: &'a mut dyn FnMut(&str, DownloadProgress)) -> anyhow::Result<FetchSettings<'a>> {
+fn settings<'a>(
+    args: &FetchArgs,
+    progress: &'a mut dyn FnMut(&str, DownloadProgress),
+) -> anyhow::Result<FetchSettings<'a>> {
     let cache = match &args.cache {
         Some(dir) => dir.clone(),
         None => cache_dir()?,
@@ -158,7 +161,8 @@ fn prepare_local_lfw(from: &Path, out: &Path) -> anyhow::Result<usize> {
     } else {
         let extracted = out.join("extracted");
         if !extracted.exists() {
-            netlens_fetch::extract_tar_gz(from, &extracted).with_context(|| format!("extracting {}", from.display()))?;
+            netlens_fetch::extract_tar_gz(from, &extracted)
+                .with_context(|| format!("extracting {}", from.display()))?;
         }
         let inner = extracted.join("lfw");
         if inner.is_dir() { inner } else { extracted }
@@ -219,7 +223,16 @@ mod tests {
 
     #[test]
     fn parses_sources_and_options() {
-        let cli = crate::cli::Cli::try_parse_from(["netlens", "fetch", "fashion-mnist", "--cache", "c", "--url", "http://m/"]).unwrap();
+        let cli = crate::cli::Cli::try_parse_from([
+            "netlens",
+            "fetch",
+            "fashion-mnist",
+            "--cache",
+            "c",
+            "--url",
+            "http://m/",
+        ])
+        .unwrap();
         let crate::cli::Command::Fetch(args) = cli.command else { panic!("fetch expected") };
         assert_eq!(args.what, Source::FashionMnist);
         assert_eq!(args.url.as_deref(), Some("http://m/"));

@@ -3,8 +3,8 @@
 use clap::{Parser, Subcommand};
 
 mod explain;
-mod fetch;
 mod features;
+mod fetch;
 mod inspect;
 mod progress;
 mod report;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use netlens_analyze::report::{write_report, ReportMeta};
+use netlens_analyze::report::{ReportMeta, write_report};
 
 /// Write a Markdown report with figures from run folders.
 ///
@@ -28,7 +28,8 @@ pub struct ReportArgs {
 /// Runs `netlens report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let meta = ReportMeta { command: command_line(), commit: git_commit(), stages: vec![] };
-    let written = write_report(&args.runs, &args.out, &meta).with_context(|| format!("writing the report into {}", args.out.display()))?;
+    let written = write_report(&args.runs, &args.out, &meta)
+        .with_context(|| format!("writing the report into {}", args.out.display()))?;
     println!("wrote {} ({} figures)", written.markdown.display(), written.figures.len());
     Ok(())
 }

@@ -8,9 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::Args;
-use netlens_analyze::report::{write_report, ReportMeta};
+use netlens_analyze::report::{ReportMeta, write_report};
 
 use super::explain::{BaselineArg, ExplainArgs, MethodArg as ExplainMethod, RuleArg};
 use super::features::{FeaturesArgs, MethodArg as FeatureMethod};
@@ -71,9 +71,33 @@ struct Effort {
 impl Effort {
     fn new(quick: bool) -> Effort {
         if quick {
-            Effort { epochs: [(ModelName::Lenet, "lenet", 10), (ModelName::Shallow, "shallow", 5), (ModelName::Cnn, "cnn", 5)], vae_epochs: 8, per_class: 15, tsne_iterations: 500, explain_images: 4, ig_steps: 32, permutations: 40 }
+            Effort {
+                epochs: [
+                    (ModelName::Lenet, "lenet", 10),
+                    (ModelName::Shallow, "shallow", 5),
+                    (ModelName::Cnn, "cnn", 5),
+                ],
+                vae_epochs: 8,
+                per_class: 15,
+                tsne_iterations: 500,
+                explain_images: 4,
+                ig_steps: 32,
+                permutations: 40,
+            }
         } else {
-            Effort { epochs: [(ModelName::Lenet, "lenet", 30), (ModelName::Shallow, "shallow", 15), (ModelName::Cnn, "cnn", 15)], vae_epochs: 50, per_class: 20, tsne_iterations: 1000, explain_images: 8, ig_steps: 64, permutations: 200 }
+            Effort {
+                epochs: [
+                    (ModelName::Lenet, "lenet", 30),
+                    (ModelName::Shallow, "shallow", 15),
+                    (ModelName::Cnn, "cnn", 15),
+                ],
+                vae_epochs: 50,
+                per_class: 20,
+                tsne_iterations: 1000,
+                explain_images: 8,
+                ig_steps: 64,
+                permutations: 200,
+            }
         }
     }
 }
@@ -86,7 +110,10 @@ impl Effort {
 
     /// The settings an explanation depends on (baseline, grid, curves and seed are fixed).
     fn explain_settings(&self) -> String {
-        format!("explain: {} images, IG {} steps, {} Shapley orders, blurred baseline", self.explain_images, self.ig_steps, self.permutations)
+        format!(
+            "explain: {} images, IG {} steps, {} Shapley orders, blurred baseline",
+            self.explain_images, self.ig_steps, self.permutations
+        )
     }
 }
 
@@ -147,7 +174,11 @@ fn input_key(settings: &str, inputs: &[&Path]) -> String {
     let mut key = settings.to_string();
     for path in inputs {
         let stamp = std::fs::metadata(path).ok().map(|m| {
-            let modified = m.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos());
+            let modified = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
             format!("{} bytes, modified {modified} ns", m.len())
         });
         key += &format!("; {}: {}", path.display(), stamp.unwrap_or_else(|| "missing".into()));
@@ -160,8 +191,10 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let effort = Effort::new(args.quick);
     let data = data_paths(&args)?;
-    let out_runs = args.out_runs.clone().unwrap_or_else(|| PathBuf::from(if args.quick { "runs/quick" } else { "runs/main" }));
-    let report = args.report.clone().unwrap_or_else(|| PathBuf::from(if args.quick { "reports/quick" } else { "reports/main" }));
+    let out_runs =
+        args.out_runs.clone().unwrap_or_else(|| PathBuf::from(if args.quick { "runs/quick" } else { "runs/main" }));
+    let report =
+        args.report.clone().unwrap_or_else(|| PathBuf::from(if args.quick { "reports/quick" } else { "reports/main" }));
     std::fs::create_dir_all(&out_runs).with_context(|| format!("creating {}", out_runs.display()))?;
     // Refuse a folder planned with other settings before spending minutes on earlier stages.
     for (_, name, epochs) in effort.epochs {
@@ -175,24 +208,34 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
         let dir = out_runs.join(name);
         let done = training_done(&dir, epochs)?;
         stage(&mut stages, &format!("train {name}"), None, done, || train(&args, model, &data.fashion, &dir, epochs))?;
-        let key = input_key(&effort.features_settings(), &[&dir.join("model.onnx"), &fashion_test[0], &fashion_test[1]]);
-        stage(&mut stages, &format!("features {name}"), Some(key), dir.join("features/summary.json").exists(), || features(&dir, &data.fashion, &effort))?;
+        let key =
+            input_key(&effort.features_settings(), &[&dir.join("model.onnx"), &fashion_test[0], &fashion_test[1]]);
+        stage(&mut stages, &format!("features {name}"), Some(key), dir.join("features/summary.json").exists(), || {
+            features(&dir, &data.fashion, &effort)
+        })?;
         runs.push(dir);
     }
     let cnn = out_runs.join("cnn");
     let key = input_key(&effort.explain_settings(), &[&cnn.join("model.onnx"), &fashion_test[0]]);
-    stage(&mut stages, "explain cnn", Some(key), cnn.join("explain/explanations.json").exists(), || explain_data(&cnn.join("model.onnx"), &data.fashion, &cnn.join("explain"), &effort))?;
+    stage(&mut stages, "explain cnn", Some(key), cnn.join("explain/explanations.json").exists(), || {
+        explain_data(&cnn.join("model.onnx"), &data.fashion, &cnn.join("explain"), &effort)
+    })?;
     let vae_dir = out_runs.join("vae");
     let done = vae_done(&vae_dir, effort.vae_epochs)?;
     stage(&mut stages, "train vae", None, done, || vae(&args, &data.lfw, &vae_dir, effort.vae_epochs))?;
-    let key = input_key("", &[&vae_dir.join("encoder.onnx"), &vae_dir.join("decoder.onnx"), &data.lfw.join("X_train.npy")]);
-    stage(&mut stages, "interpolate", Some(key), vae_dir.join("interp/interpolation.json").exists(), || interpolate(&data.lfw, &vae_dir))?;
+    let key =
+        input_key("", &[&vae_dir.join("encoder.onnx"), &vae_dir.join("decoder.onnx"), &data.lfw.join("X_train.npy")]);
+    stage(&mut stages, "interpolate", Some(key), vae_dir.join("interp/interpolation.json").exists(), || {
+        interpolate(&data.lfw, &vae_dir)
+    })?;
     runs.push(vae_dir);
     if let Some(model) = &args.torch_model {
         let stem = model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "torch".into());
         let dir = out_runs.join(format!("explain-{stem}"));
         let key = input_key(&effort.explain_settings(), &[model, &fashion_test[0]]);
-        stage(&mut stages, &format!("explain {stem}"), Some(key), dir.join("explanations.json").exists(), || explain_data(model, &data.fashion, &dir, &effort))?;
+        stage(&mut stages, &format!("explain {stem}"), Some(key), dir.join("explanations.json").exists(), || {
+            explain_data(model, &data.fashion, &dir, &effort)
+        })?;
         runs.push(dir);
     }
     if let Some(dir) = resnet_stages(&args, &out_runs, &data, &effort, &mut stages)? {
@@ -200,16 +243,29 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     let mut times = stages.times();
     times.push(("this invocation, before the report".into(), Some(started.elapsed().as_secs_f64())));
-    let meta = ReportMeta { command: super::report::command_line(), commit: super::report::git_commit(), stages: times };
-    let written = write_report(&runs, &report, &meta).with_context(|| format!("writing the report into {}", report.display()))?;
-    println!("netlens run: {:.0} s; wrote {} ({} figures)", started.elapsed().as_secs_f64(), written.markdown.display(), written.figures.len());
+    let meta =
+        ReportMeta { command: super::report::command_line(), commit: super::report::git_commit(), stages: times };
+    let written =
+        write_report(&runs, &report, &meta).with_context(|| format!("writing the report into {}", report.display()))?;
+    println!(
+        "netlens run: {:.0} s; wrote {} ({} figures)",
+        started.elapsed().as_secs_f64(),
+        written.markdown.display(),
+        written.figures.len()
+    );
     Ok(())
 }
 
 /// Runs `work` unless its outputs `exist` and are up to date: made with the same `key` (see
 /// [`input_key`]; `None` when `exist` says it all), as recorded by the run that made them.
 /// Records the stage's time (a skipped stage keeps the time an earlier invocation recorded).
-fn stage(stages: &mut Stages, name: &str, key: Option<String>, exist: bool, work: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {
+fn stage(
+    stages: &mut Stages,
+    name: &str,
+    key: Option<String>,
+    exist: bool,
+    work: impl FnOnce() -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
     let earlier = stages.earlier(name).cloned();
     let up_to_date = exist && (key.is_none() || earlier.as_ref().is_some_and(|r| r.key == key));
     if up_to_date {
@@ -225,8 +281,10 @@ fn stage(stages: &mut Stages, name: &str, key: Option<String>, exist: bool, work
 fn data_paths(args: &RunArgs) -> anyhow::Result<DataPaths> {
     let Some(root) = &args.data_root else { return fetched_data() };
     let pick = |names: [&str; 2]| names.iter().map(|n| root.join(n)).find(|p| p.is_dir());
-    let fashion = pick(["fashion-mnist-small", "fashion-mnist"]).with_context(|| format!("{}: no fashion-mnist-small/ or fashion-mnist/ folder", root.display()))?;
-    let lfw = pick(["lfw-small", "lfw"]).with_context(|| format!("{}: no lfw-small/ or lfw/ folder", root.display()))?;
+    let fashion = pick(["fashion-mnist-small", "fashion-mnist"])
+        .with_context(|| format!("{}: no fashion-mnist-small/ or fashion-mnist/ folder", root.display()))?;
+    let lfw =
+        pick(["lfw-small", "lfw"]).with_context(|| format!("{}: no lfw-small/ or lfw/ folder", root.display()))?;
     let imagenet = Some(root.join("imagenet-samples")).filter(|p| p.is_dir());
     let fetched_resnet = Some(root.join("resnet34/resnet34.onnx")).filter(|p| p.exists());
     Ok(DataPaths { fashion, lfw, imagenet, fetched_resnet })
@@ -237,7 +295,15 @@ fn fetched_data() -> anyhow::Result<DataPaths> {
     let root = PathBuf::from("data");
     for (source, folder) in [(Source::FashionMnist, "fashion-mnist"), (Source::Lfw, "lfw")] {
         if !root.join(folder).join("X_test.npy").exists() && !root.join(folder).join("X_train.npy").exists() {
-            super::fetch::run(FetchArgs { what: source, out: root.clone(), cache: None, url: None, from: None, timeout_secs: 60, retries: 3 })?;
+            super::fetch::run(FetchArgs {
+                what: source,
+                out: root.clone(),
+                cache: None,
+                url: None,
+                from: None,
+                timeout_secs: 60,
+                retries: 3,
+            })?;
         }
     }
     let fetched_resnet = Some(root.join("resnet34/resnet34.onnx")).filter(|p| p.exists());
@@ -257,13 +323,24 @@ const TRAIN_SEED: u64 = 0;
 
 /// The `config.json` values a classifier run of `netlens run` is made with.
 fn classifier_settings(epochs: usize) -> Vec<(&'static str, f64)> {
-    vec![("epochs", epochs as f64), ("batch_size", CLASSIFIER_BATCH as f64), ("learning_rate", CLASSIFIER_LR), ("seed", TRAIN_SEED as f64)]
+    vec![
+        ("epochs", epochs as f64),
+        ("batch_size", CLASSIFIER_BATCH as f64),
+        ("learning_rate", CLASSIFIER_LR),
+        ("seed", TRAIN_SEED as f64),
+    ]
 }
 
 /// The `config.json` values the VAE run of `netlens run` is made with.
 fn vae_settings(epochs: usize) -> Vec<(&'static str, f64)> {
     let beta = netlens_train::vae::DEFAULT_BETA;
-    vec![("epochs", epochs as f64), ("beta", beta), ("batch_size", VAE_BATCH as f64), ("learning_rate", VAE_LR), ("seed", TRAIN_SEED as f64)]
+    vec![
+        ("epochs", epochs as f64),
+        ("beta", beta),
+        ("batch_size", VAE_BATCH as f64),
+        ("learning_rate", VAE_LR),
+        ("seed", TRAIN_SEED as f64),
+    ]
 }
 
 /// Finished: model.onnx written after `epochs` epochs.
@@ -281,7 +358,8 @@ fn training_done(dir: &Path, epochs: usize) -> anyhow::Result<bool> {
 /// As [`planned_settings_match`].
 fn vae_done(dir: &Path, epochs: usize) -> anyhow::Result<bool> {
     planned_settings_match(dir, &vae_settings(epochs))?;
-    Ok(["encoder.onnx", "decoder.onnx", "samples.png"].iter().all(|f| dir.join(f).exists()) && finished_epochs(dir) == Some(epochs))
+    Ok(["encoder.onnx", "decoder.onnx", "samples.png"].iter().all(|f| dir.join(f).exists())
+        && finished_epochs(dir) == Some(epochs))
 }
 
 /// # Errors
@@ -320,7 +398,17 @@ fn read_json(path: &Path) -> Option<serde_json::Value> {
 
 fn train(args: &RunArgs, model: ModelName, data: &Path, dir: &Path, epochs: usize) -> anyhow::Result<()> {
     let resume = dir.join("config.json").exists() && dir.join("checkpoint").is_dir();
-    let a = TrainArgs { model, data: data.to_path_buf(), epochs: Some(epochs), batch_size: CLASSIFIER_BATCH, lr: CLASSIFIER_LR, seed: TRAIN_SEED, device: args.device.clone(), out: dir.to_path_buf(), resume };
+    let a = TrainArgs {
+        model,
+        data: data.to_path_buf(),
+        epochs: Some(epochs),
+        batch_size: CLASSIFIER_BATCH,
+        lr: CLASSIFIER_LR,
+        seed: TRAIN_SEED,
+        device: args.device.clone(),
+        out: dir.to_path_buf(),
+        resume,
+    };
     super::train::run(a)
 }
 
@@ -398,7 +486,12 @@ fn vae(args: &RunArgs, data: &Path, dir: &Path, epochs: usize) -> anyhow::Result
 fn interpolate(data: &Path, dir: &Path) -> anyhow::Result<()> {
     let pairs: Vec<(&str, &str)> = if data.join("groups.json").exists() {
         // Group means decode to near-average faces; medoids are real members of each group.
-        vec![("female", "male"), ("older", "younger"), ("female:medoid", "male:medoid"), ("older:medoid", "younger:medoid")]
+        vec![
+            ("female", "male"),
+            ("older", "younger"),
+            ("female:medoid", "male:medoid"),
+            ("older:medoid", "younger:medoid"),
+        ]
     } else {
         vec![("0", "1")]
     };
@@ -419,26 +512,47 @@ fn interpolate(data: &Path, dir: &Path) -> anyhow::Result<()> {
         let key = format!("interpolation_{a}_{b}").replace(':', "-");
         record.insert(key, serde_json::json!({ "a": a, "b": b, "alphas": alphas }));
     }
-    netlens_fetch::write_atomically(&out.join("interpolation.json"), serde_json::to_string_pretty(&record)?.as_bytes())?;
+    netlens_fetch::write_atomically(
+        &out.join("interpolation.json"),
+        serde_json::to_string_pretty(&record)?.as_bytes(),
+    )?;
     Ok(())
 }
 
 /// ResNet-34: converted from `--resnet` (`.pth`) or used as given (`.onnx`), else the fetched
 /// ONNX; explains the ImageNet sample images. Returns the explanation folder, or `None` (with a
 /// note) when there are no weights or images.
-fn resnet_stages(args: &RunArgs, out_runs: &Path, data: &DataPaths, effort: &Effort, stages: &mut Stages) -> anyhow::Result<Option<PathBuf>> {
+fn resnet_stages(
+    args: &RunArgs,
+    out_runs: &Path,
+    data: &DataPaths,
+    effort: &Effort,
+    stages: &mut Stages,
+) -> anyhow::Result<Option<PathBuf>> {
     let onnx = match &args.resnet {
         Some(file) if file.extension().is_some_and(|e| e == "onnx") => file.clone(),
         Some(file) => {
             let onnx = out_runs.join("resnet34/resnet34.onnx");
             let key = input_key("", &[file]);
-            stage(stages, "convert resnet34", Some(key), onnx.exists(), || super::fetch::run(FetchArgs { what: Source::Resnet34, out: out_runs.to_path_buf(), cache: None, url: None, from: Some(file.clone()), timeout_secs: 60, retries: 3 }))?;
+            stage(stages, "convert resnet34", Some(key), onnx.exists(), || {
+                super::fetch::run(FetchArgs {
+                    what: Source::Resnet34,
+                    out: out_runs.to_path_buf(),
+                    cache: None,
+                    url: None,
+                    from: Some(file.clone()),
+                    timeout_secs: 60,
+                    retries: 3,
+                })
+            })?;
             onnx
         }
         None => match &data.fetched_resnet {
             Some(p) => p.clone(),
             None => {
-                eprintln!("== ResNet-34: no weights (netlens fetch resnet34, or --resnet FILE); its explanations are left out of the report");
+                eprintln!(
+                    "== ResNet-34: no weights (netlens fetch resnet34, or --resnet FILE); its explanations are left out of the report"
+                );
                 return Ok(None);
             }
         },
@@ -484,7 +598,9 @@ mod tests {
         std::fs::write(&input, b"first").unwrap();
         let mut stages = Stages::load(dir.path());
         let runs = std::cell::Cell::new(0);
-        let go = |stages: &mut Stages, key: String| stage(stages, "features x", Some(key), true, || Ok(runs.set(runs.get() + 1))).unwrap();
+        let go = |stages: &mut Stages, key: String| {
+            stage(stages, "features x", Some(key), true, || Ok(runs.set(runs.get() + 1))).unwrap()
+        };
         go(&mut stages, input_key("a", &[&input]));
         go(&mut stages, input_key("a", &[&input]));
         assert_eq!(runs.get(), 1, "same inputs and settings: skipped");
@@ -520,7 +636,8 @@ mod tests {
         assert!(err.contains("epochs 10 (this run: 30)") && err.contains("--out-runs"), "{err}");
         assert!(!training_done(dir.path(), 10).unwrap(), "planned for 10, not finished");
         assert!(vae_done(dir.path(), 50).is_err());
-        std::fs::write(dir.path().join("config.json"), r#"{"epochs": 50, "beta": 1.0, "learning_rate": 0.001}"#).unwrap();
+        std::fs::write(dir.path().join("config.json"), r#"{"epochs": 50, "beta": 1.0, "learning_rate": 0.001}"#)
+            .unwrap();
         let err = vae_done(dir.path(), 50).unwrap_err().to_string();
         assert!(err.contains("beta 1 (this run: 0.1)") && !err.contains("learning_rate"), "{err}");
     }

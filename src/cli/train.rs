@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use netlens_fetch::{load_split, Split};
+use netlens_fetch::{Split, load_split};
 use netlens_train::{Architecture, RunDir, Start, TrainConfig, TrainData, TrainProgress};
 
 use super::progress_bar;
@@ -79,7 +79,8 @@ struct Bars {
 
 impl TrainProgress for Bars {
     fn batch(&mut self, epoch: usize, batch: usize, batches: usize) {
-        let bar = self.bar.get_or_insert_with(|| progress_bar(batches as u64, &format!("epoch {epoch}/{}", self.epochs)));
+        let bar =
+            self.bar.get_or_insert_with(|| progress_bar(batches as u64, &format!("epoch {epoch}/{}", self.epochs)));
         bar.set_position(batch as u64);
     }
 

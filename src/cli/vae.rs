@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use netlens_analyze::vae::{self as figures, Groups, Interpolation, LatentSpec, VaeModels};
 use netlens_fetch::Images;
-use netlens_train::vae::{self, Reconstruction, Upsample, VaeProgress, VaeTrainConfig};
 use netlens_train::RunDir;
+use netlens_train::vae::{self, Reconstruction, Upsample, VaeProgress, VaeTrainConfig};
 
 use super::progress_bar;
 use super::train::write_named_onnx;
@@ -103,7 +103,8 @@ struct Bars {
 
 impl VaeProgress for Bars {
     fn batch(&mut self, epoch: usize, batch: usize, batches: usize) {
-        let bar = self.bar.get_or_insert_with(|| progress_bar(batches as u64, &format!("epoch {epoch}/{}", self.epochs)));
+        let bar =
+            self.bar.get_or_insert_with(|| progress_bar(batches as u64, &format!("epoch {epoch}/{}", self.epochs)));
         bar.set_position(batch as u64);
     }
 
@@ -113,7 +114,14 @@ impl VaeProgress for Bars {
         }
         eprintln!(
             "epoch {:>3}/{}: train rec {:.2} KL {:.2} | held-out rec {:.2} KL {:.2} MSE/pixel {:.4} | {:.1} s",
-            m.epoch, self.epochs, m.train_reconstruction, m.train_kl, m.heldout_reconstruction, m.heldout_kl, m.heldout_mse, m.seconds
+            m.epoch,
+            self.epochs,
+            m.train_reconstruction,
+            m.train_kl,
+            m.heldout_reconstruction,
+            m.heldout_kl,
+            m.heldout_mse,
+            m.seconds
         );
         self.last = m.epoch;
     }

@@ -8,8 +8,8 @@
 
 use std::time::Instant;
 
-use netlens_fetch::{load_split, Split};
-use netlens_train::{train, Architecture, RunDir, Start, TrainConfig, TrainData};
+use netlens_fetch::{Split, load_split};
+use netlens_train::{Architecture, RunDir, Start, TrainConfig, TrainData, train};
 
 /// Test accuracy each network must reach (issue acceptance; PyTorch's LeNet-5 gets 0.784).
 fn target(a: Architecture) -> f64 {
@@ -21,7 +21,8 @@ fn target(a: Architecture) -> f64 {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let data = std::path::PathBuf::from(args.get(1).map(String::as_str).unwrap_or("../shared/data/fashion-mnist-small"));
+    let data =
+        std::path::PathBuf::from(args.get(1).map(String::as_str).unwrap_or("../shared/data/fashion-mnist-small"));
     let which = args.get(2).map(String::as_str).unwrap_or("lenet,shallow,cnn");
     let (train_set, test_set) = (load_split(&data, Split::Train)?, load_split(&data, Split::Test)?);
     let tmp = tempfile::tempdir()?;

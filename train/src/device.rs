@@ -16,9 +16,7 @@ pub const DEVICE_NAMES: [&str; 4] = ["flex", "cpu", "wgpu", "cuda"];
 pub fn device_by_name(name: &str) -> Result<Device> {
     let missing = |feature: &str| TrainError::Device {
         name: name.into(),
-        reason: format!(
-            "this netlens was built without it; rebuild with `cargo build --release --features {feature}`"
-        ),
+        reason: format!("this netlens was built without it; rebuild with `cargo build --release --features {feature}`"),
     };
     match name {
         "flex" => Ok(Device::flex()),

@@ -26,7 +26,9 @@ pub fn export_onnx(model: &Classifier, device: &Device) -> Result<Vec<u8>> {
     let exporter = OnnxExporter::new();
     let onnx = match model {
         Classifier::Lenet(m) => exporter.export_dynamic(m, sample, validation, &specs, |m: &LeNet5, x| m.forward(x)),
-        Classifier::Shallow(m) => exporter.export_dynamic(m, sample, validation, &specs, |m: &ShallowNet, x| m.forward(x)),
+        Classifier::Shallow(m) => {
+            exporter.export_dynamic(m, sample, validation, &specs, |m: &ShallowNet, x| m.forward(x))
+        }
         Classifier::Cnn(m) => exporter.export_dynamic(m, sample, validation, &specs, |m: &Cnn, x| m.forward(x)),
     }?;
     Ok(onnx.into_bytes())

@@ -17,13 +17,13 @@ mod run;
 mod trainer;
 pub mod vae;
 
-pub use device::{device_by_name, DEVICE_NAMES};
+pub use device::{DEVICE_NAMES, device_by_name};
 pub use error::{Result, TrainError};
 pub use export::export_onnx;
 pub use history::{EpochMetrics, History};
 pub use models::{Architecture, Classifier, LayerCard, ModelCard};
 pub use run::RunDir;
 pub use trainer::{
-    default_epochs, evaluate, load_model, train, Evaluation, Start, TrainConfig, TrainData, TrainProgress, INPUT_SIZE,
-    NUM_CLASSES,
+    Evaluation, INPUT_SIZE, NUM_CLASSES, Start, TrainConfig, TrainData, TrainProgress, default_epochs, evaluate,
+    load_model, train,
 };

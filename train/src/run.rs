@@ -6,8 +6,8 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, ModuleOptimizer};
 use serde::{Deserialize, Serialize};
 
-use crate::history::{read_json, write_json};
 use crate::error::{Result, TrainError};
+use crate::history::{read_json, write_json};
 
 /// The files of one training run:
 ///
@@ -147,9 +147,17 @@ impl RunDir {
     }
 
     /// Saves `epoch`'s weights and optimizer state (call [`Self::commit_checkpoint`] after).
-    pub(crate) fn save_checkpoint<M: Module>(&self, epoch: usize, model: &M, optimizer: &ModuleOptimizer) -> Result<()> {
+    pub(crate) fn save_checkpoint<M: Module>(
+        &self,
+        epoch: usize,
+        model: &M,
+        optimizer: &ModuleOptimizer,
+    ) -> Result<()> {
         let path = self.model_checkpoint(epoch);
-        model.clone().save_file(&path).map_err(|e| TrainError::Checkpoint { path: path.clone(), reason: e.to_string() })?;
+        model
+            .clone()
+            .save_file(&path)
+            .map_err(|e| TrainError::Checkpoint { path: path.clone(), reason: e.to_string() })?;
         let path = self.optimizer_checkpoint(epoch);
         optimizer.save(&path).map_err(|e| TrainError::Checkpoint { path: path.clone(), reason: e.to_string() })
     }

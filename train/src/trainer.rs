@@ -8,13 +8,13 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use netlens_fetch::Dataset;
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::device::device_by_name;
 use crate::error::{Result, TrainError};
-use crate::history::{read_json, EpochMetrics, History};
+use crate::history::{EpochMetrics, History, read_json};
 use crate::models::{Architecture, Classifier};
 use crate::run::RunDir;
 
@@ -140,7 +140,13 @@ pub enum Start {
 /// images are not `[N, 1, 32, 32]` or labels exceed the classes, [`TrainError::RunFolder`] when
 /// starting fresh over an existing run or resuming where none is, [`TrainError::Device`] for an
 /// unavailable device, and I/O or checkpoint errors naming the file.
-pub fn train(run: &RunDir, config: &TrainConfig, data: TrainData<'_>, start: Start, progress: &mut dyn TrainProgress) -> Result<History> {
+pub fn train(
+    run: &RunDir,
+    config: &TrainConfig,
+    data: TrainData<'_>,
+    start: Start,
+    progress: &mut dyn TrainProgress,
+) -> Result<History> {
     config.check()?;
     check_data(data.train, "training set")?;
     check_data(data.test, "test set")?;
@@ -227,7 +233,11 @@ fn check_data(data: &Dataset, what: &str) -> Result<()> {
         });
     }
     if data.is_empty() {
-        return Err(TrainError::DataMismatch { what: what.into(), expected: "at least one image".into(), found: "none".into() });
+        return Err(TrainError::DataMismatch {
+            what: what.into(),
+            expected: "at least one image".into(),
+            found: "none".into(),
+        });
     }
     Ok(())
 }

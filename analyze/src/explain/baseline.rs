@@ -65,7 +65,9 @@ impl Baseline {
     pub fn image(&self, x: &[f32], [c, h, w]: [usize; 3]) -> Vec<f32> {
         match *self {
             Baseline::Zeros => vec![0.0; x.len()],
-            Baseline::Blurred { sigma } => (0..c).flat_map(|ch| blur(&x[ch * h * w..(ch + 1) * h * w], h, w, sigma)).collect(),
+            Baseline::Blurred { sigma } => {
+                (0..c).flat_map(|ch| blur(&x[ch * h * w..(ch + 1) * h * w], h, w, sigma)).collect()
+            }
             Baseline::UniformNoise { seed } => {
                 let lo = x.iter().copied().fold(f32::INFINITY, f32::min);
                 let hi = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);

@@ -11,8 +11,8 @@
 //! several draws) gives the reference values.
 
 use netlens_fetch::Images;
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rand::seq::SliceRandom;
 
 use super::{Classifier, Map};
 use crate::error::{AnalyzeError, Result};
@@ -137,7 +137,11 @@ pub fn curve(
     let logits = model.logits(&Images { data, shape: [steps + 1, c, h, w] })?;
     let classes = logits.shape[1];
     if target >= classes {
-        return Err(AnalyzeError::InvalidParam { name: "target".into(), value: target.to_string(), reason: format!("the model has {classes} classes") });
+        return Err(AnalyzeError::InvalidParam {
+            name: "target".into(),
+            value: target.to_string(),
+            reason: format!("the model has {classes} classes"),
+        });
     }
     let probabilities: Vec<f64> = logits.data.chunks(classes).map(|l| probability(l, target)).collect();
     let fractions: Vec<f64> = (0..=steps).map(|s| s as f64 / steps as f64).collect();
@@ -189,7 +193,8 @@ mod tests {
     struct TwoPixels;
     impl Classifier for TwoPixels {
         fn logits(&self, images: &Images) -> Result<HostTensor> {
-            let data = (0..images.shape[0]).flat_map(|b| [10.0 * (images.image(b)[0] + images.image(b)[1]), 0.0]).collect();
+            let data =
+                (0..images.shape[0]).flat_map(|b| [10.0 * (images.image(b)[0] + images.image(b)[1]), 0.0]).collect();
             Ok(HostTensor { data, shape: vec![images.shape[0], 2] })
         }
     }
@@ -212,7 +217,8 @@ mod tests {
         // Baseline pixels 0 and 1 are 0.5: after all deletions the logit is 10, p = 1/(1+e^-10).
         let all = curve(&TwoPixels, &image, 0, &[0, 1, 2, 3], CurveKind::Deletion, 1, &[0.5, 0.5, 0.0, 0.0]).unwrap();
         assert!((all.probabilities[1] - 1.0 / (1.0 + (-10f64).exp())).abs() < TOLERANCE, "{:?}", all.probabilities);
-        let err = curve(&TwoPixels, &image, 0, &[0, 1, 2, 3], CurveKind::Deletion, 1, &[0.0; 3]).unwrap_err().to_string();
+        let err =
+            curve(&TwoPixels, &image, 0, &[0, 1, 2, 3], CurveKind::Deletion, 1, &[0.0; 3]).unwrap_err().to_string();
         assert!(err.contains("baseline of 3") && err.contains("4 values"), "{err}");
     }
 }

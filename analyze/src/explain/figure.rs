@@ -70,7 +70,11 @@ pub fn render(image: &DisplayImage, panels: &[Panel]) -> RgbImage {
                     }
                     _ => base,
                 };
-                out.put_pixel((x0 + x) as u32, (title_h + y) as u32, Rgb(colour.map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8)));
+                out.put_pixel(
+                    (x0 + x) as u32,
+                    (title_h + y) as u32,
+                    Rgb(colour.map(|c| (c.clamp(0.0, 1.0) * 255.0).round() as u8)),
+                );
             }
         }
         if let (Some(_), Some(l)) = (&map, limit) {

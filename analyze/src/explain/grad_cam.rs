@@ -7,11 +7,11 @@
 //! layer's resolution, bilinearly upsampled (half-pixel centres, as PyTorch and captum) to the
 //! input size.
 
-use netlens_fetch::resize::resize_bilinear;
 use netlens_fetch::Images;
+use netlens_fetch::resize::resize_bilinear;
 use netlens_onnx::{DifferentiableModel, GradientAt};
 
-use super::{resolve_targets, Map, Target};
+use super::{Map, Target, resolve_targets};
 use crate::error::{AnalyzeError, Result};
 
 /// Grad-CAM of one image.
@@ -85,7 +85,10 @@ impl GradCamParams {
             return Err(AnalyzeError::InvalidParam {
                 name: "layer".into(),
                 value: layer,
-                reason: format!("Grad-CAM needs a 4-D feature map [batch, channels, height, width]; this {op} output has rank {}", shape.len()),
+                reason: format!(
+                    "Grad-CAM needs a 4-D feature map [batch, channels, height, width]; this {op} output has rank {}",
+                    shape.len()
+                ),
             });
         }
         Ok(layer)
@@ -122,7 +125,13 @@ impl GradCamParams {
                 let d = &g.gradient.data[b * per..(b + 1) * per];
                 let layer_map = cam(a, d, k, h, w, self.relu);
                 let map = Map { height: ih, width: iw, data: resize_bilinear(&layer_map.data, h, w, ih, iw) };
-                GradCam { layer: layer.clone(), target: targets[b], logit: g.logits.data[b * classes + targets[b]], layer_map, map }
+                GradCam {
+                    layer: layer.clone(),
+                    target: targets[b],
+                    logit: g.logits.data[b * classes + targets[b]],
+                    layer_map,
+                    map,
+                }
             })
             .collect())
     }

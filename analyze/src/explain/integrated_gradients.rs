@@ -15,7 +15,7 @@
 use netlens_fetch::Images;
 use netlens_onnx::{DifferentiableModel, GradientAt};
 
-use super::{one_image, resolve_targets, Baseline, Target};
+use super::{Baseline, Target, one_image, resolve_targets};
 use crate::error::{AnalyzeError, Result};
 
 /// The quadrature rule for the path integral.
@@ -84,7 +84,13 @@ impl IntegratedGradients {
     /// Defaults: 64 steps, zero baseline, trapezoid rule, 32 path points per backward pass,
     /// the predicted class.
     pub fn params() -> IntegratedGradientsParams {
-        IntegratedGradientsParams { steps: 64, baseline: Baseline::Zeros, rule: Rule::Trapezoid, batch_size: 32, target: Target::Predicted }
+        IntegratedGradientsParams {
+            steps: 64,
+            baseline: Baseline::Zeros,
+            rule: Rule::Trapezoid,
+            batch_size: 32,
+            target: Target::Predicted,
+        }
     }
 }
 
@@ -175,7 +181,14 @@ impl IntegratedGradientsParams {
         let (fx, fb) = (l.data[target], l.data[classes + target]);
         let total: f64 = attributions.iter().map(|&a| a as f64).sum();
         let completeness_error = (total - (fx as f64 - fb as f64)).abs() as f32;
-        Ok(IntegratedGradients { target, logit: fx, baseline_logit: fb, attributions, shape: [c, h, w], completeness_error })
+        Ok(IntegratedGradients {
+            target,
+            logit: fx,
+            baseline_logit: fb,
+            attributions,
+            shape: [c, h, w],
+            completeness_error,
+        })
     }
 }
 

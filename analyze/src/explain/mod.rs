@@ -25,8 +25,8 @@ use netlens_onnx::{DifferentiableModel, HostTensor};
 
 use crate::error::{AnalyzeError, Result};
 
-pub use grad_cam::{GradCam, GradCamParams};
 pub use baseline::Baseline;
+pub use grad_cam::{GradCam, GradCamParams};
 pub use integrated_gradients::{IntegratedGradients, IntegratedGradientsParams, Rule};
 pub use shapley::{ShapleyParams, ShapleySampler, ShapleyValues};
 
@@ -95,9 +95,17 @@ impl Classifier for TractClassifier {
             return self.run_chunk(images);
         }
         let per = batch.div_ceil(threads);
-        let chunks: Vec<Images> = (0..batch).step_by(per).map(|s| images.select(&(s..(s + per).min(batch)).collect::<Vec<_>>())).collect();
-        let results: Vec<Result<HostTensor>> =
-            std::thread::scope(|scope| chunks.iter().map(|c| scope.spawn(|| self.run_chunk(c))).collect::<Vec<_>>().into_iter().map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))).collect());
+        let chunks: Vec<Images> =
+            (0..batch).step_by(per).map(|s| images.select(&(s..(s + per).min(batch)).collect::<Vec<_>>())).collect();
+        let results: Vec<Result<HostTensor>> = std::thread::scope(|scope| {
+            chunks
+                .iter()
+                .map(|c| scope.spawn(|| self.run_chunk(c)))
+                .collect::<Vec<_>>()
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        });
         let mut data = Vec::new();
         let mut classes = 0;
         for r in results {

@@ -3,14 +3,16 @@
 
 use std::path::{Path, PathBuf};
 
-use netlens_fetch::imagenet::{read_rgb, IMAGENET_MEAN, IMAGENET_STD};
-use netlens_fetch::{resize::resize_bilinear, Images};
+use netlens_fetch::imagenet::{IMAGENET_MEAN, IMAGENET_STD, read_rgb};
+use netlens_fetch::{Images, resize::resize_bilinear};
 use netlens_onnx::DifferentiableModel;
 use serde_json::json;
 
-use super::compare::{curve, order_by_map, random_order_auc, spearman, CurveKind};
-use super::figure::{render, write_png, DisplayImage, Panel};
-use super::{argmax, Baseline, Classifier, GradCamParams, IntegratedGradientsParams, Map, ShapleyParams, Target, TractClassifier};
+use super::compare::{CurveKind, curve, order_by_map, random_order_auc, spearman};
+use super::figure::{DisplayImage, Panel, render, write_png};
+use super::{
+    Baseline, Classifier, GradCamParams, IntegratedGradientsParams, Map, ShapleyParams, Target, TractClassifier, argmax,
+};
 use crate::error::{AnalyzeError, Result};
 
 /// One image to explain.
@@ -51,14 +53,20 @@ pub fn load_image(path: &Path, shape: [usize; 3], norm: Normalisation) -> Result
         return Err(AnalyzeError::InvalidParam {
             name: "image".into(),
             value: path.display().to_string(),
-            reason: format!("the model takes {c}-channel images; only 1 (grey) or 3 (RGB) channels can be made from a file"),
+            reason: format!(
+                "the model takes {c}-channel images; only 1 (grey) or 3 (RGB) channels can be made from a file"
+            ),
         });
     }
     let rgb = read_rgb(path)?;
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
     if norm == Normalisation::ImageNet && shape == [3, 224, 224] {
         let pixels = netlens_fetch::imagenet::preprocess_imagenet(&rgb);
-        let display = pixels.iter().enumerate().map(|(i, &v)| (v * IMAGENET_STD[i / (h * w)] + IMAGENET_MEAN[i / (h * w)]).clamp(0.0, 1.0)).collect();
+        let display = pixels
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (v * IMAGENET_STD[i / (h * w)] + IMAGENET_MEAN[i / (h * w)]).clamp(0.0, 1.0))
+            .collect();
         return Ok(InputImage { name, pixels, display, shape });
     }
     let (iw, ih) = (rgb.width() as usize, rgb.height() as usize);
@@ -71,9 +79,11 @@ pub fn load_image(path: &Path, shape: [usize; 3], norm: Normalisation) -> Result
     let display: Vec<f32> = planes.iter().flat_map(|p| resize_bilinear(p, ih, iw, h, w)).collect();
     let pixels = match norm {
         Normalisation::UnitRange => display.clone(),
-        Normalisation::ImageNet => {
-            display.iter().enumerate().map(|(i, &v)| (v - IMAGENET_MEAN[i / (h * w) % 3]) / IMAGENET_STD[i / (h * w) % 3]).collect()
-        }
+        Normalisation::ImageNet => display
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (v - IMAGENET_MEAN[i / (h * w) % 3]) / IMAGENET_STD[i / (h * w) % 3])
+            .collect(),
     };
     Ok(InputImage { name, pixels, display, shape })
 }
@@ -135,7 +145,13 @@ pub struct Written {
 /// # Errors
 /// Parameter, model and I/O errors; nothing is written for an image whose methods fail, and
 /// the JSON is written last and atomically.
-pub fn explain_to_dir(model_path: &Path, images: &[InputImage], cfg: &ExplainConfig, out: &Path, mut progress: impl FnMut(&str)) -> Result<Written> {
+pub fn explain_to_dir(
+    model_path: &Path,
+    images: &[InputImage],
+    cfg: &ExplainConfig,
+    out: &Path,
+    mut progress: impl FnMut(&str),
+) -> Result<Written> {
     let model = DifferentiableModel::load(model_path)?;
     let chw = images.first().map_or([1, 1, 1], |i| i.shape);
     let tract = TractClassifier::load(model_path, chw)?;
@@ -152,17 +168,26 @@ pub fn explain_to_dir(model_path: &Path, images: &[InputImage], cfg: &ExplainCon
     if let (Target::Class(k), Some(classes)) = (cfg.target, model.num_classes())
         && k >= classes
     {
-        return Err(AnalyzeError::InvalidParam { name: "target".into(), value: k.to_string(), reason: format!("the model has {classes} classes (0..{classes})") });
+        return Err(AnalyzeError::InvalidParam {
+            name: "target".into(),
+            value: k.to_string(),
+            reason: format!("the model has {classes} classes (0..{classes})"),
+        });
     }
     if cfg.faithfulness.is_some_and(|f| f.steps == 0) {
-        return Err(AnalyzeError::InvalidParam { name: "curve steps".into(), value: "0".into(), reason: "needs at least 1".into() });
+        return Err(AnalyzeError::InvalidParam {
+            name: "curve steps".into(),
+            value: "0".into(),
+            reason: "needs at least 1".into(),
+        });
     }
     std::fs::create_dir_all(out).map_err(|source| AnalyzeError::Io { path: out.into(), source })?;
     let mut records = Vec::new();
     let mut written = Written { figures: vec![], json: out.join("explanations.json"), summaries: vec![] };
     for img in images {
         let (record, panels, summary) = explain_one(&model, &tract, img, cfg)?;
-        let display = DisplayImage { data: &img.display, channels: img.shape[0], height: img.shape[1], width: img.shape[2] };
+        let display =
+            DisplayImage { data: &img.display, channels: img.shape[0], height: img.shape[1], width: img.shape[2] };
         let path = out.join(format!("{}.png", img.name));
         write_png(&path, &render(&display, &panels))?;
         progress(&summary);
@@ -179,7 +204,8 @@ pub fn explain_to_dir(model_path: &Path, images: &[InputImage], cfg: &ExplainCon
         "faithfulness": cfg.faithfulness,
     });
     let doc = json!({ "model": model_path.display().to_string(), "baseline": baseline, "settings": settings, "images": records });
-    let text = serde_json::to_string(&doc).map_err(|e| AnalyzeError::Figure { path: written.json.clone(), reason: e.to_string() })?;
+    let text = serde_json::to_string(&doc)
+        .map_err(|e| AnalyzeError::Figure { path: written.json.clone(), reason: e.to_string() })?;
     netlens_fetch::write_atomically(&written.json, text.as_bytes())?;
     Ok(written)
 }
@@ -196,22 +222,40 @@ fn explain_one(
     let target = super::resolve_targets(&logits, cfg.target)?[0];
     let predicted = argmax(&logits.data);
     let name = |k| class_name(&cfg.class_names, k);
-    let mut panels = vec![Panel { title: vec![img.name.clone(), format!("PRED: {}", name(predicted)), format!("TARGET: {}", name(target))], map: None, signed: false }];
+    let mut panels = vec![Panel {
+        title: vec![img.name.clone(), format!("PRED: {}", name(predicted)), format!("TARGET: {}", name(target))],
+        map: None,
+        signed: false,
+    }];
     let mut record = json!({ "name": img.name, "shape": img.shape, "predicted": predicted, "predicted_name": name(predicted), "target": target, "target_name": name(target), "logits": logits.data });
     let mut maps: Vec<(&str, Map)> = vec![];
     let mut summary = format!("{}: predicted {} ({}), target {}", img.name, predicted, name(predicted), target);
     if cfg.methods.grad_cam {
         let g = cfg.grad_cam.clone().target(Target::Class(target)).explain(model, &batch)?.remove(0);
         summary += &format!("; Grad-CAM at {}", g.layer);
-        panels.push(Panel { title: vec!["GRAD-CAM".into(), short(&g.layer), name(target)], map: Some(g.map.clone()), signed: false });
+        panels.push(Panel {
+            title: vec!["GRAD-CAM".into(), short(&g.layer), name(target)],
+            map: Some(g.map.clone()),
+            signed: false,
+        });
         record["grad_cam"] = serde_json::to_value(&g).unwrap_or_default();
         maps.push(("grad_cam", g.map));
     }
     if cfg.methods.integrated_gradients {
-        let ig = cfg.integrated_gradients.clone().baseline(cfg.baseline).target(Target::Class(target)).explain(model, &batch)?.remove(0);
+        let ig = cfg
+            .integrated_gradients
+            .clone()
+            .baseline(cfg.baseline)
+            .target(Target::Class(target))
+            .explain(model, &batch)?
+            .remove(0);
         summary += &format!("; IG completeness error {:.2e}", ig.completeness_error);
         let map = Map::channel_sum(&ig.attributions, c, h, w);
-        panels.push(Panel { title: vec!["INTEGRATED GRADIENTS".into(), format!("GAP {:.1e}", ig.completeness_error), name(target)], map: Some(map.clone()), signed: true });
+        panels.push(Panel {
+            title: vec!["INTEGRATED GRADIENTS".into(), format!("GAP {:.1e}", ig.completeness_error), name(target)],
+            map: Some(map.clone()),
+            signed: true,
+        });
         record["integrated_gradients"] = serde_json::to_value(&ig).unwrap_or_default();
         maps.push(("integrated_gradients", map));
     }
@@ -219,7 +263,11 @@ fn explain_one(
         let s = cfg.shapley.clone().baseline(cfg.baseline).explain(tract, &batch, target)?;
         summary += &format!("; Shapley efficiency gap {:.1e}", s.efficiency_gap);
         let map = s.pixel_map(h, w);
-        panels.push(Panel { title: vec!["SHAPLEY (PATCHES)".into(), format!("{}X{} GRID", s.grid[0], s.grid[1]), name(target)], map: Some(map.clone()), signed: true });
+        panels.push(Panel {
+            title: vec!["SHAPLEY (PATCHES)".into(), format!("{}X{} GRID", s.grid[0], s.grid[1]), name(target)],
+            map: Some(map.clone()),
+            signed: true,
+        });
         record["shapley"] = serde_json::to_value(&s).unwrap_or_default();
         maps.push(("shapley", map));
     }
@@ -272,4 +320,3 @@ fn faithfulness(
     out.insert("random".into(), json!({ "deletion_auc": rd, "insertion_auc": ri, "draws": f.random_draws }));
     Ok((serde_json::Value::Object(out), line))
 }
-

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use netlens_fetch::{load_split, Images, Split};
+use netlens_fetch::{Images, Split, load_split};
 use netlens_onnx::DifferentiableModel;
 use serde_json::Value;
 
@@ -42,7 +42,8 @@ fn flat(v: &Value) -> Vec<f32> {
 fn setup() -> (DifferentiableModel, Images, Vec<usize>, Value) {
     let r = reference();
     let model = DifferentiableModel::load(&shared().join("fixtures/torch-small-cnn.onnx")).unwrap();
-    let indices: Vec<usize> = r["indices_into_X_test"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+    let indices: Vec<usize> =
+        r["indices_into_X_test"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
     let data = load_split(&shared().join("data/fashion-mnist-small"), Split::Test).unwrap();
     let targets = r["target"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
     (model, data.images.select(&indices), targets, r)
@@ -56,15 +57,25 @@ fn integrated_gradients_match_captum_and_are_complete() {
     let want = flat(&ig["attributions"]);
     let plane = 32 * 32;
     for (b, &t) in targets.iter().enumerate() {
-        let got = IntegratedGradients::params().steps(64).target(Target::Class(t)).explain(&model, &one_image(&images, b)).unwrap();
+        let got = IntegratedGradients::params()
+            .steps(64)
+            .target(Target::Class(t))
+            .explain(&model, &one_image(&images, b))
+            .unwrap();
         let got = &got[0];
         let rr = pearson(&got.attributions, &want[b * plane..(b + 1) * plane]);
         let gap = got.completeness_error / (got.logit - got.baseline_logit).abs();
-        println!("image {b}: IG r = {rr:.5}, completeness error {:.2e} ({:.2}% of F(x) − F(x′))", got.completeness_error, 100.0 * gap);
+        println!(
+            "image {b}: IG r = {rr:.5}, completeness error {:.2e} ({:.2}% of F(x) − F(x′))",
+            got.completeness_error,
+            100.0 * gap
+        );
         assert!(rr > IG_MIN_R, "image {b}: r = {rr}");
         assert!(gap < IG_COMPLETENESS_RELATIVE, "image {b}: completeness gap {gap}");
         assert!((got.logit as f64 - r["target_logit"][b].as_f64().unwrap()).abs() < LOGIT_TOLERANCE);
-        assert!((got.baseline_logit as f64 - r["baseline_logit_zero_image"][b].as_f64().unwrap()).abs() < LOGIT_TOLERANCE);
+        assert!(
+            (got.baseline_logit as f64 - r["baseline_logit_zero_image"][b].as_f64().unwrap()).abs() < LOGIT_TOLERANCE
+        );
     }
 }
 
@@ -102,11 +113,15 @@ fn shapley_values_match_captum_and_are_efficient() {
     let tract = TractClassifier::load(&shared().join("fixtures/torch-small-cnn.onnx"), [1, 32, 32]).unwrap();
     let want = flat(&r["shapley_value_sampling"]["values_per_patch"]);
     for (b, &t) in targets.iter().enumerate() {
-        let s = ShapleySampler::params().grid(4, 4).permutations(200).explain(&tract, &one_image(&images, b), t).unwrap();
+        let s =
+            ShapleySampler::params().grid(4, 4).permutations(200).explain(&tract, &one_image(&images, b), t).unwrap();
         let got: Vec<f32> = s.values.iter().map(|&v| v as f32).collect();
         let rr = pearson(&got, &want[b * 16..(b + 1) * 16]);
         let mean_se = s.std_errors.iter().sum::<f64>() / 16.0;
-        println!("image {b}: Shapley r = {rr:.4}, efficiency gap {:.1e}, mean std error {mean_se:.4}", s.efficiency_gap);
+        println!(
+            "image {b}: Shapley r = {rr:.4}, efficiency gap {:.1e}, mean std error {mean_se:.4}",
+            s.efficiency_gap
+        );
         assert!(rr > SHAPLEY_MIN_R, "image {b}: r = {rr}");
         assert!(s.efficiency_gap < EFFICIENCY_TOLERANCE, "image {b}: gap {}", s.efficiency_gap);
         assert!((s.full_logit - r["target_logit"][b].as_f64().unwrap()).abs() < LOGIT_TOLERANCE);
@@ -130,7 +145,7 @@ fn shapley_values_match_captum_and_are_efficient() {
 /// `tests/explain.rs`, Grad-CAM does beat random on deletion with the blurred baseline.)
 #[test]
 fn maps_beat_a_random_order_on_deletion_and_insertion() {
-    use super::compare::{curve, order_by_map, random_order_auc, CurveKind};
+    use super::compare::{CurveKind, curve, order_by_map, random_order_auc};
     const IMAGES: usize = 20;
     const STEPS: usize = 16;
     let (model, _, _, _) = setup();
@@ -144,16 +159,32 @@ fn maps_beat_a_random_order_on_deletion_and_insertion() {
             let target = argmax(&model.forward(&image).unwrap().data);
             let base = baseline.image(&image.data, [1, 32, 32]);
             let gc = GradCam::params().target(Target::Class(target)).explain(&model, &image).unwrap().remove(0).map;
-            let ig = IntegratedGradients::params().steps(32).baseline(baseline).target(Target::Class(target)).explain(&model, &image).unwrap().remove(0);
+            let ig = IntegratedGradients::params()
+                .steps(32)
+                .baseline(baseline)
+                .target(Target::Class(target))
+                .explain(&model, &image)
+                .unwrap()
+                .remove(0);
             let ig = Map::channel_sum(&ig.attributions, 1, 32, 32);
-            let sv = ShapleySampler::params().permutations(40).baseline(baseline).explain(&tract, &image, target).unwrap().pixel_map(32, 32);
+            let sv = ShapleySampler::params()
+                .permutations(40)
+                .baseline(baseline)
+                .explain(&tract, &image, target)
+                .unwrap()
+                .pixel_map(32, 32);
             for (m, map) in [gc, ig, sv].iter().enumerate() {
                 let order = order_by_map(map);
-                del[m] += curve(&tract, &image, target, &order, CurveKind::Deletion, STEPS, &base).unwrap().auc / IMAGES as f64;
-                ins[m] += curve(&tract, &image, target, &order, CurveKind::Insertion, STEPS, &base).unwrap().auc / IMAGES as f64;
+                del[m] += curve(&tract, &image, target, &order, CurveKind::Deletion, STEPS, &base).unwrap().auc
+                    / IMAGES as f64;
+                ins[m] += curve(&tract, &image, target, &order, CurveKind::Insertion, STEPS, &base).unwrap().auc
+                    / IMAGES as f64;
             }
-            del[3] += random_order_auc(&tract, &image, target, CurveKind::Deletion, STEPS, &base, 3, i as u64).unwrap() / IMAGES as f64;
-            ins[3] += random_order_auc(&tract, &image, target, CurveKind::Insertion, STEPS, &base, 3, i as u64).unwrap() / IMAGES as f64;
+            del[3] += random_order_auc(&tract, &image, target, CurveKind::Deletion, STEPS, &base, 3, i as u64).unwrap()
+                / IMAGES as f64;
+            ins[3] += random_order_auc(&tract, &image, target, CurveKind::Insertion, STEPS, &base, 3, i as u64)
+                .unwrap()
+                / IMAGES as f64;
         }
         println!("baseline: {}", baseline.describe());
         for m in 0..4 {
@@ -183,7 +214,8 @@ fn tract_batches_split_across_threads_keep_the_image_order() {
     assert_eq!(all.shape, vec![7, 10]);
     for i in 0..7 {
         let one = tract.logits(&one_image(&batch, i)).unwrap();
-        let diff = one.data.iter().zip(&all.data[i * 10..(i + 1) * 10]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let diff =
+            one.data.iter().zip(&all.data[i * 10..(i + 1) * 10]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         assert!(diff < LOGIT_TOLERANCE, "image {i}: max |diff| {diff}");
     }
 }

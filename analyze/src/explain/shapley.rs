@@ -13,8 +13,8 @@
 //! evaluated in batched forward passes of any [`Classifier`] (tract by default).
 
 use netlens_fetch::Images;
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rand::seq::SliceRandom;
 
 use super::{Baseline, Classifier, Map};
 use crate::error::{AnalyzeError, Result};
@@ -84,7 +84,14 @@ impl ShapleySampler {
     /// Defaults: a 4 × 4 grid, 200 orders, antithetic pairs, zero baseline, 256 coalitions per
     /// forward pass, seed 42.
     pub fn params() -> ShapleyParams {
-        ShapleyParams { grid: [4, 4], permutations: 200, antithetic: true, baseline: Baseline::Zeros, batch_size: 256, seed: 42 }
+        ShapleyParams {
+            grid: [4, 4],
+            permutations: 200,
+            antithetic: true,
+            baseline: Baseline::Zeros,
+            batch_size: 256,
+            seed: 42,
+        }
     }
 }
 
@@ -133,10 +140,18 @@ impl ShapleyParams {
     pub fn check(&self, height: usize, width: usize) -> Result<()> {
         let [r, c] = self.grid;
         if r == 0 || c == 0 || r > height || c > width {
-            return Err(invalid("grid", format!("{r}x{c}"), &format!("needs 1..={height} rows and 1..={width} columns")));
+            return Err(invalid(
+                "grid",
+                format!("{r}x{c}"),
+                &format!("needs 1..={height} rows and 1..={width} columns"),
+            ));
         }
         if self.permutations < 2 || (self.antithetic && self.permutations % 2 == 1) {
-            return Err(invalid("permutations", self.permutations, "needs at least 2, and an even count with antithetic pairs"));
+            return Err(invalid(
+                "permutations",
+                self.permutations,
+                "needs at least 2, and an even count with antithetic pairs",
+            ));
         }
         if self.batch_size == 0 {
             return Err(invalid("batch_size", 0, "must be at least 1"));
@@ -195,7 +210,8 @@ impl ShapleyParams {
             marginals.to_vec()
         };
         let k = samples.len() as f64;
-        let values: Vec<f64> = (0..n).map(|i| marginals.iter().map(|m| m[i]).sum::<f64>() / marginals.len() as f64).collect();
+        let values: Vec<f64> =
+            (0..n).map(|i| marginals.iter().map(|m| m[i]).sum::<f64>() / marginals.len() as f64).collect();
         let std_errors = (0..n)
             .map(|i| {
                 let mean = samples.iter().map(|s| s[i]).sum::<f64>() / k;
@@ -300,7 +316,11 @@ mod tests {
         let s = params.explain(&Toy, &toy_image(), 0).unwrap();
         assert!(s.efficiency_gap < EFFICIENCY_TOLERANCE, "gap {}", s.efficiency_gap);
         // Players 1 and 3 only add their pixel: φ = 2 and 4 in every order.
-        assert!((s.values[1] - 2.0).abs() < EFFICIENCY_TOLERANCE && (s.values[3] - 4.0).abs() < EFFICIENCY_TOLERANCE, "{:?}", s.values);
+        assert!(
+            (s.values[1] - 2.0).abs() < EFFICIENCY_TOLERANCE && (s.values[3] - 4.0).abs() < EFFICIENCY_TOLERANCE,
+            "{:?}",
+            s.values
+        );
         assert!(s.std_errors[1] < EFFICIENCY_TOLERANCE, "{:?}", s.std_errors);
     }
 
@@ -319,7 +339,11 @@ mod tests {
         // expectation; antithetic pairs of a 4-player game cover it well with 400 orders.
         const SAMPLING_TOLERANCE: f64 = 0.6;
         let s = ShapleySampler::params().grid(1, 4).permutations(400).explain(&Toy, &toy_image(), 0).unwrap();
-        assert!((s.values[0] - 5.5).abs() < SAMPLING_TOLERANCE && (s.values[2] - 7.5).abs() < SAMPLING_TOLERANCE, "{:?}", s.values);
+        assert!(
+            (s.values[0] - 5.5).abs() < SAMPLING_TOLERANCE && (s.values[2] - 7.5).abs() < SAMPLING_TOLERANCE,
+            "{:?}",
+            s.values
+        );
     }
 
     #[test]

@@ -13,4 +13,4 @@ pub mod scores;
 mod study;
 pub mod tsne;
 
-pub use study::{feature_matrix, file_stem, study_layer, EmbedParams, Embedding, LayerStudy, Method, Sample};
+pub use study::{EmbedParams, Embedding, LayerStudy, Method, Sample, feature_matrix, file_stem, study_layer};

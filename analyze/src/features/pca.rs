@@ -55,7 +55,11 @@ impl Pca {
 
     /// Each component's share of the total variance, `λ_i / tr(C)`, `[k]`; sums to ≤ 1.
     pub fn variance_share(&self) -> Array1<f64> {
-        if self.total_variance > 0.0 { &self.variance / self.total_variance } else { Array1::zeros(self.variance.len()) }
+        if self.total_variance > 0.0 {
+            &self.variance / self.total_variance
+        } else {
+            Array1::zeros(self.variance.len())
+        }
     }
 
     /// Projects `x` (`[m, d]`) onto the components: `[m, k]`.
@@ -113,8 +117,20 @@ mod tests {
     fn rank_two(n: usize, d: usize) -> Array2<f64> {
         let e = 1.0 / 2f64.sqrt();
         Array2::from_shape_fn((n, d), |(i, j)| match j {
-            0 => if i % 4 < 2 { 3.0 } else { -3.0 },
-            1 | 2 => if i % 2 == 0 { e } else { -e },
+            0 => {
+                if i % 4 < 2 {
+                    3.0
+                } else {
+                    -3.0
+                }
+            }
+            1 | 2 => {
+                if i % 2 == 0 {
+                    e
+                } else {
+                    -e
+                }
+            }
             _ => 0.0,
         })
     }
@@ -177,13 +193,14 @@ mod tests {
 
     #[test]
     fn matches_an_svd_reference_on_real_features() {
-        use netlens_onnx::{inspect, select_taps, LayerSelection, TapRunner};
+        use netlens_onnx::{LayerSelection, TapRunner, inspect, select_taps};
         const SHARE_TOLERANCE: f64 = 1e-9;
         const RELATIVE_TOLERANCE: f64 = 1e-6;
         let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
         let model = shared.join("fixtures/torch-small-cnn.onnx");
         let taps = select_taps(&inspect(&model).unwrap(), &LayerSelection::Auto).unwrap();
-        let test = netlens_fetch::load_split(&shared.join("data/fashion-mnist-small"), netlens_fetch::Split::Test).unwrap();
+        let test =
+            netlens_fetch::load_split(&shared.join("data/fashion-mnist-small"), netlens_fetch::Split::Test).unwrap();
         let images = test.images.select(&(0..60).collect::<Vec<_>>());
         let outputs = TapRunner::new(&model, taps).unwrap().run(&images, 60, |_| {}).unwrap();
         // The first conv (16,384 wide: Gram path) and the final layer (10 wide: covariance path).
@@ -198,16 +215,41 @@ mod tests {
             for i in 0..k {
                 for j in 0..k {
                     let want = if i == j { 1.0 } else { 0.0 };
-                    assert!((gram[[i, j]] - want).abs() < RELATIVE_TOLERANCE, "{}: components not orthonormal", out.tap.layer);
+                    assert!(
+                        (gram[[i, j]] - want).abs() < RELATIVE_TOLERANCE,
+                        "{}: components not orthonormal",
+                        out.tap.layer
+                    );
                 }
                 let share = sigma[i] * sigma[i] / total;
                 let found = pca.variance_share()[i];
-                assert!((found - share).abs() < SHARE_TOLERANCE, "{} PC{}: share {found}, SVD {share}", out.tap.layer, i + 1);
+                assert!(
+                    (found - share).abs() < SHARE_TOLERANCE,
+                    "{} PC{}: share {found}, SVD {share}",
+                    out.tap.layer,
+                    i + 1
+                );
                 let cos = pca.components.row(i).dot(&components.row(i));
-                assert!((cos.abs() - 1.0).abs() < RELATIVE_TOLERANCE, "{} PC{}: |cos| = {}", out.tap.layer, i + 1, cos.abs());
+                assert!(
+                    (cos.abs() - 1.0).abs() < RELATIVE_TOLERANCE,
+                    "{} PC{}: |cos| = {}",
+                    out.tap.layer,
+                    i + 1,
+                    cos.abs()
+                );
                 let sign = cos.signum();
-                let worst = projected.column(i).iter().zip(scores.column(i)).map(|(p, r)| (p - sign * r).abs()).fold(0.0, f64::max);
-                assert!(worst < RELATIVE_TOLERANCE * sigma[0], "{} PC{}: projections differ by {worst}", out.tap.layer, i + 1);
+                let worst = projected
+                    .column(i)
+                    .iter()
+                    .zip(scores.column(i))
+                    .map(|(p, r)| (p - sign * r).abs())
+                    .fold(0.0, f64::max);
+                assert!(
+                    worst < RELATIVE_TOLERANCE * sigma[0],
+                    "{} PC{}: projections differ by {worst}",
+                    out.tap.layer,
+                    i + 1
+                );
             }
         }
     }

@@ -1,9 +1,9 @@
 //! Class-balanced, seeded samples of a labelled data set (the course asks for n ≥ 150 with at
 //! least 15 samples per class from all 10 classes).
 
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
 
 use crate::error::{AnalyzeError, Result};
 

@@ -34,7 +34,8 @@ pub fn knn_accuracy(x: ArrayView2<f64>, labels: &[u8], k: usize) -> f64 {
     assert!(k > 0, "k must be positive");
     let d = squared_distances(x);
     let n = labels.len();
-    let correct = (0..n).filter(|&i| knn_vote(d.row(i).as_slice().expect("standard layout"), labels, i, k) == labels[i]).count();
+    let correct =
+        (0..n).filter(|&i| knn_vote(d.row(i).as_slice().expect("standard layout"), labels, i, k) == labels[i]).count();
     correct as f64 / n as f64
 }
 
@@ -79,7 +80,10 @@ pub fn silhouette(x: ArrayView2<f64>, labels: &[u8]) -> f64 {
             continue;
         }
         let a = sums[own] / counts[own] as f64;
-        let b = (0..256).filter(|&c| c != own && counts[c] > 0).map(|c| sums[c] / counts[c] as f64).fold(f64::INFINITY, f64::min);
+        let b = (0..256)
+            .filter(|&c| c != own && counts[c] > 0)
+            .map(|c| sums[c] / counts[c] as f64)
+            .fold(f64::INFINITY, f64::min);
         if b.is_finite() && a.max(b) > 0.0 {
             total += (b - a) / a.max(b);
         }
@@ -106,7 +110,9 @@ mod tests {
 
     #[test]
     fn knn_separates_clusters_and_not_noise() {
-        let x = Array2::from_shape_fn((40, 2), |(i, j)| if j == 0 { (i / 20) as f64 * 10.0 + (i % 7) as f64 * 0.1 } else { (i % 5) as f64 * 0.1 });
+        let x = Array2::from_shape_fn((40, 2), |(i, j)| {
+            if j == 0 { (i / 20) as f64 * 10.0 + (i % 7) as f64 * 0.1 } else { (i % 5) as f64 * 0.1 }
+        });
         let labels: Vec<u8> = (0..40).map(|i| (i / 20) as u8).collect();
         assert!((knn_accuracy(x.view(), &labels, KNN_K) - 1.0).abs() < TOLERANCE);
         let shuffled: Vec<u8> = (0..40).map(|i| (i % 2) as u8).collect();

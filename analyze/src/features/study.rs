@@ -9,10 +9,10 @@ use netlens_onnx::{TapOutput, TapRole};
 use serde::{Deserialize, Serialize};
 
 use super::pca::Pca;
-use super::scores::{knn_accuracy, silhouette, KNN_K};
-use super::tsne::{tsne, tsne_input, TsneParams};
+use super::scores::{KNN_K, knn_accuracy, silhouette};
+use super::tsne::{TsneParams, tsne, tsne_input};
 use crate::error::{AnalyzeError, Result};
-use crate::figures::scatter::{write_scatter_svg, Scatter};
+use crate::figures::scatter::{Scatter, write_scatter_svg};
 
 /// An embedding method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -60,12 +60,20 @@ impl EmbedParams {
     /// that [`TsneParams::check`] rejects.
     pub fn check(&self, n: usize) -> Result<()> {
         if self.methods.is_empty() {
-            return Err(AnalyzeError::InvalidParam { name: "methods".into(), value: String::new(), reason: "give pca, tsne or both".into() });
+            return Err(AnalyzeError::InvalidParam {
+                name: "methods".into(),
+                value: String::new(),
+                reason: "give pca, tsne or both".into(),
+            });
         }
         if self.methods.contains(&Method::Tsne) {
             self.tsne.check(n)
         } else if !(2..=3).contains(&self.tsne.dims) {
-            Err(AnalyzeError::InvalidParam { name: "dims".into(), value: self.tsne.dims.to_string(), reason: "embeddings are 2-D or 3-D".into() })
+            Err(AnalyzeError::InvalidParam {
+                name: "dims".into(),
+                value: self.tsne.dims.to_string(),
+                reason: "embeddings are 2-D or 3-D".into(),
+            })
         } else {
             Ok(())
         }
@@ -131,7 +139,8 @@ pub struct LayerStudy {
 pub fn feature_matrix(output: &TapOutput) -> Array2<f64> {
     let width = output.width();
     let n = if width == 0 { 0 } else { output.data.len() / width };
-    Array2::from_shape_vec((n, width), output.data.iter().map(|&v| v as f64).collect()).expect("TapOutput data is [n, width]")
+    Array2::from_shape_vec((n, width), output.data.iter().map(|&v| v as f64).collect())
+        .expect("TapOutput data is [n, width]")
 }
 
 /// File-name stem of a layer: its name with anything but letters, digits, `-` and `_` replaced.
@@ -195,7 +204,16 @@ fn embed(x: ArrayView2<f64>, method: Method, params: &EmbedParams, out_dir: &Pat
             (points, start.elapsed().as_secs_f64(), input.ncols(), None)
         }
     };
-    Ok(Embedding { method, points, input_dims, seconds, silhouette: 0.0, knn_accuracy: 0.0, variance_share, files: vec![] })
+    Ok(Embedding {
+        method,
+        points,
+        input_dims,
+        seconds,
+        silhouette: 0.0,
+        knn_accuracy: 0.0,
+        variance_share,
+        files: vec![],
+    })
 }
 
 fn axis_names(embedding: &Embedding) -> Vec<String> {
@@ -209,9 +227,23 @@ fn axis_names(embedding: &Embedding) -> Vec<String> {
 
 fn write_embedding(out_dir: &Path, layer: &LayerStudy, e: &Embedding, sample: &Sample) -> Result<Vec<PathBuf>> {
     let stem = format!("{}_{}", file_stem(&layer.layer), e.method.name());
-    let (svg, npy, csv) = (out_dir.join(format!("{stem}.svg")), out_dir.join(format!("{stem}.npy")), out_dir.join(format!("{stem}.csv")));
-    let title = format!("{} of {} ({}, {} features), 5-NN {:.0}%", e.method.title(), layer.layer, layer.op, layer.features, e.knn_accuracy * 100.0);
-    let scatter = Scatter { points: e.points.view(), labels: sample.labels, class_names: sample.class_names, title, axis_names: axis_names(e) };
+    let (svg, npy, csv) =
+        (out_dir.join(format!("{stem}.svg")), out_dir.join(format!("{stem}.npy")), out_dir.join(format!("{stem}.csv")));
+    let title = format!(
+        "{} of {} ({}, {} features), 5-NN {:.0}%",
+        e.method.title(),
+        layer.layer,
+        layer.op,
+        layer.features,
+        e.knn_accuracy * 100.0
+    );
+    let scatter = Scatter {
+        points: e.points.view(),
+        labels: sample.labels,
+        class_names: sample.class_names,
+        title,
+        axis_names: axis_names(e),
+    };
     write_scatter_svg(&svg, &scatter)?;
     let data: Vec<f32> = e.points.iter().map(|&v| v as f32).collect();
     netlens_fetch::npy::write_f32(&npy, &[e.points.nrows(), e.points.ncols()], &data)?;

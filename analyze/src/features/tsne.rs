@@ -18,8 +18,8 @@
 use linfa::traits::Transformer;
 use linfa_tsne::TSneParams;
 use ndarray::{Array2, ArrayView2};
-use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256Plus;
+use rand_xoshiro::rand_core::SeedableRng;
 
 use super::pca::Pca;
 use crate::error::{AnalyzeError, Result};
@@ -75,7 +75,9 @@ impl TsneParams {
     /// [`AnalyzeError::InvalidParam`] naming the setting: dims not 2 or 3, perplexity not
     /// positive or too large for `n`, fewer than 10 iterations.
     pub fn check(&self, n: usize) -> Result<()> {
-        let invalid = |name: &str, value: String, reason: String| Err(AnalyzeError::InvalidParam { name: name.into(), value, reason });
+        let invalid = |name: &str, value: String, reason: String| {
+            Err(AnalyzeError::InvalidParam { name: name.into(), value, reason })
+        };
         if !(2..=3).contains(&self.dims) {
             return invalid("dims", self.dims.to_string(), "t-SNE embeds in 2 or 3 dimensions".into());
         }
@@ -178,7 +180,9 @@ mod tests {
     #[test]
     fn separates_two_clusters_with_duplicate_points() {
         // Two clusters in 80-D, with repeated points (dead ReLUs give many identical rows).
-        let x = Array2::from_shape_fn((60, 80), |(i, j)| if i < 30 { ((i % 4) * j % 3) as f64 * 0.1 } else { 5.0 + ((i % 3) + j % 2) as f64 * 0.1 });
+        let x = Array2::from_shape_fn((60, 80), |(i, j)| {
+            if i < 30 { ((i % 4) * j % 3) as f64 * 0.1 } else { 5.0 + ((i % 3) + j % 2) as f64 * 0.1 }
+        });
         let params = TsneParams { perplexity: 10.0, iterations: 1000, ..Default::default() };
         let y = tsne(x.view(), &params).unwrap();
         assert_eq!(y.dim(), (60, 2));
@@ -192,7 +196,11 @@ mod tests {
     /// Barnes–Hut path differed in about 1 run of 12 on such data).
     #[test]
     fn small_sets_embed_identically_on_every_run() {
-        let data = netlens_fetch::load_split(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist-small"), netlens_fetch::Split::Test).unwrap();
+        let data = netlens_fetch::load_split(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist-small"),
+            netlens_fetch::Split::Test,
+        )
+        .unwrap();
         let n = 150;
         let width = data.images.image_len();
         let x = Array2::from_shape_fn((n, width), |(i, j)| data.images.image(i)[j] as f64);

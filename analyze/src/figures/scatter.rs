@@ -65,7 +65,12 @@ pub fn write_scatter_svg(path: &Path, scatter: &Scatter) -> Result<()> {
     if !(2..=3).contains(&dims) || scatter.labels.len() != scatter.points.nrows() || scatter.axis_names.len() != dims {
         return Err(AnalyzeError::InvalidParam {
             name: "points".into(),
-            value: format!("{:?} with {} labels and {} axis names", scatter.points.dim(), scatter.labels.len(), scatter.axis_names.len()),
+            value: format!(
+                "{:?} with {} labels and {} axis names",
+                scatter.points.dim(),
+                scatter.labels.len(),
+                scatter.axis_names.len()
+            ),
             reason: "a scatter needs [n, 2] or [n, 3] points, n labels and one name per axis".into(),
         });
     }
@@ -73,10 +78,9 @@ pub fn write_scatter_svg(path: &Path, scatter: &Scatter) -> Result<()> {
     {
         let root = SVGBackend::with_string(&mut svg, SCATTER_SIZE).into_drawing_area();
         let drawn = if dims == 2 { draw_2d(&root, scatter) } else { draw_3d(&root, scatter) };
-        drawn.and_then(|_| root.present().map_err(|e| e.to_string())).map_err(|reason| AnalyzeError::Figure {
-            path: path.into(),
-            reason,
-        })?;
+        drawn
+            .and_then(|_| root.present().map_err(|e| e.to_string()))
+            .map_err(|reason| AnalyzeError::Figure { path: path.into(), reason })?;
     }
     netlens_fetch::write_atomically(path, svg.as_bytes())?;
     Ok(())
@@ -128,7 +132,8 @@ fn draw_3d(root: &Area, s: &Scatter) -> std::result::Result<(), String> {
     chart.configure_axes().light_grid_style(WHITE.mix(0.0)).max_light_lines(1).draw().map_err(|e| e.to_string())?;
     for (label, name) in s.class_names.iter().enumerate() {
         let c = color(label as u8);
-        let pts = s.points.outer_iter().zip(s.labels).filter(|(_, l)| **l as usize == label).map(|(p, _)| (p[0], p[1], p[2]));
+        let pts =
+            s.points.outer_iter().zip(s.labels).filter(|(_, l)| **l as usize == label).map(|(p, _)| (p[0], p[1], p[2]));
         chart
             .draw_series(pts.map(|p| Circle::new(p, 3, c.filled())))
             .map_err(|e| e.to_string())?
@@ -168,14 +173,27 @@ mod tests {
             let points = Array2::from_shape_fn((30, dims), |(i, j)| (i * (j + 1)) as f64 * 0.1);
             let path = dir.path().join(format!("s{dims}.svg"));
             let axis_names = (1..=dims).map(|d| format!("axis {d}")).collect();
-            write_scatter_svg(&path, &Scatter { points: points.view(), labels: &labels, class_names: &names, title: "t".into(), axis_names }).unwrap();
+            write_scatter_svg(
+                &path,
+                &Scatter { points: points.view(), labels: &labels, class_names: &names, title: "t".into(), axis_names },
+            )
+            .unwrap();
             let svg = std::fs::read_to_string(&path).unwrap();
             assert!(svg.contains(&format!("axis {dims}")), "{dims}-D: axis names shown");
             assert!(svg.starts_with("<svg") && svg.contains("Trouser") && svg.contains("T-shirt/top"), "{dims}-D");
             assert!(svg.matches("<circle").count() >= 30, "{dims}-D: one circle per point");
         }
         let bad = Array2::zeros((4, 1));
-        let err = write_scatter_svg(&dir.path().join("x.svg"), &Scatter { points: bad.view(), labels: &[0; 4], class_names: &names, title: "t".into(), axis_names: vec![] });
+        let err = write_scatter_svg(
+            &dir.path().join("x.svg"),
+            &Scatter {
+                points: bad.view(),
+                labels: &[0; 4],
+                class_names: &names,
+                title: "t".into(),
+                axis_names: vec![],
+            },
+        );
         assert!(err.unwrap_err().to_string().contains("[n, 2] or [n, 3]"));
     }
 }

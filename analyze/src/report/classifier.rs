@@ -6,8 +6,8 @@ use std::path::Path;
 
 use netlens_onnx::inspect::format_shape;
 
-use super::diagram::{write_diagram_svg, DiagramBox};
-use super::doc::{base, slug, Doc};
+use super::diagram::{DiagramBox, write_diagram_svg};
+use super::doc::{Doc, base, slug};
 use super::inputs::{array, num, read_json, show, text};
 use crate::error::{AnalyzeError, Result};
 
@@ -31,7 +31,11 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
     let name = base(run);
     doc.heading(3, &format!("{title} (`{}`)", run.display()));
     architecture(doc, run, &name, &title)?;
-    doc.para(&format!("**Why this design** (from `{}`): {}", card_path.display(), text(&card, "rationale", &card_path)?));
+    doc.para(&format!(
+        "**Why this design** (from `{}`): {}",
+        card_path.display(),
+        text(&card, "rationale", &card_path)?
+    ));
     hyper_parameters(doc, &run.join("config.json"))?;
     training(doc, run, &name)
 }
@@ -40,16 +44,32 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
 fn architecture(doc: &mut Doc, run: &Path, name: &str, title: &str) -> Result<()> {
     let onnx = run.join("model.onnx");
     let summary = netlens_onnx::inspect(&onnx)?;
-    let input = DiagramBox { name: "input".into(), op: "image".into(), size: shape_text(&format_shape(summary.input.shape.as_deref())), beside_previous: false };
+    let input = DiagramBox {
+        name: "input".into(),
+        op: "image".into(),
+        size: shape_text(&format_shape(summary.input.shape.as_deref())),
+        beside_previous: false,
+    };
     let boxes: Vec<DiagramBox> = std::iter::once(input).chain(layer_boxes(&summary.layers)).collect();
     let fig = format!("{}-architecture.svg", slug(name));
-    write_diagram_svg(&format!("{title}: layers and output feature-map sizes (from model.onnx)"), &boxes, &doc.figure_path(&fig))?;
+    write_diagram_svg(
+        &format!("{title}: layers and output feature-map sizes (from model.onnx)"),
+        &boxes,
+        &doc.figure_path(&fig),
+    )?;
     doc.para(&format!("Architecture diagram generated from the ONNX graph `{}` ({} layers, {} parameters); each box shows a layer, its operation and its output feature-map size (channels×height×width); the export's shape plumbing (Shape, Gather, Concat, bias reshapes) is left out of the diagram but listed in the table, and a fully connected layer exported as MatMul + Add is one `Linear` box.", onnx.display(), summary.layers.len(), summary.parameters));
     doc.link_figure(&fig, &format!("{title} architecture"));
     let rows: Vec<Vec<String>> = summary
         .layers
         .iter()
-        .map(|l| vec![format!("`{}`", l.name), l.op.clone(), format_shape(l.output_shape.as_deref()), l.parameters.to_string()])
+        .map(|l| {
+            vec![
+                format!("`{}`", l.name),
+                l.op.clone(),
+                format_shape(l.output_shape.as_deref()),
+                l.parameters.to_string(),
+            ]
+        })
         .collect();
     doc.table(&["layer", "op", "output shape", "parameters"], &rows);
     Ok(())
@@ -64,9 +84,16 @@ fn layer_boxes(layers: &[netlens_onnx::Layer]) -> Vec<DiagramBox> {
     while i < drawn.len() {
         let l = drawn[i];
         let size = |l: &netlens_onnx::Layer| shape_text(&format_shape(l.output_shape.as_deref()));
-        let bias = drawn.get(i + 1).filter(|next| l.op == "MatMul" && next.op == "Add" && l.name.strip_suffix(".matmul") == Some(next.name.as_str()));
+        let bias = drawn.get(i + 1).filter(|next| {
+            l.op == "MatMul" && next.op == "Add" && l.name.strip_suffix(".matmul") == Some(next.name.as_str())
+        });
         if let Some(add) = bias {
-            boxes.push(DiagramBox { name: add.name.clone(), op: "Linear (MatMul + bias)".into(), size: size(add), beside_previous: false });
+            boxes.push(DiagramBox {
+                name: add.name.clone(),
+                op: "Linear (MatMul + bias)".into(),
+                size: size(add),
+                beside_previous: false,
+            });
             i += 2;
         } else {
             boxes.push(DiagramBox { name: l.name.clone(), op: l.op.clone(), size: size(l), beside_previous: false });
@@ -79,7 +106,8 @@ fn layer_boxes(layers: &[netlens_onnx::Layer]) -> Vec<DiagramBox> {
 /// Whether a layer gets a box: not the shape plumbing of the export (Shape, Gather, Concat,
 /// Unsqueeze, Constant, Cast) nor the reshape of a fully connected layer's bias.
 fn drawn(l: &netlens_onnx::Layer) -> bool {
-    !matches!(l.op.as_str(), "Shape" | "Gather" | "Concat" | "Unsqueeze" | "Constant" | "Cast") && !l.name.ends_with(".reshape")
+    !matches!(l.op.as_str(), "Shape" | "Gather" | "Concat" | "Unsqueeze" | "Constant" | "Cast")
+        && !l.name.ends_with(".reshape")
 }
 
 /// `[batch, 6, 28, 28]`-style text without the batch dimension: `6×28×28`.
@@ -91,9 +119,14 @@ fn shape_text(shape: &str) -> String {
 
 fn hyper_parameters(doc: &mut Doc, path: &Path) -> Result<()> {
     let config = read_json(path)?;
-    let obj = config.as_object().ok_or_else(|| AnalyzeError::Parse { path: path.to_path_buf(), reason: "not a JSON object".into() })?;
+    let obj = config
+        .as_object()
+        .ok_or_else(|| AnalyzeError::Parse { path: path.to_path_buf(), reason: "not a JSON object".into() })?;
     let rows: Vec<Vec<String>> = obj.iter().map(|(k, v)| vec![format!("`{k}`"), show(v)]).collect();
-    doc.para(&format!("**Hyper-parameters** (from `{}`; optimiser Adam with cosine-decayed learning rate on cross-entropy):", path.display()));
+    doc.para(&format!(
+        "**Hyper-parameters** (from `{}`; optimiser Adam with cosine-decayed learning rate on cross-entropy):",
+        path.display()
+    ));
     doc.table(&["setting", "value"], &rows);
     Ok(())
 }
@@ -103,7 +136,8 @@ fn training(doc: &mut Doc, run: &Path, name: &str) -> Result<()> {
     let path = run.join("history.json");
     let history = read_json(&path)?;
     let epochs = array(&history, "epochs", &path)?;
-    let last = epochs.last().ok_or_else(|| AnalyzeError::Parse { path: path.clone(), reason: "no epoch recorded".into() })?;
+    let last =
+        epochs.last().ok_or_else(|| AnalyzeError::Parse { path: path.clone(), reason: "no epoch recorded".into() })?;
     let (mut best, mut best_epoch, mut seconds) = (f64::MIN, 0.0, 0.0);
     for e in epochs {
         let acc = num(e, "test_accuracy", &path)?;
@@ -121,7 +155,9 @@ fn training(doc: &mut Doc, run: &Path, name: &str) -> Result<()> {
         num(last, "test_loss", &path)?,
         num(last, "train_loss", &path)?,
     ));
-    for (file, what) in [("loss.svg", "train and test loss per epoch"), ("accuracy.svg", "train and test accuracy per epoch")] {
+    for (file, what) in
+        [("loss.svg", "train and test loss per epoch"), ("accuracy.svg", "train and test accuracy per epoch")]
+    {
         let src = run.join(file);
         if src.exists() {
             doc.copy_figure(&src, &format!("{}-{file}", slug(name)), &format!("{name}: {what}"))?;
@@ -140,7 +176,15 @@ mod tests {
     fn layer(name: &str, op: &str, dims: &[usize]) -> netlens_onnx::Layer {
         let mut shape = vec![Dim::Symbol("batch".into())];
         shape.extend(dims.iter().map(|&d| Dim::Fixed(d)));
-        netlens_onnx::Layer { name: name.into(), node: String::new(), op: op.into(), output: String::new(), inputs: vec![], output_shape: Some(shape), parameters: 0 }
+        netlens_onnx::Layer {
+            name: name.into(),
+            node: String::new(),
+            op: op.into(),
+            output: String::new(),
+            inputs: vec![],
+            output_shape: Some(shape),
+            parameters: 0,
+        }
     }
 
     #[test]

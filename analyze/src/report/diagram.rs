@@ -66,7 +66,13 @@ fn row_height(row: &[&DiagramBox]) -> usize {
 }
 
 fn arrow(x1: usize, y1: usize, x2: usize, y2: usize) -> String {
-    format!("<line x1=\"{x1}\" y1=\"{y1}\" x2=\"{x2}\" y2=\"{y2}\" stroke=\"#555\"/><polygon points=\"{},{} {},{} {x2},{y2}\" fill=\"#555\"/>\n", x2 - 4, y2 - 5, x2 + 4, y2 - 5)
+    format!(
+        "<line x1=\"{x1}\" y1=\"{y1}\" x2=\"{x2}\" y2=\"{y2}\" stroke=\"#555\"/><polygon points=\"{},{} {},{} {x2},{y2}\" fill=\"#555\"/>\n",
+        x2 - 4,
+        y2 - 5,
+        x2 + 4,
+        y2 - 5
+    )
 }
 
 fn layer_box(x: usize, y: usize, width: usize, height: usize, b: &DiagramBox, two_lines: bool) -> String {
@@ -118,8 +124,14 @@ mod tests {
     fn two_heads_share_a_row_and_each_gets_an_arrow_in_and_out() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("d.svg");
-        let b = |name: &str, beside| DiagramBox { name: name.into(), op: "Fully connected".into(), size: "64".into(), beside_previous: beside };
-        write_diagram_svg("VAE", &[b("flatten", false), b("mu", false), b("log_var", true), b("z", false)], &path).unwrap();
+        let b = |name: &str, beside| DiagramBox {
+            name: name.into(),
+            op: "Fully connected".into(),
+            size: "64".into(),
+            beside_previous: beside,
+        };
+        write_diagram_svg("VAE", &[b("flatten", false), b("mu", false), b("log_var", true), b("z", false)], &path)
+            .unwrap();
         let svg = std::fs::read_to_string(&path).unwrap();
         assert_eq!(svg.matches("<rect x=").count(), 4, "four boxes");
         // flatten → mu, flatten → log_var, mu → z, log_var → z.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::doc::{slug, Doc};
+use super::doc::{Doc, slug};
 use super::inputs::{array, num, read_json, show, text};
 use crate::error::Result;
 
@@ -54,7 +54,10 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
     let model = text(&json, "model", &path)?.to_string();
     let images = array(&json, "images", &path)?;
     doc.heading(3, &format!("Model `{model}`"));
-    let baseline = json.pointer("/baseline/description").and_then(Value::as_str).unwrap_or("all zeros (not recorded in this older file)");
+    let baseline = json
+        .pointer("/baseline/description")
+        .and_then(Value::as_str)
+        .unwrap_or("all zeros (not recorded in this older file)");
     doc.para(&format!(
         "From `{}`: {} image(s) explained. Baseline image $x'$ — where IG starts, what replaces Shapley's absent patches and the pixels the deletion/insertion curves remove: {baseline}.",
         path.display(),
@@ -71,7 +74,19 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
     for img in images {
         rows.push(image_row(img, &path, &mut means)?);
     }
-    doc.table(&["image", "predicted", "explained class", "ρ Grad-CAM~IG", "ρ Grad-CAM~Shapley", "ρ IG~Shapley", "IG completeness error (share of F(x)−F(x′))", "Shapley efficiency gap"], &rows);
+    doc.table(
+        &[
+            "image",
+            "predicted",
+            "explained class",
+            "ρ Grad-CAM~IG",
+            "ρ Grad-CAM~Shapley",
+            "ρ IG~Shapley",
+            "IG completeness error (share of F(x)−F(x′))",
+            "Shapley efficiency gap",
+        ],
+        &rows,
+    );
     faithfulness(doc, images, &path, &mut means)?;
     observations(doc, &means, &path);
     for img in images.iter().take(FIGURES_PER_MODEL) {
@@ -79,7 +94,11 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
         let src = dir.join(format!("{name}.png"));
         if src.exists() {
             let stem = Path::new(&model).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            doc.copy_figure(&src, &format!("explain-{}-{}.png", slug(&stem), slug(name)), &format!("{name}: image and maps"))?;
+            doc.copy_figure(
+                &src,
+                &format!("explain-{}-{}.png", slug(&stem), slug(name)),
+                &format!("{name}: image and maps"),
+            )?;
         }
     }
     Ok(model)
@@ -90,14 +109,30 @@ fn settings_text(json: &Value) -> Option<String> {
     let s = json.get("settings")?;
     let mut parts = vec![];
     if let Some(ig) = s.get("integrated_gradients").filter(|v| !v.is_null()) {
-        parts.push(format!("IG with {} points ({} rule)", ig.get("steps").map(show).unwrap_or_default(), ig.get("rule").and_then(Value::as_str).unwrap_or("?").replace('_', " ")));
+        parts.push(format!(
+            "IG with {} points ({} rule)",
+            ig.get("steps").map(show).unwrap_or_default(),
+            ig.get("rule").and_then(Value::as_str).unwrap_or("?").replace('_', " ")
+        ));
     }
     if let Some(sh) = s.get("shapley").filter(|v| !v.is_null()) {
-        let grid = sh.get("grid").and_then(Value::as_array).map(|g| g.iter().map(show).collect::<Vec<_>>().join("×")).unwrap_or_default();
-        parts.push(format!("Shapley values of a {grid} grid of patches from {} sampled permutations (seed {})", sh.get("permutations").map(show).unwrap_or_default(), sh.get("seed").map(show).unwrap_or_default()));
+        let grid = sh
+            .get("grid")
+            .and_then(Value::as_array)
+            .map(|g| g.iter().map(show).collect::<Vec<_>>().join("×"))
+            .unwrap_or_default();
+        parts.push(format!(
+            "Shapley values of a {grid} grid of patches from {} sampled permutations (seed {})",
+            sh.get("permutations").map(show).unwrap_or_default(),
+            sh.get("seed").map(show).unwrap_or_default()
+        ));
     }
     if let Some(f) = s.get("faithfulness").filter(|v| !v.is_null()) {
-        parts.push(format!("deletion/insertion curves of {} steps against {} random orders", f.get("steps").map(show).unwrap_or_default(), f.get("random_draws").map(show).unwrap_or_default()));
+        parts.push(format!(
+            "deletion/insertion curves of {} steps against {} random orders",
+            f.get("steps").map(show).unwrap_or_default(),
+            f.get("random_draws").map(show).unwrap_or_default()
+        ));
     }
     (!parts.is_empty()).then(|| format!("Settings: {}.", parts.join("; ")))
 }
@@ -163,8 +198,14 @@ fn image_row(img: &Value, path: &Path, means: &mut Means) -> Result<Vec<String>>
         None => "—".into(),
     };
     let cells = [cell("grad_cam~integrated_gradients"), cell("grad_cam~shapley"), cell("integrated_gradients~shapley")];
-    let opt = |a: &str, b: &str| img.get(a).and_then(|m| m.get(b)).and_then(Value::as_f64).map_or("—".into(), |v| format!("{v:.4}"));
-    let mut row = vec![text(img, "name", path)?.to_string(), img.get("predicted_name").map(show).unwrap_or_default(), img.get("target_name").map(show).unwrap_or_default()];
+    let opt = |a: &str, b: &str| {
+        img.get(a).and_then(|m| m.get(b)).and_then(Value::as_f64).map_or("—".into(), |v| format!("{v:.4}"))
+    };
+    let mut row = vec![
+        text(img, "name", path)?.to_string(),
+        img.get("predicted_name").map(show).unwrap_or_default(),
+        img.get("target_name").map(show).unwrap_or_default(),
+    ];
     row.extend(cells);
     row.push(completeness(img));
     row.push(opt("shapley", "efficiency_gap"));
@@ -176,7 +217,9 @@ fn image_row(img: &Value, path: &Path, means: &mut Means) -> Result<Vec<String>>
 fn completeness(img: &Value) -> String {
     let get = |k: &str| img.pointer(&format!("/integrated_gradients/{k}")).and_then(Value::as_f64);
     match (get("completeness_error"), get("logit"), get("baseline_logit")) {
-        (Some(e), Some(fx), Some(fb)) if (fx - fb).abs() > 0.0 => format!("{e:.2e} ({:.1}% of F(x)−F(x′) = {:.3})", 100.0 * e / (fx - fb).abs(), fx - fb),
+        (Some(e), Some(fx), Some(fb)) if (fx - fb).abs() > 0.0 => {
+            format!("{e:.2e} ({:.1}% of F(x)−F(x′) = {:.3})", 100.0 * e / (fx - fb).abs(), fx - fb)
+        }
         (Some(e), ..) => format!("{e:.2e}"),
         _ => "—".into(),
     }
@@ -190,7 +233,10 @@ fn faithfulness(doc: &mut Doc, images: &[Value], path: &Path, means: &mut Means)
             let (d, i) = if method == "random" {
                 (num(v, "deletion_auc", path)?, num(v, "insertion_auc", path)?)
             } else {
-                (v.get("deletion").map(|c| num(c, "auc", path)).transpose()?.unwrap_or(f64::NAN), v.get("insertion").map(|c| num(c, "auc", path)).transpose()?.unwrap_or(f64::NAN))
+                (
+                    v.get("deletion").map(|c| num(c, "auc", path)).transpose()?.unwrap_or(f64::NAN),
+                    v.get("insertion").map(|c| num(c, "auc", path)).transpose()?.unwrap_or(f64::NAN),
+                )
             };
             add(&mut means.deletion, method, d);
             add(&mut means.insertion, method, i);
@@ -200,7 +246,10 @@ fn faithfulness(doc: &mut Doc, images: &[Value], path: &Path, means: &mut Means)
         return Ok(());
     }
     let ins: BTreeMap<String, f64> = mean(&means.insertion).into_iter().collect();
-    let rows: Vec<Vec<String>> = mean(&means.deletion).into_iter().map(|(m, d)| vec![m.clone(), format!("{d:.3}"), format!("{:.3}", ins.get(&m).copied().unwrap_or(f64::NAN))]).collect();
+    let rows: Vec<Vec<String>> = mean(&means.deletion)
+        .into_iter()
+        .map(|(m, d)| vec![m.clone(), format!("{d:.3}"), format!("{:.3}", ins.get(&m).copied().unwrap_or(f64::NAN))])
+        .collect();
     doc.para(&format!("Mean deletion and insertion AUC over the images (from `{}`):", path.display()));
     doc.table(&["method", "deletion AUC (lower = better)", "insertion AUC (higher = better)"], &rows);
     Ok(())
@@ -229,7 +278,8 @@ fn observations(doc: &mut Doc, means: &Means, path: &Path) {
     let del = mean(&means.deletion);
     let ins = mean(&means.insertion);
     let random = |v: &[(String, f64)]| v.iter().find(|(m, _)| m == "random").map(|p| p.1);
-    let methods = |v: &[(String, f64)]| v.iter().filter(|(m, x)| m != "random" && x.is_finite()).cloned().collect::<Vec<_>>();
+    let methods =
+        |v: &[(String, f64)]| v.iter().filter(|(m, x)| m != "random" && x.is_finite()).cloned().collect::<Vec<_>>();
     let spread = |v: &[(String, f64)]| {
         let all: Vec<f64> = v.iter().map(|p| p.1).filter(|x| x.is_finite()).collect();
         all.iter().copied().fold(f64::NEG_INFINITY, f64::max) - all.iter().copied().fold(f64::INFINITY, f64::min)
@@ -242,7 +292,8 @@ fn observations(doc: &mut Doc, means: &Means, path: &Path) {
             );
         } else {
             text += &format!(" Deletion: {} has the lowest mean AUC ({:.3}; random order {r:.3}).", best.0, best.1);
-            let worse: Vec<String> = methods(&del).iter().filter(|(_, d)| *d >= r).map(|(m, d)| format!("{m} ({d:.3})")).collect();
+            let worse: Vec<String> =
+                methods(&del).iter().filter(|(_, d)| *d >= r).map(|(m, d)| format!("{m} ({d:.3})")).collect();
             if worse.is_empty() {
                 text += " Every method deletes the evidence faster than a random order (its mean deletion AUC is below random's).";
             } else {
@@ -293,7 +344,8 @@ mod tests {
 
     #[test]
     fn tied_aucs_name_no_best_method_and_empty_grad_cam_maps_are_counted() {
-        let tied = observed(&means(&[("grad_cam", 0.0021), ("integrated_gradients", 0.0020), ("random", 0.0022)], (4, 1)));
+        let tied =
+            observed(&means(&[("grad_cam", 0.0021), ("integrated_gradients", 0.0020), ("random", 0.0022)], (4, 1)));
         assert!(tied.contains("cannot rank the maps") && !tied.contains("lowest mean AUC"), "{tied}");
         assert!(tied.contains("zero everywhere for 1 of 4 image(s)"), "{tied}");
         let mut m = means(&[("grad_cam", 0.376), ("integrated_gradients", 0.169), ("random", 0.496)], (4, 0));
@@ -302,7 +354,10 @@ mod tests {
         let ranked = observed(&m);
         assert!(ranked.contains("grad_cam and integrated_gradients disagree (mean ρ = -0.450)"), "{ranked}");
         assert!(ranked.contains("grad_cam and shapley are unrelated (mean ρ = 0.020)"), "{ranked}");
-        assert!(ranked.contains("integrated_gradients has the lowest mean AUC (0.169; random order 0.496)"), "{ranked}");
+        assert!(
+            ranked.contains("integrated_gradients has the lowest mean AUC (0.169; random order 0.496)"),
+            "{ranked}"
+        );
         assert!(!ranked.contains("zero everywhere") && !ranked.contains("Not better than random"), "{ranked}");
         assert!(ranked.contains("Every method deletes the evidence faster than a random order"), "{ranked}");
     }

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 use serde_json::Value;
 
-use super::doc::{base, slug, Doc};
+use super::doc::{Doc, base, slug};
 use super::inputs::{array, num, read_json, show, text};
 use crate::error::{AnalyzeError, Result};
-use crate::features::scores::{squared_distances, KNN_K};
 use crate::features::file_stem;
+use crate::features::scores::{KNN_K, squared_distances};
 
 /// The "Features" section for every classifier run with a `features/summary.json`.
 pub(crate) fn section(doc: &mut Doc, runs: &[&Path]) -> Result<()> {
@@ -45,7 +45,8 @@ struct LayerScores {
 fn one_network(doc: &mut Doc, dir: &Path, name: &str) -> Result<()> {
     let path = dir.join("summary.json");
     let summary = read_json(&path)?;
-    let layers = array(&summary, "layers", &path)?.iter().map(|l| layer_scores(l, dir, &path)).collect::<Result<Vec<_>>>()?;
+    let layers =
+        array(&summary, "layers", &path)?.iter().map(|l| layer_scores(l, dir, &path)).collect::<Result<Vec<_>>>()?;
     doc.heading(3, &format!("Features of `{name}`"));
     let setting = |k: &str| summary.get(k).map_or("?".into(), show);
     doc.para(&format!(
@@ -70,7 +71,11 @@ fn one_network(doc: &mut Doc, dir: &Path, name: &str) -> Result<()> {
     confusion(doc, dir, &layers, &summary, &path)?;
     for l in &layers {
         for (method, _, _, fig) in &l.embeddings {
-            doc.copy_figure(fig, &format!("{}-features-{}-{method}.svg", slug(name), slug(&l.layer)), &format!("{name} {} {method}", l.layer))?;
+            doc.copy_figure(
+                fig,
+                &format!("{}-features-{}-{method}.svg", slug(name), slug(&l.layer)),
+                &format!("{name} {} {method}", l.layer),
+            )?;
         }
     }
     Ok(())
@@ -84,17 +89,36 @@ fn layer_scores(l: &Value, dir: &Path, path: &Path) -> Result<LayerScores> {
         let fig = dir.join(format!("{}_{method}.svg", file_stem(&layer)));
         embeddings.push((method, num(e, "silhouette", path)?, num(e, "knn_accuracy", path)?, fig));
     }
-    Ok(LayerScores { op: text(l, "op", path)?.to_string(), features: num(l, "features", path)? as usize, knn: num(l, "knn_accuracy", path)?, layer, embeddings })
+    Ok(LayerScores {
+        op: text(l, "op", path)?.to_string(),
+        features: num(l, "features", path)? as usize,
+        knn: num(l, "knn_accuracy", path)?,
+        layer,
+        embeddings,
+    })
 }
 
 fn score_table(doc: &mut Doc, layers: &[LayerScores]) {
     let rows: Vec<Vec<String>> = layers
         .iter()
         .flat_map(|l| {
-            l.embeddings.iter().map(move |(m, sil, knn, _)| vec![format!("`{}`", l.layer), l.op.clone(), l.features.to_string(), format!("{:.3}", l.knn), m.clone(), format!("{sil:.3}"), format!("{knn:.3}")])
+            l.embeddings.iter().map(move |(m, sil, knn, _)| {
+                vec![
+                    format!("`{}`", l.layer),
+                    l.op.clone(),
+                    l.features.to_string(),
+                    format!("{:.3}", l.knn),
+                    m.clone(),
+                    format!("{sil:.3}"),
+                    format!("{knn:.3}"),
+                ]
+            })
         })
         .collect();
-    doc.table(&["layer", "op", "features", "5-NN acc. (features)", "method", "silhouette", "5-NN acc. (embedding)"], &rows);
+    doc.table(
+        &["layer", "op", "features", "5-NN acc. (features)", "method", "silhouette", "5-NN acc. (embedding)"],
+        &rows,
+    );
 }
 
 /// Drafted from the 5-NN accuracies in feature space and the t-SNE silhouettes.
@@ -104,16 +128,34 @@ fn observations(doc: &mut Doc, layers: &[LayerScores], samples: usize, path: &Pa
     let top = layers.iter().map(|l| l.knn).fold(f64::NEG_INFINITY, f64::max);
     // Accuracies over n images move in steps of 1/n: layers within half a step share the top.
     let step = 1.0 / samples.max(1) as f64;
-    let best: Vec<String> = layers.iter().filter(|l| top - l.knn < step / 2.0).map(|l| format!("`{}`", l.layer)).collect();
-    let falls: Vec<String> = layers.windows(2).filter(|w| w[1].knn < w[0].knn).map(|w| format!("`{}` → `{}` ({:.3} → {:.3})", w[0].layer, w[1].layer, w[0].knn, w[1].knn)).collect();
-    let trend = if falls.is_empty() { "it never falls from one layer to the next".to_string() } else { format!("it falls at {}", falls.join(", ")) };
+    let best: Vec<String> =
+        layers.iter().filter(|l| top - l.knn < step / 2.0).map(|l| format!("`{}`", l.layer)).collect();
+    let falls: Vec<String> = layers
+        .windows(2)
+        .filter(|w| w[1].knn < w[0].knn)
+        .map(|w| format!("`{}` → `{}` ({:.3} → {:.3})", w[0].layer, w[1].layer, w[0].knn, w[1].knn))
+        .collect();
+    let trend = if falls.is_empty() {
+        "it never falls from one layer to the next".to_string()
+    } else {
+        format!("it falls at {}", falls.join(", "))
+    };
     let mean = layers.iter().map(|l| l.knn).sum::<f64>() / layers.len() as f64;
     let se = (mean * (1.0 - mean) / samples.max(1) as f64).sqrt();
     let mut text = format!(
         "**Observation** (5-NN accuracy in feature space, `{}`): separability goes from {:.3} at the first studied layer `{}` to {:.3} at the final layer `{}`; {trend}. The classes separate best at {} ({top:.3}). Over {samples} images an accuracy near {mean:.2} has a standard error of about {se:.3}, so differences smaller than about {:.3} between layers are within sampling noise.",
-        path.display(), first.knn, first.layer, last.knn, last.layer, best.join(" and "), 2.0 * se
+        path.display(),
+        first.knn,
+        first.layer,
+        last.knn,
+        last.layer,
+        best.join(" and "),
+        2.0 * se
     );
-    let tsne: Vec<(&str, f64)> = layers.iter().filter_map(|l| l.embeddings.iter().find(|e| e.0 == "tsne").map(|e| (l.layer.as_str(), e.1))).collect();
+    let tsne: Vec<(&str, f64)> = layers
+        .iter()
+        .filter_map(|l| l.embeddings.iter().find(|e| e.0 == "tsne").map(|e| (l.layer.as_str(), e.1)))
+        .collect();
     if let Some((layer, sil)) = tsne.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1)) {
         text += &format!(" In the t-SNE maps the silhouette is highest at `{layer}` ({sil:.3}).");
     }
@@ -124,14 +166,23 @@ fn observations(doc: &mut Doc, layers: &[LayerScores], samples: usize, path: &Pa
 /// embedding, read from its CSV.
 fn confusion(doc: &mut Doc, dir: &Path, layers: &[LayerScores], summary: &Value, path: &Path) -> Result<()> {
     let Some(last) = layers.last() else { return Ok(()) };
-    let Some((method, csv)) = ["tsne", "pca"].iter().map(|m| (*m, dir.join(format!("{}_{m}.csv", file_stem(&last.layer))))).find(|(_, p)| p.exists()) else {
+    let Some((method, csv)) = ["tsne", "pca"]
+        .iter()
+        .map(|m| (*m, dir.join(format!("{}_{m}.csv", file_stem(&last.layer)))))
+        .find(|(_, p)| p.exists())
+    else {
         return Ok(());
     };
-    let names: Vec<String> = array(summary, "class_names", path)?.iter().map(|v| v.as_str().unwrap_or("?").to_string()).collect();
+    let names: Vec<String> =
+        array(summary, "class_names", path)?.iter().map(|v| v.as_str().unwrap_or("?").to_string()).collect();
     let (points, labels) = read_embedding_csv(&csv)?;
     let pairs = confused_pairs(&points, &labels);
     let total: usize = pairs.iter().map(|p| p.2).sum();
-    let top: Vec<String> = pairs.iter().take(3).map(|(a, b, n)| format!("{} ↔ {} ({n})", class_name(&names, *a), class_name(&names, *b))).collect();
+    let top: Vec<String> = pairs
+        .iter()
+        .take(3)
+        .map(|(a, b, n)| format!("{} ↔ {} ({n})", class_name(&names, *a), class_name(&names, *b)))
+        .collect();
     if top.is_empty() {
         doc.para(&format!("**Observation** (leave-one-out {KNN_K}-NN in the {method} embedding of `{}`, `{}`): no test image is misclassified; no classes overlap.", last.layer, csv.display()));
     } else {
@@ -150,9 +201,16 @@ fn class_name(names: &[String], label: u8) -> String {
 /// `(points, labels)` from a CSV with the header `index,label,class,<axes…>`.
 pub(crate) fn read_embedding_csv(path: &Path) -> Result<(Array2<f64>, Vec<u8>)> {
     let text = std::fs::read_to_string(path).map_err(|source| AnalyzeError::Io { path: path.to_path_buf(), source })?;
-    let bad = |line: usize, why: &str| AnalyzeError::Parse { path: path.to_path_buf(), reason: format!("line {line}: {why}") };
+    let bad = |line: usize, why: &str| AnalyzeError::Parse {
+        path: path.to_path_buf(),
+        reason: format!("line {line}: {why}"),
+    };
     let mut lines = text.lines();
-    let axes = lines.next().map(|h| h.split(',').count().saturating_sub(3)).filter(|&a| a > 0).ok_or_else(|| bad(1, "expected the header index,label,class,<axes>"))?;
+    let axes = lines
+        .next()
+        .map(|h| h.split(',').count().saturating_sub(3))
+        .filter(|&a| a > 0)
+        .ok_or_else(|| bad(1, "expected the header index,label,class,<axes>"))?;
     let (mut data, mut labels) = (vec![], vec![]);
     for (i, line) in lines.enumerate() {
         let cells: Vec<&str> = line.split(',').collect();
@@ -205,7 +263,13 @@ mod tests {
 
     #[test]
     fn layers_tied_at_the_top_are_named_together_with_the_sampling_noise() {
-        let layer = |name: &str, knn: f64| LayerScores { layer: name.into(), op: "Conv".into(), features: 10, knn, embeddings: vec![] };
+        let layer = |name: &str, knn: f64| LayerScores {
+            layer: name.into(),
+            op: "Conv".into(),
+            features: 10,
+            knn,
+            embeddings: vec![],
+        };
         let layers = [layer("conv1", 0.60), layer("fc1", 0.6733), layer("fc2", 0.6733)];
         let dir = tempfile::tempdir().unwrap();
         let mut doc = Doc::new(dir.path()).unwrap();

@@ -17,8 +17,8 @@ mod vae;
 
 use std::path::{Path, PathBuf};
 
-pub use diagram::{write_diagram_svg, DiagramBox};
-pub use inputs::{classify_run, RunKind};
+pub use diagram::{DiagramBox, write_diagram_svg};
+pub use inputs::{RunKind, classify_run};
 
 use crate::error::Result;
 use doc::Doc;
@@ -62,7 +62,8 @@ pub fn write_report(runs: &[PathBuf], out: &Path, meta: &ReportMeta) -> Result<R
     classifier::sections(&mut doc, &classifiers)?;
     features::section(&mut doc, &classifiers)?;
     vae::section(&mut doc, &of(RunKind::Vae).collect::<Vec<_>>())?;
-    let mut explained: Vec<PathBuf> = classifiers.iter().map(|c| c.join("explain")).filter(|p| p.join("explanations.json").exists()).collect();
+    let mut explained: Vec<PathBuf> =
+        classifiers.iter().map(|c| c.join("explain")).filter(|p| p.join("explanations.json").exists()).collect();
     explained.extend(of(RunKind::Explanations).map(Path::to_path_buf));
     explain::section(&mut doc, &explained)?;
     repro::section(&mut doc, &kinds, meta)?;

@@ -25,7 +25,16 @@ pub(crate) fn section(doc: &mut Doc, runs: &[(PathBuf, RunKind)], meta: &ReportM
     let rows = runs.iter().map(|(p, k)| run_row(p, *k)).collect::<Result<Vec<_>>>()?;
     doc.table(&["run", "kind", "seed", "device", "epochs", "training time (s)"], &rows);
     if !meta.stages.is_empty() {
-        let rows: Vec<Vec<String>> = meta.stages.iter().map(|(s, t)| vec![s.clone(), t.map_or("skipped (outputs were already there; time not recorded)".into(), |t| format!("{t:.1}"))]).collect();
+        let rows: Vec<Vec<String>> = meta
+            .stages
+            .iter()
+            .map(|(s, t)| {
+                vec![
+                    s.clone(),
+                    t.map_or("skipped (outputs were already there; time not recorded)".into(), |t| format!("{t:.1}")),
+                ]
+            })
+            .collect();
         doc.para("Wall-clock time of each stage of `netlens run` (from its `stages.json`; a stage skipped on a rerun keeps the time of the invocation that ran it):");
         doc.table(&["stage", "seconds"], &rows);
     }
@@ -37,8 +46,18 @@ fn run_row(dir: &Path, kind: RunKind) -> Result<Vec<String>> {
     if kind == RunKind::Explanations {
         // Shapley orders and random deletion orders are the seeded parts of an explanation.
         let json = read_json(&dir.join("explanations.json"))?;
-        let seed = ["/settings/shapley/seed", "/settings/faithfulness/seed"].iter().find_map(|p| json.pointer(p)).map_or("—".into(), show);
-        return Ok(vec![name, "explanations".into(), seed, "CPU (burn flex for gradients, tract for forward passes)".into(), "—".into(), "—".into()]);
+        let seed = ["/settings/shapley/seed", "/settings/faithfulness/seed"]
+            .iter()
+            .find_map(|p| json.pointer(p))
+            .map_or("—".into(), show);
+        return Ok(vec![
+            name,
+            "explanations".into(),
+            seed,
+            "CPU (burn flex for gradients, tract for forward passes)".into(),
+            "—".into(),
+            "—".into(),
+        ]);
     }
     let cpath = dir.join("config.json");
     let config = read_json(&cpath)?;

@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::diagram::{write_diagram_svg, DiagramBox};
-use super::doc::{base, slug, Doc};
+use super::diagram::{DiagramBox, write_diagram_svg};
+use super::doc::{Doc, base, slug};
 use super::inputs::{array, missing, num, read_json, show, text};
 use crate::error::{AnalyzeError, Result};
 
@@ -29,11 +29,20 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
     let title = text(&card, "title", &card_path)?.to_string();
     doc.heading(3, &format!("{title} (`{}`)", run.display()));
     diagram(doc, &card, &card_path, &name, &title)?;
-    doc.para(&format!("**How it is built and trained** (from `{}`): {}", card_path.display(), text(&card, "rationale", &card_path)?));
+    doc.para(&format!(
+        "**How it is built and trained** (from `{}`): {}",
+        card_path.display(),
+        text(&card, "rationale", &card_path)?
+    ));
     doc.para("Loss per image: $\\mathcal{L}(x) = \\lVert x - \\hat x \\rVert^2 + \\beta\\thinspace\\mathrm{KL}\\big(q(z\\mid x)\\thinspace\\Vert\\thinspace\\mathcal{N}(0, I)\\big)$ with $q(z\\mid x) = \\mathcal{N}(\\mu(x), \\operatorname{diag}\\sigma^2(x))$, $\\mathrm{KL} = -\\tfrac12 \\sum_j (1 + \\log\\sigma_j^2 - \\mu_j^2 - \\sigma_j^2)$, $\\hat x$ the decoding of $z = \\mu + \\sigma \\odot \\varepsilon$, $\\varepsilon \\sim \\mathcal{N}(0, I)$ (Kingma & Welling 2014); $\\beta$ and the reconstruction term are in the table below.");
     config_table(doc, &run.join("config.json"))?;
     history(doc, &run.join("history.json"))?;
-    for (file, what) in [("loss.svg", "training and held-out loss"), ("loss_terms.svg", "reconstruction and KL terms"), ("reconstructions.png", "held-out faces (top) and their reconstructions"), ("samples.png", "faces decoded from z ~ N(0, I)")] {
+    for (file, what) in [
+        ("loss.svg", "training and held-out loss"),
+        ("loss_terms.svg", "reconstruction and KL terms"),
+        ("reconstructions.png", "held-out faces (top) and their reconstructions"),
+        ("samples.png", "faces decoded from z ~ N(0, I)"),
+    ] {
         let src = run.join(file);
         if src.exists() {
             doc.para(&format!("*{what}* (`{file}`):"));
@@ -49,12 +58,25 @@ fn diagram(doc: &mut Doc, card: &serde_json::Value, path: &Path, name: &str, tit
         .map(|l| {
             let dims: Vec<String> = array(l, "output", path)?.iter().map(show).collect();
             let beside_previous = l.get("beside_previous").and_then(serde_json::Value::as_bool).unwrap_or(false);
-            Ok(DiagramBox { name: text(l, "name", path)?.to_string(), op: text(l, "op", path)?.to_string(), size: dims.join("×"), beside_previous })
+            Ok(DiagramBox {
+                name: text(l, "name", path)?.to_string(),
+                op: text(l, "op", path)?.to_string(),
+                size: dims.join("×"),
+                beside_previous,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     let fig = format!("{}-architecture.svg", slug(name));
-    write_diagram_svg(&format!("{title}: encoder and decoder layers with output sizes"), &boxes, &doc.figure_path(&fig))?;
-    doc.para(&format!("Architecture diagram from the layer list in `{}` ({} layers; each box: layer, operation, output size).", path.display(), boxes.len()));
+    write_diagram_svg(
+        &format!("{title}: encoder and decoder layers with output sizes"),
+        &boxes,
+        &doc.figure_path(&fig),
+    )?;
+    doc.para(&format!(
+        "Architecture diagram from the layer list in `{}` ({} layers; each box: layer, operation, output size).",
+        path.display(),
+        boxes.len()
+    ));
     doc.link_figure(&fig, &format!("{title} architecture"));
     Ok(())
 }
@@ -71,7 +93,9 @@ fn config_table(doc: &mut Doc, path: &Path) -> Result<()> {
 fn history(doc: &mut Doc, path: &Path) -> Result<()> {
     let h = read_json(path)?;
     let epochs = array(&h, "epochs", path)?;
-    let last = epochs.last().ok_or_else(|| AnalyzeError::Parse { path: path.to_path_buf(), reason: "no epoch recorded".into() })?;
+    let last = epochs
+        .last()
+        .ok_or_else(|| AnalyzeError::Parse { path: path.to_path_buf(), reason: "no epoch recorded".into() })?;
     let seconds: f64 = epochs.iter().map(|e| num(e, "seconds", path)).sum::<Result<f64>>()?;
     doc.para(&format!(
         "**Training** (from `{}`): after {} epochs the held-out reconstruction term is {:.2} and the KL term {:.2} per image (train: {:.2} and {:.2}); the held-out mean squared error per pixel is **{:.4}**. Training took {seconds:.1} s.",

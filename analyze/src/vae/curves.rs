@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use plotters::style::{BLUE, GREEN, MAGENTA, RED};
 use serde::Deserialize;
 
-use crate::curves::{line_chart, write_svg, Series};
+use crate::curves::{Series, line_chart, write_svg};
 use crate::error::{AnalyzeError, Result};
 
 /// One epoch of a VAE run as `history.json` stores it. Terms are per image, averaged over
@@ -61,9 +61,14 @@ impl VaeRunHistory {
 /// [`AnalyzeError::InvalidParam`] for a history without epochs, I/O errors naming the file.
 pub fn write_vae_curves(history: &VaeRunHistory, dir: &Path) -> Result<[PathBuf; 2]> {
     if history.epochs.is_empty() {
-        return Err(AnalyzeError::InvalidParam { name: "history".into(), value: history.architecture.clone(), reason: "has no epochs to plot".into() });
+        return Err(AnalyzeError::InvalidParam {
+            name: "history".into(),
+            value: history.architecture.clone(),
+            reason: "has no epochs to plot".into(),
+        });
     }
-    let pick = |f: fn(&VaeEpochRecord) -> f64| history.epochs.iter().map(|e| (e.epoch as f64, f(e))).collect::<Vec<_>>();
+    let pick =
+        |f: fn(&VaeEpochRecord) -> f64| history.epochs.iter().map(|e| (e.epoch as f64, f(e))).collect::<Vec<_>>();
     let loss = [
         Series { label: "train loss", points: pick(|e| e.train_loss), color: BLUE },
         Series { label: "held-out loss", points: pick(|e| e.heldout_loss), color: RED },

@@ -137,7 +137,8 @@ mod tests {
 
     #[test]
     fn strip_has_one_column_per_entry() {
-        let cols: Vec<StripColumn> = (0..6).map(|i| StripColumn { label: format!("{i}"), faces: faces(1 + i % 3, 0.5) }).collect();
+        let cols: Vec<StripColumn> =
+            (0..6).map(|i| StripColumn { label: format!("{i}"), faces: faces(1 + i % 3, 0.5) }).collect();
         let canvas = strip("TITLE", &cols);
         assert_eq!(canvas.width() as usize, GAP + 6 * (32 * scale_for(32) + GAP));
         let mid = canvas.get_pixel((GAP + 16) as u32, (2 * LINE + GAP + 16) as u32);

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use netlens_fetch::Images;
 use rand::{Rng, SeedableRng};
 
-pub use curves::{write_vae_curves, VaeEpochRecord, VaeRunHistory};
-pub use figures::{face_grid, reconstruction_grid, strip, StripColumn};
+pub use curves::{VaeEpochRecord, VaeRunHistory, write_vae_curves};
+pub use figures::{StripColumn, face_grid, reconstruction_grid, strip};
 pub use onnx::{Latents, VaeModels};
 pub use spec::{Groups, LatentSpec};
 
@@ -35,8 +35,13 @@ pub const DEFAULT_ALPHAS: [f64; 4] = [0.2, 0.4, 0.6, 0.8];
 /// The errors of [`VaeModels::encode`] and [`VaeModels::decode`], and I/O errors naming `path`.
 pub fn write_reconstructions(models: &VaeModels, inputs: &Images, cols: usize, path: &Path) -> Result<f64> {
     let recon = models.decode(&models.encode(inputs)?.mu)?;
-    let mse = inputs.data.iter().zip(&recon.data).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / inputs.data.len().max(1) as f64;
-    let title = format!("{} HELD-OUT FACES (INPUT) AND RECONSTRUCTIONS FROM MU (OUTPUT), MSE PER PIXEL OF THESE {}: {mse:.4}", inputs.len(), inputs.len());
+    let mse = inputs.data.iter().zip(&recon.data).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>()
+        / inputs.data.len().max(1) as f64;
+    let title = format!(
+        "{} HELD-OUT FACES (INPUT) AND RECONSTRUCTIONS FROM MU (OUTPUT), MSE PER PIXEL OF THESE {}: {mse:.4}",
+        inputs.len(),
+        inputs.len()
+    );
     write_png(path, &reconstruction_grid(&title, inputs, &recon, cols))?;
     Ok(mse)
 }
@@ -89,7 +94,11 @@ impl Interpolation {
     /// # Errors
     /// [`AnalyzeError::InvalidParam`] for no weights or one outside (0, 1).
     pub fn check(&self) -> Result<()> {
-        let bad = |value: String, reason: &str| AnalyzeError::InvalidParam { name: "alphas".into(), value, reason: reason.into() };
+        let bad = |value: String, reason: &str| AnalyzeError::InvalidParam {
+            name: "alphas".into(),
+            value,
+            reason: reason.into(),
+        };
         if self.alphas.is_empty() {
             return Err(bad(String::new(), "needs at least one weight"));
         }
@@ -106,7 +115,14 @@ impl Interpolation {
     /// [`AnalyzeError::InvalidParam`] for bad weights, the errors of [`LatentSpec::resolve`]
     /// (unknown group, index out of range), [`AnalyzeError::ShapeMismatch`] for images the
     /// encoder does not take, tract errors, and I/O errors naming the file.
-    pub fn run(&self, models: &VaeModels, images: &Images, what: &str, groups: Option<&Groups>, out_dir: &Path) -> Result<InterpolationOutput> {
+    pub fn run(
+        &self,
+        models: &VaeModels,
+        images: &Images,
+        what: &str,
+        groups: Option<&Groups>,
+        out_dir: &Path,
+    ) -> Result<InterpolationOutput> {
         self.check()?;
         models.check_images(images, what)?;
         let a = self.a.resolve(groups, images.len(), what)?;
@@ -115,19 +131,27 @@ impl Interpolation {
         let (z2, faces_b) = end_latent(models, &self.b, images.select(&b))?;
         let mut alphas = self.alphas.clone();
         alphas.sort_by(f64::total_cmp);
-        let weights: Vec<f64> = std::iter::once(0.0).chain(alphas.iter().copied()).chain(std::iter::once(1.0)).collect();
+        let weights: Vec<f64> =
+            std::iter::once(0.0).chain(alphas.iter().copied()).chain(std::iter::once(1.0)).collect();
         let z: Vec<f32> = weights.iter().flat_map(|&w| mix(&z1, &z2, w)).collect();
         let decoded = models.decode(&z)?;
         let stem = format!("interpolation_{}_{}", file_part(&self.a), file_part(&self.b));
         std::fs::create_dir_all(out_dir).map_err(|source| AnalyzeError::Io { path: out_dir.into(), source })?;
-        let out = InterpolationOutput { png: out_dir.join(format!("{stem}.png")), npy: out_dir.join(format!("{stem}.npy")) };
+        let out =
+            InterpolationOutput { png: out_dir.join(format!("{stem}.png")), npy: out_dir.join(format!("{stem}.npy")) };
         netlens_fetch::npy::write_f32(&out.npy, &decoded.shape, &decoded.data)?;
         let columns = self.columns(&faces_a, &faces_b, &decoded, &alphas);
         let count = |spec: &LatentSpec, n: usize| match spec {
             LatentSpec::Medoid(_) => format!("1 OF {n} FACES"),
             _ => format!("{n} FACES"),
         };
-        let title = format!("A = {} ({}), B = {} ({}): Z = ALPHA Z1 + (1 - ALPHA) Z2", self.a, count(&self.a, a.len()), self.b, count(&self.b, b.len()));
+        let title = format!(
+            "A = {} ({}), B = {} ({}): Z = ALPHA Z1 + (1 - ALPHA) Z2",
+            self.a,
+            count(&self.a, a.len()),
+            self.b,
+            count(&self.b, b.len())
+        );
         write_png(&out.png, &strip(&title, &columns))?;
         Ok(out)
     }
@@ -150,7 +174,8 @@ impl Interpolation {
 fn end_latent(models: &VaeModels, spec: &LatentSpec, faces: Images) -> Result<(Vec<f32>, Images)> {
     let latents = models.encode(&faces)?;
     let n = faces.len() as f32;
-    let mean: Vec<f32> = (0..latents.latent).map(|j| (0..faces.len()).map(|i| latents.mu(i)[j]).sum::<f32>() / n).collect();
+    let mean: Vec<f32> =
+        (0..latents.latent).map(|j| (0..faces.len()).map(|i| latents.mu(i)[j]).sum::<f32>() / n).collect();
     if !matches!(spec, LatentSpec::Medoid(_)) {
         return Ok((mean, faces));
     }

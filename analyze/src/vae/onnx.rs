@@ -40,7 +40,8 @@ impl Graph {
         model.set_input_fact(0, f32::fact(&shape).into()).map_err(fail)?;
         let optimized = model.into_optimized().map_err(fail)?;
         let count = optimized.output_outlets().map_err(fail)?.len();
-        let outputs = (0..count).map(|i| fixed_dims(path, &optimized.output_fact(i), "output")).collect::<Result<_>>()?;
+        let outputs =
+            (0..count).map(|i| fixed_dims(path, &optimized.output_fact(i), "output")).collect::<Result<_>>()?;
         Ok(Graph { plan: optimized.into_runnable().map_err(fail)?, path: path.into(), input, outputs })
     }
 
@@ -54,7 +55,8 @@ impl Graph {
             let k = BATCH.min(n - start);
             let mut chunk = x[start * row..(start + k) * row].to_vec();
             chunk.resize(BATCH * row, 0.0);
-            let input = tract_ndarray::ArrayD::from_shape_vec(shape.as_slice(), chunk).expect("chunk length matches the shape");
+            let input =
+                tract_ndarray::ArrayD::from_shape_vec(shape.as_slice(), chunk).expect("chunk length matches the shape");
             let result = self.plan.run(tvec!(Tensor::from(input).into())).map_err(|e| tract_error(&self.path, e))?;
             for ((out, value), dims) in outs.iter_mut().zip(&result).zip(&self.outputs) {
                 let view = value.to_plain_array_view::<f32>().map_err(|e| tract_error(&self.path, e))?;
@@ -201,7 +203,9 @@ fn fixed_dims(path: &Path, fact: &TractResult<&TypedFact>, what: &str) -> Result
     fact.shape
         .iter()
         .skip(1)
-        .map(|d| d.to_usize().map_err(|_| tract_error(path, format!("{what} has a non-fixed dimension in {:?}", fact.shape))))
+        .map(|d| {
+            d.to_usize().map_err(|_| tract_error(path, format!("{what} has a non-fixed dimension in {:?}", fact.shape)))
+        })
         .collect()
 }
 

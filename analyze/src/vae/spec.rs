@@ -33,7 +33,8 @@ impl std::str::FromStr for LatentSpec {
         let s = s.trim();
         if s.starts_with(|c: char| c.is_ascii_digit()) {
             let parsed: std::result::Result<Vec<usize>, _> = s.split(',').map(|p| p.trim().parse::<usize>()).collect();
-            let v = parsed.map_err(|_| format!("`{s}`: expected an image index (12), indices (3,8,21) or a group name"))?;
+            let v =
+                parsed.map_err(|_| format!("`{s}`: expected an image index (12), indices (3,8,21) or a group name"))?;
             return Ok(if v.len() == 1 { LatentSpec::Index(v[0]) } else { LatentSpec::Indices(v) });
         }
         if let Some(group) = s.strip_suffix(":medoid")
@@ -44,7 +45,9 @@ impl std::str::FromStr for LatentSpec {
         if s.starts_with(|c: char| c.is_alphabetic()) && !s.contains(':') {
             return Ok(LatentSpec::Group(s.to_string()));
         }
-        Err(format!("`{s}`: expected an image index (12), indices (3,8,21), a group name (female) or a group's medoid (female:medoid)"))
+        Err(format!(
+            "`{s}`: expected an image index (12), indices (3,8,21), a group name (female) or a group's medoid (female:medoid)"
+        ))
     }
 }
 
@@ -76,7 +79,9 @@ impl Groups {
         let text = std::fs::read_to_string(path).map_err(|source| AnalyzeError::Io { path: path.into(), source })?;
         let parse = |reason: String| AnalyzeError::Parse { path: path.into(), reason };
         let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| parse(e.to_string()))?;
-        let object = value.as_object().ok_or_else(|| parse("expected a JSON object of group name → list of image indices".into()))?;
+        let object = value
+            .as_object()
+            .ok_or_else(|| parse("expected a JSON object of group name → list of image indices".into()))?;
         let groups = object
             .iter()
             .filter_map(|(k, v)| {
@@ -125,7 +130,7 @@ impl LatentSpec {
                         name: "spec".into(),
                         value: g.clone(),
                         reason: "is a group name, but no groups file was given (--groups FILE)".into(),
-                    })
+                    });
                 }
             },
         };

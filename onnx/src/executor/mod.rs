@@ -20,7 +20,7 @@ use onnx_ir::{ArgType, Message, ModelProto, Node, OnnxGraph, OnnxGraphBuilder, T
 use crate::error::{OnnxError, Result};
 use crate::ops::{self, Ctx, SUPPORTED_OPS};
 use names::NameMap;
-use value::{Value, MAX_RANK};
+use value::{MAX_RANK, Value};
 
 /// A float tensor on the host, row-major.
 #[derive(Clone, Debug, PartialEq)]
@@ -141,7 +141,15 @@ impl DifferentiableModel {
             }
             statics.push(row);
         }
-        Ok(Self { path: path.into(), input_original: data_inputs[0].clone(), graph, names, device, statics, input_dims })
+        Ok(Self {
+            path: path.into(),
+            input_original: data_inputs[0].clone(),
+            graph,
+            names,
+            device,
+            statics,
+            input_dims,
+        })
     }
 
     fn original_node(names: &NameMap, node: &Node) -> (String, String) {
@@ -299,7 +307,11 @@ impl DifferentiableModel {
     /// Evaluates the graph; with `tap`, cuts the graph at that tensor (detached, requiring a
     /// gradient) and returns the leaf too.
     #[allow(clippy::type_complexity)]
-    fn run(&self, x: Value, tap: Option<&str>) -> Result<((value::Phys, Vec<usize>), Option<(value::Phys, Vec<usize>)>)> {
+    fn run(
+        &self,
+        x: Value,
+        tap: Option<&str>,
+    ) -> Result<((value::Phys, Vec<usize>), Option<(value::Phys, Vec<usize>)>)> {
         let mut env: HashMap<&str, Value> = HashMap::new();
         env.insert(self.graph.inputs[0].name.as_str(), x);
         let mut tapped = None;
@@ -311,7 +323,9 @@ impl DifferentiableModel {
                 inputs.push(match (&self.statics[idx][i], arg.is_dynamic()) {
                     (Some(v), _) => Some(v.clone()),
                     (None, true) => Some(
-                        env.get(arg.name.as_str()).cloned().ok_or_else(|| ctx.err(format!("input `{}` was not computed", arg.name)))?,
+                        env.get(arg.name.as_str())
+                            .cloned()
+                            .ok_or_else(|| ctx.err(format!("input `{}` was not computed", arg.name)))?,
                     ),
                     (None, false) => None,
                 });
@@ -337,11 +351,11 @@ impl DifferentiableModel {
 }
 
 fn to_host(t: value::Phys, shape: Vec<usize>) -> Result<HostTensor> {
-    let data = t
-        .into_data()
-        .convert::<f32>()
-        .try_to_vec::<f32>()
-        .map_err(|e| OnnxError::Op { node: "output".into(), op: "read".into(), reason: format!("{e:?}") })?;
+    let data = t.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| OnnxError::Op {
+        node: "output".into(),
+        op: "read".into(),
+        reason: format!("{e:?}"),
+    })?;
     Ok(HostTensor { data, shape })
 }
 

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use netlens_fetch::{load_split, Images, Split};
+use netlens_fetch::{Images, Split, load_split};
 use onnx_ir::{Message, ModelProto};
 use tract_onnx::prelude::*;
 
@@ -41,8 +41,18 @@ fn tract_logits(path: &Path, images: &Images) -> Vec<f32> {
 pub(crate) fn assert_close_to_tract(ours: &[f32], tract: &[f32]) {
     assert_eq!(ours.len(), tract.len());
     let scale = tract.iter().fold(0f32, |m, v| m.max(v.abs())).max(1.0);
-    let (i, diff) = ours.iter().zip(tract).map(|(a, b)| (a - b).abs()).enumerate().fold((0, 0f32), |w, (i, d)| if d > w.1 { (i, d) } else { w });
-    assert!(diff <= FORWARD_TOLERANCE * scale, "index {i}: ours {} tract {} (diff {diff}, scale {scale})", ours[i], tract[i]);
+    let (i, diff) = ours
+        .iter()
+        .zip(tract)
+        .map(|(a, b)| (a - b).abs())
+        .enumerate()
+        .fold((0, 0f32), |w, (i, d)| if d > w.1 { (i, d) } else { w });
+    assert!(
+        diff <= FORWARD_TOLERANCE * scale,
+        "index {i}: ours {} tract {} (diff {diff}, scale {scale})",
+        ours[i],
+        tract[i]
+    );
 }
 
 #[test]
@@ -81,7 +91,10 @@ fn input_gradient_matches_finite_differences() {
         let (p, m) = (model.forward(&plus).unwrap().data[2], model.forward(&minus).unwrap().data[2]);
         let fd = (p - m) / (2.0 * eps);
         let an = g.gradient.data[i];
-        assert!((fd - an).abs() <= FINITE_DIFFERENCE_TOLERANCE * an.abs().max(1e-3), "pixel {i}: autodiff {an}, finite difference {fd}");
+        assert!(
+            (fd - an).abs() <= FINITE_DIFFERENCE_TOLERANCE * an.abs().max(1e-3),
+            "pixel {i}: autodiff {an}, finite difference {fd}"
+        );
     }
 }
 
@@ -172,13 +185,17 @@ mod burn_export {
         let net = SmallNet::new(&device);
         let sample = Tensor::<4>::zeros([2, 1, 16, 16], &device);
         let validation = Tensor::<4>::zeros([3, 1, 16, 16], &device);
-        let specs = [InputSpec::new([AxisSpec::dynamic("batch"), AxisSpec::Static, AxisSpec::Static, AxisSpec::Static])];
-        let onnx = OnnxExporter::new().export_dynamic(&net, sample, validation, &specs, |m: &SmallNet, x| m.forward(x)).unwrap();
+        let specs =
+            [InputSpec::new([AxisSpec::dynamic("batch"), AxisSpec::Static, AxisSpec::Static, AxisSpec::Static])];
+        let onnx = OnnxExporter::new()
+            .export_dynamic(&net, sample, validation, &specs, |m: &SmallNet, x| m.forward(x))
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("small.onnx");
         std::fs::write(&path, onnx.into_bytes()).unwrap();
         let model = DifferentiableModel::load(&path).unwrap();
-        let images = Images { data: (0..3 * 256).map(|i| ((i * 37 % 101) as f32) / 101.0).collect(), shape: [3, 1, 16, 16] };
+        let images =
+            Images { data: (0..3 * 256).map(|i| ((i * 37 % 101) as f32) / 101.0).collect(), shape: [3, 1, 16, 16] };
         let ours = model.forward(&images).unwrap();
         assert_eq!(ours.shape, vec![3, 5]);
         assert_close_to_tract(&ours.data, &tract_logits(&path, &images));
@@ -195,7 +212,8 @@ fn forward_matches_tract_on_the_converted_tiny_resnet34() {
     crate::resnet::convert_resnet_checkpoint(&shared().join("fixtures/tiny-resnet34.pth"), &path).unwrap();
     let model = DifferentiableModel::load(&path).unwrap();
     assert_eq!(model.num_classes(), Some(1000));
-    let cat_dog = netlens_fetch::npy::read_f32(&shared().join("fixtures/cat_dog.imagenet.npy"), "(3, 224, 224)").unwrap();
+    let cat_dog =
+        netlens_fetch::npy::read_f32(&shared().join("fixtures/cat_dog.imagenet.npy"), "(3, 224, 224)").unwrap();
     let images = Images { data: cat_dog.data, shape: [1, 3, 224, 224] };
     let ours = model.forward(&images).unwrap();
     assert_close_to_tract(&ours.data, &tract_logits(&path, &images));

@@ -7,7 +7,7 @@
 use burn::tensor::activation;
 use onnx_ir::node::clip::{ClipConfig, ClipInput};
 
-use super::{phys_axis, Ctx};
+use super::{Ctx, phys_axis};
 use crate::error::Result;
 use crate::executor::value::Value;
 

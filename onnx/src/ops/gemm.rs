@@ -13,7 +13,7 @@ use onnx_ir::node::linear::LinearConfig;
 
 use super::Ctx;
 use crate::error::Result;
-use crate::executor::value::{padded, Value};
+use crate::executor::value::{Value, padded};
 
 /// Evaluates onnx-ir's `Linear`.
 ///

@@ -8,7 +8,7 @@ use onnx_ir::node::batch_norm::BatchNormConfig;
 
 use super::Ctx;
 use crate::error::Result;
-use crate::executor::value::{padded, Value};
+use crate::executor::value::{Value, padded};
 
 /// Evaluates `BatchNormalization` with the stored statistics.
 ///

@@ -10,12 +10,19 @@ use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use onnx_ir::node::avg_pool2d::AvgPool2dConfig;
 use onnx_ir::node::max_pool2d::MaxPool2dConfig;
 
-use super::conv::{out_len, pads};
 use super::Ctx;
+use super::conv::{out_len, pads};
 use crate::error::Result;
 use crate::executor::value::Value;
 
-fn check_fits(ctx: &Ctx, hw: [usize; 2], k: [usize; 2], s: [usize; 2], d: [usize; 2], p: [(usize, usize); 2]) -> Result<()> {
+fn check_fits(
+    ctx: &Ctx,
+    hw: [usize; 2],
+    k: [usize; 2],
+    s: [usize; 2],
+    d: [usize; 2],
+    p: [(usize, usize); 2],
+) -> Result<()> {
     if (0..2).any(|a| out_len(hw[a], k[a], s[a], d[a], p[a]).is_none()) {
         return Err(ctx.err(format!("input of spatial size {hw:?} is smaller than the window {k:?}")));
     }

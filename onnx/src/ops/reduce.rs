@@ -5,7 +5,7 @@
 
 use onnx_ir::node::reduce::{ReduceAxes, ReduceConfig};
 
-use super::{phys_axis, reshaped, Ctx};
+use super::{Ctx, phys_axis, reshaped};
 use crate::error::Result;
 use crate::executor::value::Value;
 

@@ -11,9 +11,9 @@ use onnx_ir::node::shape::ShapeConfig;
 use onnx_ir::node::squeeze::{SqueezeConfig, SqueezeInput};
 use onnx_ir::node::unsqueeze::UnsqueezeConfig;
 
-use super::{phys_axis, reshaped, Ctx};
+use super::{Ctx, phys_axis, reshaped};
 use crate::error::Result;
-use crate::executor::value::{Value, MAX_RANK};
+use crate::executor::value::{MAX_RANK, Value};
 
 /// The same data under a new logical shape (same element count).
 fn relabel(ctx: &Ctx, v: &Value, shape: Vec<usize>) -> Result<Value> {

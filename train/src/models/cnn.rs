@@ -8,7 +8,7 @@ use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use super::{flatten, layer, LayerCard, ModelCard};
+use super::{LayerCard, ModelCard, flatten, layer};
 
 /// Convolution → BatchNorm (Ioffe & Szegedy 2015) → ReLU, the CNN's repeated unit.
 #[derive(Module, Debug)]

@@ -10,7 +10,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use super::{flatten, layer, ModelCard};
+use super::{ModelCard, flatten, layer};
 
 /// LeNet-5: conv(6,5×5) → pool → conv(16,5×5) → pool → fc 120 → fc 84 → fc classes.
 #[derive(Module, Debug)]

@@ -8,7 +8,7 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use super::{flatten, layer, ModelCard};
+use super::{ModelCard, flatten, layer};
 
 /// conv(16,3×3) → pool → conv(32,3×3) → pool → conv(64,3×3) → pool → fc 128 → fc classes.
 #[derive(Module, Debug)]

@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 use burn_onnx::export::{AxisSpec, InputSpec, OnnxExporter};
 
-use super::model::{Vae, VaeConfig, VaeDecoder, VaeEncoder, IMAGE_CHANNELS};
+use super::model::{IMAGE_CHANNELS, Vae, VaeConfig, VaeDecoder, VaeEncoder};
 use crate::error::Result;
 
 /// Exports `vae` (shaped by `config`) to ONNX bytes `(encoder, decoder)`:
@@ -26,10 +26,18 @@ pub fn export_vae(vae: &Vae, config: &VaeConfig, device: &Device) -> Result<(Vec
     let image = |batch| Tensor::<4>::zeros([batch, IMAGE_CHANNELS, s, s], device);
     let dynamic = AxisSpec::dynamic("batch");
     let specs = [InputSpec::new([dynamic.clone(), AxisSpec::Static, AxisSpec::Static, AxisSpec::Static])];
-    let encoder = OnnxExporter::new().export_dynamic(&vae.encoder, image(2), image(3), &specs, |m: &VaeEncoder, x: Tensor<4>| m.forward(x))?;
+    let encoder = OnnxExporter::new().export_dynamic(
+        &vae.encoder,
+        image(2),
+        image(3),
+        &specs,
+        |m: &VaeEncoder, x: Tensor<4>| m.forward(x),
+    )?;
     let z = |batch| Tensor::<2>::zeros([batch, config.latent], device);
     let specs = [InputSpec::new([dynamic, AxisSpec::Static])];
-    let decoder = OnnxExporter::new().export_dynamic(&vae.decoder, z(2), z(3), &specs, |m: &VaeDecoder, z: Tensor<2>| m.forward(z))?;
+    let decoder =
+        OnnxExporter::new()
+            .export_dynamic(&vae.decoder, z(2), z(3), &specs, |m: &VaeDecoder, z: Tensor<2>| m.forward(z))?;
     Ok((encoder.into_bytes(), decoder.into_bytes()))
 }
 

@@ -40,7 +40,13 @@ impl LossTerms {
 
 /// Both terms for images `x` and decoder `logits` (`[batch, c, h, w]`, x in `[0, 1]`) and the
 /// posterior's μ and log σ² (`[batch, latent]`).
-pub fn loss_terms(kind: Reconstruction, x: Tensor<4>, logits: Tensor<4>, mu: Tensor<2>, log_var: Tensor<2>) -> LossTerms {
+pub fn loss_terms(
+    kind: Reconstruction,
+    x: Tensor<4>,
+    logits: Tensor<4>,
+    mu: Tensor<2>,
+    log_var: Tensor<2>,
+) -> LossTerms {
     LossTerms { reconstruction: reconstruction(kind, x, logits), kl: kl_divergence(mu, log_var) }
 }
 
@@ -119,7 +125,12 @@ mod tests {
     #[test]
     fn box_muller_noise_has_unit_moments_and_is_seeded() {
         let d = Device::flex();
-        let draw = |seed| standard_normal(&mut rand::rngs::StdRng::seed_from_u64(seed), 100, 100, &d).to_data().try_to_vec::<f32>().unwrap();
+        let draw = |seed| {
+            standard_normal(&mut rand::rngs::StdRng::seed_from_u64(seed), 100, 100, &d)
+                .to_data()
+                .try_to_vec::<f32>()
+                .unwrap()
+        };
         let v = draw(3);
         assert_eq!(v, draw(3));
         let n = v.len() as f64;

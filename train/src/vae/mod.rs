@@ -21,9 +21,9 @@ mod trainer;
 
 pub use export::export_vae;
 pub use history::{VaeEpochMetrics, VaeHistory};
-pub use loss::{kl_divergence, loss_terms, reconstruction, LossTerms, Reconstruction};
-pub use model::{reparameterize, Upsample, Vae, VaeConfig, VaeDecoder, VaeEncoder, VaeOutput, IMAGE_CHANNELS};
+pub use loss::{LossTerms, Reconstruction, kl_divergence, loss_terms, reconstruction};
+pub use model::{IMAGE_CHANNELS, Upsample, Vae, VaeConfig, VaeDecoder, VaeEncoder, VaeOutput, reparameterize};
 pub use trainer::{
-    evaluate_vae, holdout_split, load_vae, train_vae, HoldoutSplit, VaeEvaluation, VaeProgress, VaeTrainConfig,
-    DEFAULT_BETA, DEFAULT_VAE_EPOCHS, DECODER_ONNX, ENCODER_ONNX, HELDOUT_RECONSTRUCTIONS, SPLIT_FILE,
+    DECODER_ONNX, DEFAULT_BETA, DEFAULT_VAE_EPOCHS, ENCODER_ONNX, HELDOUT_RECONSTRUCTIONS, HoldoutSplit, SPLIT_FILE,
+    VaeEvaluation, VaeProgress, VaeTrainConfig, evaluate_vae, holdout_split, load_vae, train_vae,
 };

@@ -15,7 +15,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
-use crate::models::{layer, LayerCard, ModelCard};
+use crate::models::{LayerCard, ModelCard, layer};
 
 /// Colour channels of the images the VAE takes (RGB).
 pub const IMAGE_CHANNELS: usize = 3;
@@ -144,12 +144,24 @@ impl VaeConfig {
         let mut layers = vec![layer("input", "RGB image in [0, 1]", &[IMAGE_CHANNELS, s, s])];
         for i in 0..n {
             let side = s >> (i + 1);
-            layers.push(layer(&format!("encoder.convs.{i}"), "Conv 3×3, stride 2, pad 1", &[self.channels(i), side, side]));
+            layers.push(layer(
+                &format!("encoder.convs.{i}"),
+                "Conv 3×3, stride 2, pad 1",
+                &[self.channels(i), side, side],
+            ));
             layers.push(layer(&format!("encoder.relu{}", i + 1), "ReLU", &[self.channels(i), side, side]));
         }
         layers.push(layer("encoder.flatten", "Flatten", &[self.bottom_features()]));
-        layers.push(layer("encoder.mu", &format!("Fully connected {}→{} (μ)", self.bottom_features(), self.latent), &[self.latent]));
-        let log_var = layer("encoder.log_var", &format!("Fully connected {}→{} (log σ²)", self.bottom_features(), self.latent), &[self.latent]);
+        layers.push(layer(
+            "encoder.mu",
+            &format!("Fully connected {}→{} (μ)", self.bottom_features(), self.latent),
+            &[self.latent],
+        ));
+        let log_var = layer(
+            "encoder.log_var",
+            &format!("Fully connected {}→{} (log σ²)", self.bottom_features(), self.latent),
+            &[self.latent],
+        );
         layers.push(LayerCard { beside_previous: true, ..log_var });
         layers.push(layer("reparameterize", "z = μ + exp(½ log σ²)·ε, ε ~ N(0, I) (training only)", &[self.latent]));
         layers.extend(self.decoder_layers());
@@ -163,7 +175,11 @@ impl VaeConfig {
             Upsample::Bilinear => "Upsample ×2, bilinear (half-pixel)",
         };
         let mut layers = vec![
-            layer("decoder.fc", &format!("Fully connected {}→{} (as 4 blocks fc.0–fc.3)", self.latent, self.bottom_features()), &[self.bottom_features()]),
+            layer(
+                "decoder.fc",
+                &format!("Fully connected {}→{} (as 4 blocks fc.0–fc.3)", self.latent, self.bottom_features()),
+                &[self.bottom_features()],
+            ),
             layer("decoder.relu0", "ReLU", &[self.bottom_features()]),
             layer("decoder.reshape", "Reshape", &[d[0], BOTTOM_SIZE, BOTTOM_SIZE]),
         ];

@@ -8,13 +8,13 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use netlens_fetch::Images;
-use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::history::{VaeEpochMetrics, VaeHistory};
-use super::loss::{loss_terms, standard_normal, Reconstruction};
-use super::model::{Vae, VaeConfig, IMAGE_CHANNELS};
+use super::loss::{Reconstruction, loss_terms, standard_normal};
+use super::model::{IMAGE_CHANNELS, Vae, VaeConfig};
 use crate::device::device_by_name;
 use crate::error::{Result, TrainError};
 use crate::history::{read_json, write_json};
@@ -177,7 +177,13 @@ type Optim = burn::optim::ModuleOptimizer;
 /// images are not RGB of the configured size or too few, [`TrainError::RunFolder`] when starting
 /// fresh over an existing run or resuming where none is, [`TrainError::Device`], and I/O or
 /// checkpoint errors naming the file.
-pub fn train_vae(run: &RunDir, config: &VaeTrainConfig, images: &Images, resume: bool, progress: &mut dyn VaeProgress) -> Result<VaeHistory> {
+pub fn train_vae(
+    run: &RunDir,
+    config: &VaeTrainConfig,
+    images: &Images,
+    resume: bool,
+    progress: &mut dyn VaeProgress,
+) -> Result<VaeHistory> {
     config.check()?;
     check_images(images, config.model.image_size)?;
     let split = holdout_split(images.len(), config.heldout_fraction, config.seed)?;
@@ -203,7 +209,11 @@ pub fn train_vae(run: &RunDir, config: &VaeTrainConfig, images: &Images, resume:
     }
     let eval = evaluate_vae(&model.valid(), &heldout, config, &device);
     let s = config.model.image_size;
-    netlens_fetch::npy::write_f32(&run.root().join(HELDOUT_RECONSTRUCTIONS), &[heldout.len(), IMAGE_CHANNELS, s, s], &eval.reconstructions)?;
+    netlens_fetch::npy::write_f32(
+        &run.root().join(HELDOUT_RECONSTRUCTIONS),
+        &[heldout.len(), IMAGE_CHANNELS, s, s],
+        &eval.reconstructions,
+    )?;
     Ok(history)
 }
 
@@ -219,7 +229,9 @@ fn train_epoch(
     progress: &mut dyn VaeProgress,
 ) -> (Vae, Optim, (f64, f64)) {
     let order = epoch_order(train.len(), config.seed, epoch);
-    let mut noise = rand::rngs::StdRng::seed_from_u64(config.seed ^ NOISE_SALT ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut noise = rand::rngs::StdRng::seed_from_u64(
+        config.seed ^ NOISE_SALT ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    );
     let batches = order.chunks(config.batch_size).count();
     let (mut rec, mut kl) = (0.0, 0.0);
     for (b, idx) in order.chunks(config.batch_size).enumerate() {
@@ -237,8 +249,14 @@ fn train_epoch(
     (model, optimizer, (rec, kl))
 }
 
-
-fn epoch_metrics(epoch: usize, (rec, kl): (f64, f64), n: usize, eval: &VaeEvaluation, beta: f64, started: Instant) -> VaeEpochMetrics {
+fn epoch_metrics(
+    epoch: usize,
+    (rec, kl): (f64, f64),
+    n: usize,
+    eval: &VaeEvaluation,
+    beta: f64,
+    started: Instant,
+) -> VaeEpochMetrics {
     let (rec, kl) = (rec / n as f64, kl / n as f64);
     VaeEpochMetrics {
         epoch,
@@ -253,7 +271,12 @@ fn epoch_metrics(epoch: usize, (rec, kl): (f64, f64), n: usize, eval: &VaeEvalua
     }
 }
 
-fn fresh(run: &RunDir, config: &VaeTrainConfig, split: &HoldoutSplit, device: &Device) -> Result<(Vae, Optim, VaeHistory)> {
+fn fresh(
+    run: &RunDir,
+    config: &VaeTrainConfig,
+    split: &HoldoutSplit,
+    device: &Device,
+) -> Result<(Vae, Optim, VaeHistory)> {
     run.start_fresh(config, &config.model.card())?;
     write_json(&run.root().join(SPLIT_FILE), split)?;
     device.seed(config.seed);
@@ -322,7 +345,12 @@ pub fn evaluate_vae(model: &Vae, images: &Images, config: &VaeTrainConfig, devic
         (rec, kl) = (rec + r, kl + k);
     }
     let n = images.len().max(1) as f64;
-    VaeEvaluation { reconstruction: rec / n, kl: kl / n, mse: sq / images.data.len().max(1) as f64, reconstructions: all }
+    VaeEvaluation {
+        reconstruction: rec / n,
+        kl: kl / n,
+        mse: sq / images.data.len().max(1) as f64,
+        reconstructions: all,
+    }
 }
 
 #[cfg(test)]
@@ -391,7 +419,9 @@ mod tests {
     fn grayscale_images_are_refused_with_both_shapes() {
         let images = Images { data: vec![0.5; 40 * 32 * 32], shape: [40, 1, 32, 32] };
         let dir = tempfile::tempdir().unwrap();
-        let err = train_vae(&RunDir::new(dir.path()), &VaeTrainConfig::new("x"), &images, false, &mut ()).unwrap_err().to_string();
+        let err = train_vae(&RunDir::new(dir.path()), &VaeTrainConfig::new("x"), &images, false, &mut ())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("RGB images of 3×32×32") && err.contains("1×32×32"), "{err}");
     }
 }
