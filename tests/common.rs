@@ -38,6 +38,12 @@ pub fn fails(out: Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// Asserts a usage error (exit 2: an argument clap refuses) and returns stderr.
+pub fn usage_error(out: Output) -> String {
+    assert_eq!(out.status.code(), Some(2), "expected exit 2; stdout: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
 /// The Python that has the `onnx` package: `$NETLENS_PYTHON`, else the repository's `.venv`
 /// (made by `.ci/run`), else `python3`.
 pub fn python() -> PathBuf {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::common::{fails, fashion_small, netlens, ok, shared};
+use crate::common::{fails, fashion_small, netlens, ok, shared, usage_error};
 
 /// Shapley efficiency holds per sampled order; float rounding only.
 const EFFICIENCY_TOLERANCE: f64 = 1e-6;
@@ -58,7 +58,7 @@ fn explains_test_images_with_all_three_methods() {
     assert!(gap < EFFICIENCY_TOLERANCE, "efficiency gap {gap}");
     assert!(first["rank_correlation"]["grad_cam~integrated_gradients"].is_number());
     assert!(first["deletion_insertion"]["random"]["deletion_auc"].is_number());
-    assert_eq!(first["predicted_name"].as_str().unwrap().is_empty(), false);
+    assert!(!first["predicted_name"].as_str().unwrap().is_empty());
 }
 
 #[test]
@@ -160,9 +160,9 @@ fn a_target_outside_the_classes_is_an_error() {
 }
 
 #[test]
-fn a_blur_sigma_that_is_not_a_positive_number_is_an_error() {
+fn a_blur_sigma_that_is_not_a_positive_number_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
-    let err = fails(netlens(&[
+    let err = usage_error(netlens(&[
         "explain",
         &torch_cnn(),
         "--data",

@@ -6,5 +6,6 @@ mod explain;
 mod features;
 mod fetch;
 mod report;
+mod run;
 mod train;
 mod vae;

@@ -122,10 +122,10 @@ fn math(md: &str) -> Math {
     for f in m.display.iter().chain(&m.inline) {
         let mut chars = f.chars();
         while let Some(c) = chars.next() {
-            if c == '\\' {
-                if let Some(next) = chars.next().filter(char::is_ascii_punctuation) {
-                    m.problems.push(format!("`\\{next}` in {f} (use \\lbrace, \\rbrace, \\thinspace …)"));
-                }
+            if c == '\\'
+                && let Some(next) = chars.next().filter(char::is_ascii_punctuation)
+            {
+                m.problems.push(format!("`\\{next}` in {f} (use \\lbrace, \\rbrace, \\thinspace …)"));
             }
         }
     }
@@ -264,5 +264,5 @@ fn report_and_run_name_bad_folders() {
     assert!(err.contains("not a run folder") && err.contains(s(dir.path())), "{err}");
     let missing = dir.path().join("nope");
     let err = fails(netlens(&["run", "--data-root", s(&missing), "--out-runs", s(&dir.path().join("runs"))]));
-    assert!(err.contains("no fashion-mnist-small/ or fashion-mnist/ folder") && err.contains("nope"), "{err}");
+    assert!(err.contains("expected a fashion-mnist-small/ or fashion-mnist/ folder") && err.contains("nope"), "{err}");
 }

@@ -10,9 +10,9 @@
 
 use std::time::Instant;
 
-use netlens_analyze::explain::{GradCam, IntegratedGradients, ShapleySampler, Target, TractClassifier};
+use netlens_analyze::explain::{Baseline, GradCamParams, IntegratedGradientsParams, ShapleyParams, Target};
 use netlens_fetch::Images;
-use netlens_onnx::DifferentiableModel;
+use netlens_onnx::{BatchAxis, DifferentiableModel, TractModel};
 
 fn timed(mut f: impl FnMut()) -> f64 {
     f();
@@ -43,14 +43,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let path = path.as_path();
     let model = DifferentiableModel::load(path)?;
-    let tract = TractClassifier::load(path, [3, 224, 224])?;
+    let tract = TractModel::load_with_input(path, Some(&[3, 224, 224]), BatchAxis::Symbolic)?;
     let n = 3 * 224 * 224;
     let image =
         Images { data: (0..n).map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0).collect(), shape: [1, 3, 224, 224] };
     let target = netlens_analyze::explain::argmax(&model.forward(&image)?.data);
-    let grad_cam = GradCam::params().target(Target::Class(target));
-    let ig = IntegratedGradients::params().steps(32).batch_size(8).target(Target::Class(target));
-    let shapley = ShapleySampler::params().grid(7, 7).permutations(20).batch_size(49);
+    let grad_cam = GradCamParams::default().target(Target::Class(target));
+    let ig = IntegratedGradientsParams::default()
+        .steps(32)
+        .batch_size(8)
+        .baseline(Baseline::Zeros)
+        .target(Target::Class(target));
+    let shapley = ShapleyParams::default().grid(7, 7).permutations(20).batch_size(49).baseline(Baseline::Zeros);
     let grad_cam_s = timed(|| drop(grad_cam.explain(&model, &image).expect("Grad-CAM runs")));
     eprintln!("Grad-CAM: {grad_cam_s:.3} s");
     let ig_s = once(|| drop(ig.explain(&model, &image).expect("IG runs")));

@@ -1,49 +1,33 @@
-//! Training curves from a run's `history.json` (written by `netlens train`; this crate reads the
-//! file, not the training crate): loss (train and test) and accuracy (train and test) per epoch,
+//! Training curves from a run's [`History`]: loss (train and test) and accuracy (train and test) per epoch,
 //! as SVG line charts drawn with plotters.
 
 use std::path::Path;
 
+use netlens_fetch::runs::{EpochRecord, History};
 use plotters::prelude::*;
-use serde::Deserialize;
 
 use crate::error::{AnalyzeError, Result};
 
-/// One epoch's metrics as `history.json` stores them.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct EpochRecord {
-    /// 1-based epoch.
-    pub epoch: usize,
-    /// Mean training cross-entropy (nats per example).
-    pub train_loss: f64,
-    /// Training accuracy in `[0, 1]`.
-    pub train_accuracy: f64,
-    /// Mean test cross-entropy (nats per example).
-    pub test_loss: f64,
-    /// Test accuracy in `[0, 1]`.
-    pub test_accuracy: f64,
-    /// Wall-clock seconds of the epoch.
-    pub seconds: f64,
-}
+/// The epochs of a history that has at least one, as series points.
+pub(crate) struct Points<'a, M>(&'a [M]);
 
-/// A run's history as `history.json` stores it.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct RunHistory {
-    /// Architecture name (`lenet`, `shallow`, `cnn`).
-    pub architecture: String,
-    /// Epochs in order.
-    pub epochs: Vec<EpochRecord>,
-}
-
-impl RunHistory {
-    /// Reads `history.json`.
-    ///
-    /// # Errors
-    /// [`AnalyzeError::Io`] when unreadable, [`AnalyzeError::Parse`] when not a history.
-    pub fn load(path: &Path) -> Result<RunHistory> {
-        let text = std::fs::read_to_string(path).map_err(|e| AnalyzeError::Io { path: path.into(), source: e })?;
-        serde_json::from_str(&text).map_err(|e| AnalyzeError::Parse { path: path.into(), reason: e.to_string() })
+impl<M: EpochRecord> Points<'_, M> {
+    /// `(epoch, f(metrics))` for every epoch.
+    pub(crate) fn of(&self, f: fn(&M) -> f64) -> Vec<(f64, f64)> {
+        self.0.iter().map(|e| (e.epoch() as f64, f(e))).collect()
     }
+}
+
+/// The epochs of `history` to plot.
+///
+/// # Errors
+/// [`AnalyzeError::InvalidParam`] for a history without epochs.
+pub(crate) fn points<M: EpochRecord>(history: &History<M>) -> Result<Points<'_, M>> {
+    if history.epochs.is_empty() {
+        let reason = "has no epochs to plot";
+        return Err(netlens_fetch::runs::InvalidSetting::new("history", &history.architecture, reason).into());
+    }
+    Ok(Points(&history.epochs))
 }
 
 /// One named series of `(epoch, value)` points.
@@ -59,22 +43,15 @@ pub(crate) struct Series<'a> {
 /// # Errors
 /// [`AnalyzeError::Io`] when the files cannot be written; [`AnalyzeError::InvalidParam`] for a
 /// history without epochs.
-pub fn write_training_curves(history: &RunHistory, dir: &Path) -> Result<[std::path::PathBuf; 2]> {
-    if history.epochs.is_empty() {
-        return Err(AnalyzeError::InvalidParam {
-            name: "history".into(),
-            value: history.architecture.clone(),
-            reason: "has no epochs to plot".into(),
-        });
-    }
-    let pick = |f: fn(&EpochRecord) -> f64| history.epochs.iter().map(|e| (e.epoch as f64, f(e))).collect::<Vec<_>>();
+pub fn write_training_curves(history: &History, dir: &Path) -> Result<[std::path::PathBuf; 2]> {
+    let pick = points(history)?;
     let loss = [
-        Series { label: "train loss", points: pick(|e| e.train_loss), color: BLUE },
-        Series { label: "test loss", points: pick(|e| e.test_loss), color: RED },
+        Series { label: "train loss", points: pick.of(|e| e.train_loss), color: BLUE },
+        Series { label: "test loss", points: pick.of(|e| e.test_loss), color: RED },
     ];
     let accuracy = [
-        Series { label: "train accuracy", points: pick(|e| e.train_accuracy), color: BLUE },
-        Series { label: "test accuracy", points: pick(|e| e.test_accuracy), color: RED },
+        Series { label: "train accuracy", points: pick.of(|e| e.train_accuracy), color: BLUE },
+        Series { label: "test accuracy", points: pick.of(|e| e.test_accuracy), color: RED },
     ];
     let name = &history.architecture;
     let loss_path = dir.join("loss.svg");
@@ -140,7 +117,7 @@ mod tests {
         let json = r#"{"architecture":"lenet","epochs":[
             {"epoch":1,"train_loss":1.2,"train_accuracy":0.55,"test_loss":0.9,"test_accuracy":0.66,"seconds":0.4},
             {"epoch":2,"train_loss":0.7,"train_accuracy":0.74,"test_loss":0.72,"test_accuracy":0.73,"seconds":0.4}]}"#;
-        let h: RunHistory = serde_json::from_str(json).unwrap();
+        let h: History = serde_json::from_str(json).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let [loss, acc] = write_training_curves(&h, dir.path()).unwrap();
         for (p, words) in [(loss, ["train loss", "test loss"]), (acc, ["train accuracy", "test accuracy"])] {
@@ -150,7 +127,7 @@ mod tests {
                 assert!(svg.contains(w), "{} lacks {w}", p.display());
             }
         }
-        let empty = RunHistory { architecture: "x".into(), epochs: vec![] };
+        let empty = History::new("x");
         assert!(write_training_curves(&empty, dir.path()).is_err());
     }
 }

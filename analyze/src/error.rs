@@ -7,10 +7,10 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum AnalyzeError {
     /// A parameter outside its valid range.
-    #[error("invalid {name} = {value}: {reason}")]
-    InvalidParam { name: String, value: String, reason: String },
+    #[error(transparent)]
+    InvalidParam(#[from] netlens_fetch::runs::InvalidSetting),
     /// A file could not be written or read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]

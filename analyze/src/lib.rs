@@ -1,5 +1,4 @@
-//! netlens-analyze: what is computed from runs — feature embeddings, explanations, VAE figures,
-//! and the report. It sees models only as ONNX files.
+#![doc = include_str!("../README.md")]
 
 pub mod curves;
 mod error;

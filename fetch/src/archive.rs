@@ -206,7 +206,8 @@ mod tests {
         let archive = dir.path().join("a.tgz");
         make_tgz(&archive, &[file("x", b"1")]);
         std::fs::create_dir(dir.path().join("out")).unwrap();
-        let err = extract_tar_gz(&archive, &dir.path().join("out")).unwrap_err().to_string();
+        let err = extract_tar_gz(&archive, &dir.path().join("out")).unwrap_err();
+        let err = format!("{:#}", anyhow::Error::new(err));
         assert!(err.contains("already exists"), "{err}");
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum FetchError {
     /// The file could not be opened or read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -32,7 +32,7 @@ pub enum FetchError {
     #[error("{url}: HTTP {status}")]
     HttpStatus { url: String, status: reqwest::StatusCode },
     /// The connection failed, timed out or broke off (after all retries).
-    #[error("{url}: download failed: {source}")]
+    #[error("{url}: download failed")]
     Http {
         url: String,
         #[source]
@@ -55,8 +55,21 @@ pub enum FetchError {
     /// file or directory. Nothing of the archive is kept.
     #[error("{}: unsafe archive entry `{entry}`: {reason}", archive.display())]
     UnsafeArchiveEntry { archive: PathBuf, entry: String, reason: String },
+    /// A JSON file is not of the expected form, or a value cannot be written as JSON.
+    #[error("{}: not the expected JSON", path.display())]
+    Json {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A folder given as a run is none of the kinds netlens writes.
+    #[error("{}: not a run folder: {reason}", path.display())]
+    NotARun { path: PathBuf, reason: String },
+    /// A setting outside its valid range.
+    #[error(transparent)]
+    Setting(#[from] crate::runs::InvalidSetting),
     /// An image file could not be decoded.
-    #[error("{}: cannot decode image: {source}", path.display())]
+    #[error("{}: cannot decode image", path.display())]
     Image {
         path: PathBuf,
         #[source]

@@ -25,8 +25,9 @@ pub const IMAGENET_RESIZE: usize = 256;
 pub const IMAGENET_CROP: usize = 224;
 
 /// The 1,000 ImageNet-1k class names in torchvision's index order (line `i` is class `i`),
-/// shipped in the binary from `shared/data/imagenet-classes.txt`.
-pub const IMAGENET_CLASSES_TXT: &str = include_str!("../../../shared/data/imagenet-classes.txt");
+/// shipped in the binary from `fetch/data/imagenet-classes.txt` (torchvision's list, the same
+/// as the course's `shared/data`), so the build needs nothing outside the repository.
+pub const IMAGENET_CLASSES_TXT: &str = include_str!("../data/imagenet-classes.txt");
 
 /// Number of ImageNet-1k classes.
 pub const IMAGENET_NUM_CLASSES: usize = 1000;
@@ -100,10 +101,45 @@ pub fn preprocess_imagenet(rgb: &image::RgbImage) -> Vec<f32> {
         let resized = resize_bilinear_antialias_u8(&plane, height, width, out_h, out_w);
         for y in top..top + IMAGENET_CROP {
             let row = &resized[y * out_w + left..y * out_w + left + IMAGENET_CROP];
-            out.extend(row.iter().map(|&v| (v as f32 / 255.0 - IMAGENET_MEAN[c]) / IMAGENET_STD[c]));
+            out.extend(row.iter().map(|&v| v as f32 / 255.0));
         }
     }
+    normalize_imagenet(&mut out);
     out
+}
+
+/// torchvision's `Normalize(IMAGENET_MEAN, IMAGENET_STD)` in place: `(x − mean_c) / std_c` for
+/// each of the three channel planes.
+///
+/// # Shapes
+/// `pixels`: `[3, height, width]` (R, G, B planes, row-major) in `[0, 1]`.
+///
+/// # Panics
+/// If `pixels.len()` is not a multiple of 3.
+pub fn normalize_imagenet(pixels: &mut [f32]) {
+    assert!(pixels.len().is_multiple_of(3), "ImageNet images have three channel planes");
+    let plane = pixels.len() / 3;
+    for (i, v) in pixels.iter_mut().enumerate() {
+        let c = i / plane;
+        *v = (*v - IMAGENET_MEAN[c]) / IMAGENET_STD[c];
+    }
+}
+
+/// The inverse of [`normalize_imagenet`], clamped to `[0, 1]` (for display).
+///
+/// # Shapes
+/// `pixels`: `[3, height, width]`, ImageNet-normalised; returns the same layout.
+///
+/// # Panics
+/// If `pixels.len()` is not a multiple of 3.
+pub fn denormalize_imagenet(pixels: &[f32]) -> Vec<f32> {
+    assert!(pixels.len().is_multiple_of(3), "ImageNet images have three channel planes");
+    let plane = pixels.len() / 3;
+    pixels
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (v * IMAGENET_STD[i / plane] + IMAGENET_MEAN[i / plane]).clamp(0.0, 1.0))
+        .collect()
 }
 
 /// `(height, width)` after torchvision's `Resize(size)` with one int: the shorter side becomes
@@ -118,7 +154,7 @@ fn resized_size(height: usize, width: usize, size: usize) -> (usize, usize) {
 fn crop_offset(size: usize, crop: usize) -> usize {
     let diff = size.saturating_sub(crop);
     let half = diff / 2;
-    if diff % 2 == 0 || half % 2 == 0 { half } else { half + 1 }
+    if diff.is_multiple_of(2) || half.is_multiple_of(2) { half } else { half + 1 }
 }
 
 #[cfg(test)]
@@ -141,6 +177,9 @@ mod tests {
         // torchvision's ImageNet-1k categories: 0 tench, 281 tabby cat, 999 toilet tissue.
         assert!(names[0].contains("tench"), "{}", names[0]);
         assert!(names[281].contains("tabby"), "{}", names[281]);
+        // The copy in the repository is the course's list, line for line.
+        let shared = std::fs::read_to_string(shared().join("data/imagenet-classes.txt")).unwrap();
+        assert_eq!(IMAGENET_CLASSES_TXT, shared);
     }
 
     #[test]

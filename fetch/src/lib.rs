@@ -1,16 +1,4 @@
-//! netlens-fetch: data sets on disk, loaded into plain arrays.
-//!
-//! - [`Dataset`] / [`Images`]: labelled images in memory, NCHW `f32` in `[0, 1]`.
-//! - [`load_split`]: the course `.npy` layout or Fashion-MNIST IDX files (plain or `.gz`).
-//! - [`npy`], [`idx`], [`resize`]: the formats and the bilinear 28→32 resize underneath.
-//! - [`write_atomically`]: every file netlens writes goes through a temporary file and a rename.
-//! - [`download`]: cached, resumable, checksummed downloads; [`sources`]: the URLs and
-//!   checksums of Fashion-MNIST, LFW and torchvision's ResNet-34, and the fetch steps;
-//!   [`prepare`]: IDX files and LFW folders → the course `.npy` layout; [`extract_tar_gz`]: safe
-//!   archive extraction.
-//! - [`imagenet`]: torchvision's ImageNet preprocessing and the 1,000 class names.
-//!
-//! It does not know about models; `netlens-train` and `netlens-analyze` build on it.
+#![doc = include_str!("../README.md")]
 
 mod archive;
 mod course;
@@ -23,6 +11,7 @@ pub mod npy;
 pub mod prepare;
 pub mod resample;
 pub mod resize;
+pub mod runs;
 pub mod sources;
 mod write;
 

@@ -32,7 +32,7 @@ fn dtype_name(dtype: &DType) -> String {
             };
             format!("{kind}{}", ts.size_field() * 8)
         }
-        other => format!("{}", other.descr()),
+        other => other.descr().to_string(),
     }
 }
 

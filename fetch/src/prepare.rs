@@ -156,6 +156,26 @@ pub fn prepare_lfw(lfw_dir: &Path, out_dir: &Path, sizes: &[usize]) -> Result<Ve
     Ok(images)
 }
 
+/// [`prepare_lfw`] from what a user has: an extracted LFW folder, or a `.tgz` archive, which is
+/// extracted safely ([`crate::extract_tar_gz`]) into `out_dir/extracted` first (its inner
+/// `lfw/` folder when there is one).
+///
+/// # Errors
+/// Those of [`crate::extract_tar_gz`] and [`prepare_lfw`].
+pub fn prepare_lfw_from(from: &Path, out_dir: &Path, sizes: &[usize]) -> Result<Vec<LfwImage>> {
+    let folder = if from.is_dir() {
+        from.to_path_buf()
+    } else {
+        let extracted = out_dir.join("extracted");
+        if !extracted.exists() {
+            crate::extract_tar_gz(from, &extracted)?;
+        }
+        let inner = extracted.join("lfw");
+        if inner.is_dir() { inner } else { extracted }
+    };
+    prepare_lfw(&folder, out_dir, sizes)
+}
+
 /// Decodes and resizes every image; one output array per size, images in order.
 fn resize_all(lfw_dir: &Path, images: &[LfwImage], sizes: &[usize]) -> Result<Vec<Vec<u8>>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());

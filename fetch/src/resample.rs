@@ -90,7 +90,7 @@ mod tests {
     fn shrinking_by_two_averages_pixel_pairs() {
         // With scale 2 the triangle filter over 4 pixels weighs them 1/8, 3/8, 3/8, 1/8; on a
         // pattern constant within pairs the interior outputs are the pair averages.
-        let src: Vec<u8> = [10u8, 10, 50, 50, 90, 90, 130, 130].repeat(1);
+        let src: Vec<u8> = [10u8, 10, 50, 50, 90, 90, 130, 130].to_vec();
         let out = resize_bilinear_antialias_u8(&src, 1, 8, 1, 4);
         assert_eq!(out.len(), 4);
         assert_eq!(out[1], 50, "{out:?}");

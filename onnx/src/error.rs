@@ -8,7 +8,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum OnnxError {
     /// The file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]
@@ -44,7 +44,7 @@ pub enum OnnxError {
     #[error("{targets} target classes given for {images} images")]
     TargetCount { targets: usize, images: usize },
     /// A PyTorch checkpoint could not be parsed or its weights not applied (burn-store).
-    #[error("{}: cannot read the PyTorch checkpoint: {source}", path.display())]
+    #[error("{}: cannot read the PyTorch checkpoint", path.display())]
     Checkpoint {
         path: PathBuf,
         #[source]
@@ -63,13 +63,13 @@ pub enum OnnxError {
     #[error("{}: key `{key}`: expected float32, found {found}", path.display())]
     KeyDType { path: PathBuf, key: String, found: String },
     /// burn-onnx could not export the module.
-    #[error("ONNX export failed: {source}")]
+    #[error("ONNX export failed")]
     Export {
         #[source]
         source: burn_onnx::export::ExportError,
     },
     /// Writing an output file failed.
-    #[error("writing {}: {source}", path.display())]
+    #[error("writing {}", path.display())]
     Write {
         path: PathBuf,
         #[source]

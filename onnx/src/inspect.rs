@@ -5,8 +5,8 @@
 //! name gives its module (`/relu2/Relu` → `relu2`, `/Lenet/fc1/MatMul` → `fc1`, with as many
 //! parents as tell repeated modules apart: `block1.conv`, `layer1.0.conv1`); otherwise the
 //! module path of the initializers it consumes (`c1.weight` → `c1`); otherwise the op and a
-//! counter (`relu1`, `maxpool2`). The bias `Add` of a fully connected layer exported as `MatMul`
-//! + `Add` joins the `MatMul`'s module. When several nodes share a module, the last one that
+//! counter (`relu1`, `maxpool2`). The bias `Add` of a fully connected layer exported as a
+//! `MatMul` and an `Add` joins the `MatMul`'s module. When several nodes share a module, the last one that
 //! depends on the input (the module's output) keeps the plain name and the others get `.op`
 //! appended (`fc1.matmul`, `fc1.reshape`, `fc1`). The original ONNX node and tensor names are
 //! kept beside the readable ones: taps and other tools address tensors by their ONNX names.

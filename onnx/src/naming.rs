@@ -21,6 +21,17 @@ use onnx_ir::{Message, ModelProto, NodeProto};
 
 use crate::error::{OnnxError, Result};
 
+/// Renames the exported graph in `bytes` for people ([`name_for_people`]) and writes it to
+/// `path` atomically: nothing is left at `path` unless the whole file was written.
+///
+/// # Errors
+/// [`OnnxError::NotOnnx`] when `bytes` is not an ONNX model, [`OnnxError::Write`] when the
+/// file cannot be written.
+pub fn write_named(bytes: &[u8], path: &std::path::Path, inputs: &[&str], outputs: &[&str]) -> Result<()> {
+    let named = name_for_people(bytes, &path.display().to_string(), inputs, outputs)?;
+    netlens_fetch::write_atomically(path, &named).map_err(|source| OnnxError::Write { path: path.into(), source })
+}
+
 /// Parameter suffixes stripped to get a module path from an initializer name.
 const PARAM_SUFFIXES: [&str; 6] = ["weight", "bias", "gamma", "beta", "running_mean", "running_var"];
 

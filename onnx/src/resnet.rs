@@ -15,7 +15,7 @@
 //! burn-store's [`PytorchStore`], which parses the pickle without executing it.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
@@ -426,15 +426,14 @@ pub fn convert_resnet_checkpoint(checkpoint: &Path, out: &Path) -> Result<ResNet
     let device = Device::flex();
     let (model, arch) = ResNet::from_checkpoint(checkpoint, &device)?;
     let bytes = export_resnet(&model, RESNET_INPUT_SIZE, &device)?;
-    let bytes = crate::naming::name_for_people(&bytes, &out.display().to_string(), &["image"], &["logits"])?;
-    netlens_fetch::write_atomically(out, &bytes)
-        .map_err(|e| OnnxError::Write { path: PathBuf::from(out), source: e })?;
+    crate::naming::write_named(&bytes, out, &["image"], &["logits"])?;
     Ok(arch)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     /// The reference logits in `tiny-resnet34.expected.json` (PyTorch 2.x, eval mode) are
     /// matched to this absolute tolerance (the fixture's README).

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use netlens_fetch::Images;
+use netlens_fetch::runs::LayerRole;
 use serde::{Deserialize, Serialize};
 use tract_onnx::prelude::*;
 
@@ -41,19 +42,6 @@ impl FromStr for LayerSelection {
     }
 }
 
-/// Why a layer was tapped (for figure titles and the report).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TapRole {
-    /// A convolutional layer.
-    Convolution,
-    /// A hidden fully connected layer.
-    FullyConnected,
-    /// The layer producing the model's (first) output.
-    Final,
-    /// Any other layer the user named.
-    Other,
-}
-
 /// One tapped tensor.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tap {
@@ -64,7 +52,7 @@ pub struct Tap {
     /// The ONNX op producing it.
     pub op: String,
     /// Why it was chosen.
-    pub role: TapRole,
+    pub role: LayerRole,
 }
 
 /// Resolves `selection` against the model's layers.
@@ -78,15 +66,15 @@ pub fn select_taps(summary: &ModelSummary, selection: &LayerSelection) -> Result
     }
 }
 
-fn role_of(summary: &ModelSummary, layer: &Layer) -> TapRole {
+fn role_of(summary: &ModelSummary, layer: &Layer) -> LayerRole {
     if summary.final_layer().is_some_and(|f| f.output == layer.output) {
-        return TapRole::Final;
+        return LayerRole::Final;
     }
     match layer.kind() {
-        LayerKind::Convolution => TapRole::Convolution,
-        LayerKind::FullyConnected => TapRole::FullyConnected,
-        _ if is_fc_bias_add(summary, layer) => TapRole::FullyConnected,
-        _ => TapRole::Other,
+        LayerKind::Convolution => LayerRole::Convolution,
+        LayerKind::FullyConnected => LayerRole::FullyConnected,
+        _ if is_fc_bias_add(summary, layer) => LayerRole::FullyConnected,
+        _ => LayerRole::Other,
     }
 }
 
@@ -284,8 +272,8 @@ mod tests {
     fn auto_picks_a_conv_an_fc_and_the_final_layer() {
         let s = inspect(&torch_cnn()).unwrap();
         let taps = select_taps(&s, &LayerSelection::Auto).unwrap();
-        let roles: Vec<TapRole> = taps.iter().map(|t| t.role).collect();
-        for role in [TapRole::Convolution, TapRole::FullyConnected, TapRole::Final] {
+        let roles: Vec<LayerRole> = taps.iter().map(|t| t.role).collect();
+        for role in [LayerRole::Convolution, LayerRole::FullyConnected, LayerRole::Final] {
             assert!(roles.contains(&role), "{taps:?}");
         }
         assert_eq!(taps.last().unwrap().tensor, "logits");

@@ -1,20 +1,19 @@
 //! `netlens fetch`: download and prepare the full data sets and torchvision's ResNet-34.
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressStyle};
-use netlens_fetch::download::{DownloadOptions, DownloadProgress, cache_dir};
-use netlens_fetch::imagenet::IMAGENET_CLASSES_TXT;
-use netlens_fetch::prepare::{prepare_fashion_mnist, prepare_lfw};
-use netlens_fetch::sources::{self, FetchSettings, LFW_SIZES};
+use netlens::pipeline::Reporter;
+use netlens::pipeline::steps::{Download, Source, fetch, prepare_local};
+use netlens_fetch::download::{DownloadOptions, DownloadProgress};
 
-/// What `netlens fetch` gets.
+use super::progress::Terminal;
+
+/// What to fetch: one source or all of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Source {
+pub enum What {
     /// Fashion-MNIST: 60,000 + 10,000 images, resized to 32×32 (course .npy layout).
     FashionMnist,
     /// Labeled Faces in the Wild: 13,233 faces as (N, 3, 32, 32) and (N, 3, 64, 64) uint8.
@@ -25,13 +24,13 @@ pub enum Source {
     All,
 }
 
-impl Source {
-    fn folder(self) -> &'static str {
+impl What {
+    fn sources(self) -> Vec<Source> {
         match self {
-            Source::FashionMnist => "fashion-mnist",
-            Source::Lfw => "lfw",
-            Source::Resnet34 => "resnet34",
-            Source::All => "",
+            What::FashionMnist => vec![Source::FashionMnist],
+            What::Lfw => vec![Source::Lfw],
+            What::Resnet34 => vec![Source::Resnet34],
+            What::All => vec![Source::FashionMnist, Source::Lfw, Source::Resnet34],
         }
     }
 }
@@ -55,7 +54,7 @@ impl Source {
 pub struct FetchArgs {
     /// What to fetch.
     #[arg(value_enum)]
-    pub what: Source,
+    pub what: What,
     /// Folder the prepared files go into, one subfolder per source.
     #[arg(long, value_name = "DIR", default_value = "data")]
     pub out: PathBuf,
@@ -74,146 +73,38 @@ pub struct FetchArgs {
     #[arg(long, value_name = "PATH", conflicts_with = "url")]
     pub from: Option<PathBuf>,
     /// Seconds to wait for a connection and for each read before retrying.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = DownloadOptions::default().timeout.as_secs())]
     pub timeout_secs: u64,
     /// Further attempts after a failed download attempt; each resumes where the last stopped.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = DownloadOptions::default().retries)]
     pub retries: u32,
 }
 
 /// Runs `netlens fetch`.
 pub fn run(args: FetchArgs) -> anyhow::Result<()> {
-    if args.from.is_some() && args.what == Source::All {
+    if args.from.is_some() && args.what == What::All {
         bail!("--from needs one source (fashion-mnist, lfw or resnet34), not `all`");
     }
-    let sources = match args.what {
-        Source::All => vec![Source::FashionMnist, Source::Lfw, Source::Resnet34],
-        one => vec![one],
-    };
-    for source in sources {
+    let mut terminal = Terminal::default();
+    for source in args.what.sources() {
         let out = args.out.join(source.folder());
-        match &args.from {
-            Some(from) => prepare_local(source, from, &out)?,
-            None => fetch_remote(source, &args, &out)?,
-        }
+        let fetched = match &args.from {
+            Some(from) => prepare_local(source, from, &out).with_context(|| format!("preparing {}", from.display()))?,
+            None => {
+                let mut progress = |file: &str, p: DownloadProgress| terminal.download(file, p);
+                let options = DownloadOptions {
+                    timeout: Duration::from_secs(args.timeout_secs),
+                    retries: args.retries,
+                    ..DownloadOptions::default()
+                };
+                let download =
+                    Download { cache: args.cache.clone(), mirror: args.url.clone(), options, progress: &mut progress };
+                fetch(source, download, &out).with_context(|| format!("fetching {}", source.folder()))?
+            }
+        };
+        println!("{fetched} in {}", out.display());
     }
     Ok(())
-}
-
-fn settings<'a>(
-    args: &FetchArgs,
-    progress: &'a mut dyn FnMut(&str, DownloadProgress),
-) -> anyhow::Result<FetchSettings<'a>> {
-    let cache = match &args.cache {
-        Some(dir) => dir.clone(),
-        None => cache_dir()?,
-    };
-    let options = DownloadOptions {
-        timeout: Duration::from_secs(args.timeout_secs),
-        retries: args.retries,
-        ..DownloadOptions::default()
-    };
-    Ok(FetchSettings { cache, mirror: args.url.clone(), options, progress })
-}
-
-fn fetch_remote(source: Source, args: &FetchArgs, out: &Path) -> anyhow::Result<()> {
-    let mut bars = ByteBars::default();
-    let mut progress = |file: &str, p: DownloadProgress| bars.update(file, p);
-    let mut settings = settings(args, &mut progress)?;
-    match source {
-        Source::FashionMnist => {
-            let sizes = sources::fetch_fashion_mnist(&mut settings, out).context("fetching Fashion-MNIST")?;
-            println!("fashion-mnist: {} train + {} test images (32×32) in {}", sizes.train, sizes.test, out.display());
-        }
-        Source::Lfw => {
-            let images = sources::fetch_lfw(&mut settings, out).context("fetching LFW")?;
-            println!("lfw: {} faces at {LFW_SIZES:?} px in {}", images.len(), out.display());
-        }
-        Source::Resnet34 => {
-            let checkpoint = sources::fetch_resnet34(&mut settings).context("fetching ResNet-34")?;
-            convert_resnet(&checkpoint, out)?;
-        }
-        Source::All => unreachable!("`all` is expanded in run"),
-    }
-    Ok(())
-}
-
-fn prepare_local(source: Source, from: &Path, out: &Path) -> anyhow::Result<()> {
-    match source {
-        Source::FashionMnist => {
-            let sizes = prepare_fashion_mnist(from, out).with_context(|| format!("preparing {}", from.display()))?;
-            println!("fashion-mnist: {} train + {} test images (32×32) in {}", sizes.train, sizes.test, out.display());
-        }
-        Source::Lfw => {
-            let images = prepare_local_lfw(from, out)?;
-            println!("lfw: {images} faces at {LFW_SIZES:?} px in {}", out.display());
-        }
-        Source::Resnet34 => convert_resnet(from, out)?,
-        Source::All => unreachable!("--from with `all` is refused in run"),
-    }
-    Ok(())
-}
-
-/// `--from` for LFW: an extracted folder, or a `.tgz` extracted (safely) into `out/extracted`.
-fn prepare_local_lfw(from: &Path, out: &Path) -> anyhow::Result<usize> {
-    let folder = if from.is_dir() {
-        from.to_path_buf()
-    } else {
-        let extracted = out.join("extracted");
-        if !extracted.exists() {
-            netlens_fetch::extract_tar_gz(from, &extracted)
-                .with_context(|| format!("extracting {}", from.display()))?;
-        }
-        let inner = extracted.join("lfw");
-        if inner.is_dir() { inner } else { extracted }
-    };
-    let images = prepare_lfw(&folder, out, &LFW_SIZES).with_context(|| format!("preparing {}", folder.display()))?;
-    Ok(images.len())
-}
-
-fn convert_resnet(checkpoint: &Path, out: &Path) -> anyhow::Result<()> {
-    let onnx = out.join("resnet34.onnx");
-    let arch = netlens_onnx::resnet::convert_resnet_checkpoint(checkpoint, &onnx)
-        .with_context(|| format!("converting {}", checkpoint.display()))?;
-    let classes = out.join("imagenet-classes.txt");
-    netlens_fetch::write_atomically(&classes, IMAGENET_CLASSES_TXT.as_bytes())?;
-    let blocks: Vec<usize> = arch.stages.iter().map(|s| s.blocks).collect();
-    let widths: Vec<usize> = arch.stages.iter().map(|s| s.width).collect();
-    println!(
-        "resnet34: ResNet with blocks {blocks:?}, widths {widths:?}, {} classes → {} (+ {})",
-        arch.num_classes,
-        onnx.display(),
-        classes.display()
-    );
-    Ok(())
-}
-
-/// One byte-counting progress bar per file, on stderr (hidden when stderr is not a terminal).
-#[derive(Default)]
-struct ByteBars {
-    bars: HashMap<String, ProgressBar>,
-}
-
-impl ByteBars {
-    fn update(&mut self, file: &str, progress: DownloadProgress) {
-        let bar = self.bars.entry(file.to_string()).or_insert_with(|| {
-            let bar = ProgressBar::new(progress.total.unwrap_or(0));
-            bar.set_style(
-                ProgressStyle::with_template("{msg:>28} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-                    .expect("static progress template is valid")
-                    .progress_chars("=> "),
-            );
-            bar.set_message(file.to_string());
-            bar
-        });
-        if let Some(total) = progress.total {
-            bar.set_length(total);
-        }
-        bar.set_position(progress.downloaded);
-        if progress.total == Some(progress.downloaded) {
-            bar.finish();
-        }
-    }
 }
 
 #[cfg(test)]
@@ -234,9 +125,10 @@ mod tests {
         ])
         .unwrap();
         let crate::cli::Command::Fetch(args) = cli.command else { panic!("fetch expected") };
-        assert_eq!(args.what, Source::FashionMnist);
+        assert_eq!(args.what, What::FashionMnist);
         assert_eq!(args.url.as_deref(), Some("http://m/"));
         assert_eq!(args.out, PathBuf::from("data"));
+        assert_eq!(args.timeout_secs, 60);
         assert!(crate::cli::Cli::try_parse_from(["netlens", "fetch", "mnist"]).is_err());
         assert!(crate::cli::Cli::try_parse_from(["netlens", "fetch", "lfw", "--from", "x", "--url", "y"]).is_err());
     }

@@ -25,7 +25,7 @@ pub struct InspectArgs {
 
 /// Runs `netlens inspect`.
 pub fn run(args: InspectArgs) -> anyhow::Result<()> {
-    let bar = super::progress_bar(1, "inspect");
+    let bar = super::progress::progress_bar(1, "inspect");
     let summary = netlens_onnx::inspect(&args.model).with_context(|| format!("inspecting {}", args.model.display()))?;
     bar.finish_and_clear();
     if args.json {

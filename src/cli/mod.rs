@@ -12,8 +12,6 @@ mod run;
 mod train;
 mod vae;
 
-pub use progress::progress_bar;
-
 /// Look inside image neural networks: train small CNNs and a VAE, export them to ONNX, embed
 /// intermediate features with PCA and t-SNE, explain predictions, and write a report.
 ///
@@ -45,6 +43,18 @@ pub enum Command {
     Report(report::ReportArgs),
     /// The whole project: train, analyse, explain and report, skipping finished stages.
     Run(run::RunArgs),
+}
+
+/// This process's command line as `netlens ARGS…` (arguments with spaces quoted) and the git
+/// commit of the working directory, for the report.
+pub fn invocation() -> netlens::pipeline::Invocation {
+    // The program as `netlens`, not the build folder's path `cargo run` started it from.
+    let command = std::iter::once("netlens".to_string())
+        .chain(std::env::args().skip(1))
+        .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
+        .collect::<Vec<_>>()
+        .join(" ");
+    netlens::pipeline::Invocation { command, commit: netlens::pipeline::git_commit() }
 }
 
 /// Runs the parsed command.

@@ -27,25 +27,10 @@ pub struct ReportArgs {
 
 /// Runs `netlens report`.
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
-    let meta = ReportMeta { command: command_line(), commit: git_commit(), stages: vec![] };
+    let invocation = super::invocation();
+    let meta = ReportMeta { command: invocation.command, commit: invocation.commit, ..ReportMeta::default() };
     let written = write_report(&args.runs, &args.out, &meta)
         .with_context(|| format!("writing the report into {}", args.out.display()))?;
     println!("wrote {} ({} figures)", written.markdown.display(), written.figures.len());
     Ok(())
-}
-
-/// This process's command line as `netlens ARGS…` (arguments with spaces quoted).
-pub fn command_line() -> String {
-    // The program as `netlens`, not the build folder's path `cargo run` started it from.
-    std::iter::once("netlens".to_string())
-        .chain(std::env::args().skip(1))
-        .map(|a| if a.contains(' ') { format!("'{a}'") } else { a })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// `git rev-parse HEAD` of the working directory, when git and a repository are there.
-pub fn git_commit() -> Option<String> {
-    let out = std::process::Command::new("git").args(["rev-parse", "--short", "HEAD"]).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }

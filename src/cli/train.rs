@@ -1,35 +1,14 @@
-//! `netlens train`: train a classifier on a data folder, write its run folder, export ONNX and
-//! draw its curves.
+//! `netlens train`: train a classifier into a run folder, export ONNX and draw its curves.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
-use netlens_fetch::{Split, load_split};
-use netlens_train::{Architecture, RunDir, Start, TrainConfig, TrainData, TrainProgress};
+use clap::Args;
+use netlens::pipeline::steps::train_classifier;
+use netlens_fetch::runs::{Architecture, DEFAULT_SEED, DeviceName, TrainConfig};
+use netlens_train::{RunDir, Start};
 
-use super::progress_bar;
-
-/// The networks `netlens train` knows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum ModelName {
-    /// LeNet-5 (LeCun et al. 1998), ReLU + max-pool.
-    Lenet,
-    /// Our 5-layer net derived from LeNet-5.
-    Shallow,
-    /// Our 27-layer CNN (conv, BatchNorm, ReLU, max-pool, FC).
-    Cnn,
-}
-
-impl From<ModelName> for Architecture {
-    fn from(m: ModelName) -> Self {
-        match m {
-            ModelName::Lenet => Architecture::Lenet,
-            ModelName::Shallow => Architecture::Shallow,
-            ModelName::Cnn => Architecture::Cnn,
-        }
-    }
-}
+use super::progress::Terminal;
 
 /// Train a classifier and export it to ONNX.
 ///
@@ -43,7 +22,7 @@ impl From<ModelName> for Architecture {
 pub struct TrainArgs {
     /// Which network.
     #[arg(value_enum)]
-    pub model: ModelName,
+    pub model: Architecture,
     /// Data folder: the course layout (X_train.npy, Y_train.npy, X_test.npy, Y_test.npy) or
     /// Fashion-MNIST's IDX files.
     #[arg(long, value_name = "DIR")]
@@ -52,17 +31,18 @@ pub struct TrainArgs {
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Examples per mini-batch.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = TrainConfig::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     /// Adam's peak learning rate (cosine decay to 0 over the run).
-    #[arg(long, default_value_t = 3e-3)]
+    #[arg(long, default_value_t = TrainConfig::DEFAULT_LEARNING_RATE)]
     pub lr: f64,
     /// Seed of weight initialisation and shuffling (same seed + same device ⇒ same history).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
-    /// burn device: flex (pure-Rust CPU, always built), cpu, wgpu or cuda (cargo features).
-    #[arg(long, default_value = "flex", value_parser = ["flex", "cpu", "wgpu", "cuda"])]
-    pub device: String,
+    /// burn device: flex (pure-Rust CPU, always built); cpu, wgpu and cuda need the cargo
+    /// feature of the same name.
+    #[arg(long, value_enum, default_value_t = DeviceName::Flex)]
+    pub device: DeviceName,
     /// Run folder.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -72,44 +52,19 @@ pub struct TrainArgs {
     pub resume: bool,
 }
 
-struct Bars {
-    bar: Option<indicatif::ProgressBar>,
-    epochs: usize,
-}
-
-impl TrainProgress for Bars {
-    fn batch(&mut self, epoch: usize, batch: usize, batches: usize) {
-        let bar =
-            self.bar.get_or_insert_with(|| progress_bar(batches as u64, &format!("epoch {epoch}/{}", self.epochs)));
-        bar.set_position(batch as u64);
-    }
-
-    fn epoch(&mut self, m: &netlens_train::EpochMetrics) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-        eprintln!(
-            "epoch {:>3}/{}: train loss {:.4} acc {:.4} | test loss {:.4} acc {:.4} | {:.1} s",
-            m.epoch, self.epochs, m.train_loss, m.train_accuracy, m.test_loss, m.test_accuracy, m.seconds
-        );
-    }
-}
-
 /// Runs `netlens train`.
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let run = RunDir::new(&args.out);
     let config = config_for(&args, &run)?;
-    let train = load_split(&args.data, Split::Train)?;
-    let test = load_split(&args.data, Split::Test)?;
     let start = if args.resume { Start::Resume } else { Start::Fresh };
-    let mut bars = Bars { bar: None, epochs: config.epochs };
-    let history = netlens_train::train(&run, &config, TrainData { train: &train, test: &test }, start, &mut bars)
-        .with_context(|| format!("training {} into {}", config.architecture.name(), run.root().display()))?;
-    finish_run(&run, config.architecture)?;
-    let last = history.epochs.last().expect("training ran at least one epoch");
+    let mut terminal = Terminal::default();
+    netlens::pipeline::Reporter::training(&mut terminal, config.epochs);
+    let history = train_classifier(&run, &config, start, &mut terminal)
+        .with_context(|| format!("training {} into {}", config.architecture, run.root().display()))?;
+    let last = history.epochs.last().context("training ran no epoch")?;
     println!(
         "{}: test accuracy {:.4} after {} epochs; wrote {}",
-        config.architecture.name(),
+        config.architecture,
         last.test_accuracy,
         last.epoch,
         run.onnx().display()
@@ -119,48 +74,16 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
 
 fn config_for(args: &TrainArgs, run: &RunDir) -> anyhow::Result<TrainConfig> {
     if args.resume {
-        let mut config = TrainConfig::load(&run.config())
-            .with_context(|| format!("--resume: {} holds no run to resume", run.root().display()))?;
+        let mut config =
+            run.train_config().with_context(|| format!("--resume: {} holds no run to resume", run.root().display()))?;
         if let Some(e) = args.epochs {
             config.epochs = e;
         }
         return Ok(config);
     }
-    let architecture = Architecture::from(args.model);
-    let mut config = TrainConfig::new(architecture, args.data.display().to_string());
+    let mut config = TrainConfig::new(args.model, args.data.display().to_string());
     config.epochs = args.epochs.unwrap_or(config.epochs);
-    config.batch_size = args.batch_size;
-    config.learning_rate = args.lr;
-    config.seed = args.seed;
-    config.device = args.device.clone();
+    (config.batch_size, config.learning_rate, config.seed, config.device) =
+        (args.batch_size, args.lr, args.seed, args.device);
     Ok(config)
-}
-
-/// Exports `model.onnx` (from the final checkpoint, loaded afresh) with readable names and
-/// draws the training curves.
-pub fn finish_run(run: &RunDir, architecture: Architecture) -> anyhow::Result<()> {
-    export_classifier(run, architecture)?;
-    let history = netlens_analyze::curves::RunHistory::load(&run.history())?;
-    netlens_analyze::curves::write_training_curves(&history, run.root())?;
-    Ok(())
-}
-
-fn export_classifier(run: &RunDir, architecture: Architecture) -> anyhow::Result<()> {
-    let device = netlens_train::device_by_name("flex")?;
-    let epoch = run.latest_epoch()?.context("no checkpoint to export")?;
-    let model = netlens_train::load_model(run, architecture, epoch, &device)?;
-    let bytes = netlens_train::export_onnx(&burn_valid(model), &device)?;
-    write_named_onnx(&bytes, &run.onnx(), &["image"], &["logits"])
-}
-
-fn burn_valid(model: netlens_train::Classifier) -> netlens_train::Classifier {
-    use netlens_train::Module;
-    model.valid()
-}
-
-/// Renames an exported graph for people and writes it atomically.
-pub fn write_named_onnx(bytes: &[u8], path: &Path, inputs: &[&str], outputs: &[&str]) -> anyhow::Result<()> {
-    let named = netlens_onnx::naming::name_for_people(bytes, &path.display().to_string(), inputs, outputs)?;
-    netlens_fetch::write_atomically(path, &named)?;
-    Ok(())
 }

@@ -2,35 +2,16 @@
 //! samples and curves) and `netlens interpolate` (latent interpolation strips from the ONNX
 //! files).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
-use netlens_analyze::vae::{self as figures, Groups, Interpolation, LatentSpec, VaeModels};
-use netlens_fetch::Images;
-use netlens_train::RunDir;
-use netlens_train::vae::{self, Reconstruction, Upsample, VaeProgress, VaeTrainConfig};
+use clap::Args;
+use netlens::pipeline::steps::{load_faces, train_vae};
+use netlens_analyze::vae::{DEFAULT_ALPHAS, Groups, Interpolation, LatentSpec, VaeModels};
+use netlens_fetch::runs::{DEFAULT_SEED, DeviceName, Reconstruction, Upsample, VaeConfig, VaeTrainConfig};
+use netlens_train::{RunDir, Start};
 
-use super::progress_bar;
-use super::train::write_named_onnx;
-
-/// Reconstruction term of the VAE loss.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LossName {
-    /// Squared error summed over the image's pixels.
-    Mse,
-    /// Binary cross-entropy summed over the image's pixels.
-    Bce,
-}
-
-/// The decoder's ×2 upsampling before each convolution.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum UpsampleName {
-    /// Nearest neighbour.
-    Nearest,
-    /// Bilinear, half-pixel centres (align_corners = false).
-    Bilinear,
-}
+use super::progress::Terminal;
 
 /// Train a convolutional VAE on RGB faces and export its encoder and decoder to ONNX.
 ///
@@ -52,35 +33,36 @@ pub struct VaeArgs {
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     /// Latent dimension.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = VaeConfig::default().latent)]
     pub latent: usize,
     /// Weight β of the KL term (1 = the plain VAE). The default 0.1 gives sharper faces: with the
     /// summed squared error as reconstruction term, β = 1 let the KL term win (measured on
     /// lfw-small, 50 epochs: held-out MSE per pixel 0.0246 and KL 20 nats, near-average
     /// reconstructions; β = 0.1: 0.0173 and 92 nats).
-    #[arg(long, default_value_t = netlens_train::vae::DEFAULT_BETA)]
+    #[arg(long, default_value_t = VaeTrainConfig::DEFAULT_BETA)]
     pub beta: f64,
     /// Epochs. With --resume, the new total.
-    #[arg(long, default_value_t = vae::DEFAULT_VAE_EPOCHS)]
+    #[arg(long, default_value_t = VaeTrainConfig::DEFAULT_EPOCHS)]
     pub epochs: usize,
     /// Images per mini-batch.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = VaeTrainConfig::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     /// Adam's learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = VaeTrainConfig::DEFAULT_LEARNING_RATE)]
     pub lr: f64,
     /// Seed of initialisation, held-out split, shuffling and ε.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = DEFAULT_SEED)]
     pub seed: u64,
-    /// burn device: flex (pure-Rust CPU, always built), cpu, wgpu or cuda (cargo features).
-    #[arg(long, default_value = "flex", value_parser = ["flex", "cpu", "wgpu", "cuda"])]
-    pub device: String,
+    /// burn device: flex (pure-Rust CPU, always built); cpu, wgpu and cuda need the cargo
+    /// feature of the same name.
+    #[arg(long, value_enum, default_value_t = DeviceName::Flex)]
+    pub device: DeviceName,
     /// Reconstruction term.
-    #[arg(long, value_enum, default_value_t = LossName::Mse)]
-    pub reconstruction: LossName,
+    #[arg(long, value_enum, default_value_t = Reconstruction::Mse)]
+    pub reconstruction: Reconstruction,
     /// The decoder's upsampling.
-    #[arg(long, value_enum, default_value_t = UpsampleName::Nearest)]
-    pub upsample: UpsampleName,
+    #[arg(long, value_enum, default_value_t = VaeConfig::default().upsample)]
+    pub upsample: Upsample,
     /// Use only the first N images (quick checks).
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
@@ -94,137 +76,47 @@ pub struct VaeArgs {
     pub stop_after: Option<usize>,
 }
 
-struct Bars {
-    bar: Option<indicatif::ProgressBar>,
-    epochs: usize,
-    stop_after: Option<usize>,
-    last: usize,
-}
-
-impl VaeProgress for Bars {
-    fn batch(&mut self, epoch: usize, batch: usize, batches: usize) {
-        let bar =
-            self.bar.get_or_insert_with(|| progress_bar(batches as u64, &format!("epoch {epoch}/{}", self.epochs)));
-        bar.set_position(batch as u64);
-    }
-
-    fn epoch(&mut self, m: &vae::VaeEpochMetrics) {
-        if let Some(bar) = self.bar.take() {
-            bar.finish_and_clear();
-        }
-        eprintln!(
-            "epoch {:>3}/{}: train rec {:.2} KL {:.2} | held-out rec {:.2} KL {:.2} MSE/pixel {:.4} | {:.1} s",
-            m.epoch,
-            self.epochs,
-            m.train_reconstruction,
-            m.train_kl,
-            m.heldout_reconstruction,
-            m.heldout_kl,
-            m.heldout_mse,
-            m.seconds
-        );
-        self.last = m.epoch;
-    }
-
-    fn stop_requested(&mut self) -> bool {
-        self.stop_after.is_some_and(|n| self.last >= n)
-    }
-}
-
 /// Runs `netlens vae`.
 pub fn run(args: VaeArgs) -> anyhow::Result<()> {
     let run = RunDir::new(&args.out);
     let images = load_faces(&args.data, args.limit)?;
-    let config = config_for(&args, &run, &images)?;
-    let mut bars = Bars { bar: None, epochs: config.epochs, stop_after: args.stop_after, last: 0 };
-    let history = vae::train_vae(&run, &config, &images, args.resume, &mut bars)
+    let config = config_for(&args, &run, images.shape[2])?;
+    let mut terminal = Terminal::stopping_after(args.stop_after);
+    netlens::pipeline::Reporter::training(&mut terminal, config.epochs);
+    let start = if args.resume { Start::Resume } else { Start::Fresh };
+    let trained = train_vae(&run, &config, &images, start, &mut terminal)
         .with_context(|| format!("training the VAE into {}", run.root().display()))?;
-    if history.epochs.len() < config.epochs {
-        println!("vae: stopped after epoch {} of {}; continue with --resume", history.epochs.len(), config.epochs);
+    let last = trained.history.epochs.last().context("training ran no epoch")?;
+    let Some(onnx) = trained.onnx else {
+        println!("vae: stopped after epoch {} of {}; continue with --resume", last.epoch, config.epochs);
         return Ok(());
-    }
-    export(&run, &config)?;
-    let (onnx_mse, max_diff) = draw(&run, &config, &images)?;
-    let last = history.epochs.last().context("training ran no epoch")?;
-    let seconds: f64 = history.epochs.iter().map(|e| e.seconds).sum();
+    };
     println!(
-        "vae: held-out MSE per pixel {:.4} (burn), {onnx_mse:.4} (ONNX; max |ONNX − burn| {max_diff:.1e}) after {} epochs, {seconds:.0} s of training; wrote {}",
+        "vae: held-out MSE per pixel {:.4} (burn), {:.4} (ONNX; max |ONNX − burn| {:.1e}) after {} epochs, {:.0} s of training; wrote {}",
         last.heldout_mse,
+        onnx.heldout_mse,
+        onnx.max_abs_diff,
         last.epoch,
+        trained.history.seconds(),
         run.root().display()
     );
     Ok(())
 }
 
-/// `DIR/X_train.npy` as images, optionally only the first `limit`.
-fn load_faces(data: &Path, limit: Option<usize>) -> anyhow::Result<Images> {
-    let path = data.join("X_train.npy");
-    let images = netlens_fetch::load_npy_images(&path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(match limit {
-        Some(n) if n < images.len() => images.select(&(0..n).collect::<Vec<_>>()),
-        _ => images,
-    })
-}
-
-fn config_for(args: &VaeArgs, run: &RunDir, images: &Images) -> anyhow::Result<VaeTrainConfig> {
+fn config_for(args: &VaeArgs, run: &RunDir, image_size: usize) -> anyhow::Result<VaeTrainConfig> {
     if args.resume {
-        let mut config = VaeTrainConfig::load(&run.config())
+        let mut config = run
+            .vae_config()
             .with_context(|| format!("--resume: {} holds no VAE run to resume", run.root().display()))?;
         config.epochs = args.epochs;
         return Ok(config);
     }
     let mut config = VaeTrainConfig::new(args.data.display().to_string());
-    config.model.latent = args.latent;
-    config.model.image_size = images.shape[2];
-    config.model.upsample = match args.upsample {
-        UpsampleName::Nearest => Upsample::Nearest,
-        UpsampleName::Bilinear => Upsample::Bilinear,
-    };
-    config.reconstruction = match args.reconstruction {
-        LossName::Mse => Reconstruction::Mse,
-        LossName::Bce => Reconstruction::Bce,
-    };
-    (config.beta, config.epochs, config.batch_size) = (args.beta, args.epochs, args.batch_size);
-    (config.learning_rate, config.seed, config.device) = (args.lr, args.seed, args.device.clone());
+    config.model = VaeConfig { latent: args.latent, image_size, upsample: args.upsample };
+    (config.reconstruction, config.beta, config.epochs, config.batch_size) =
+        (args.reconstruction, args.beta, args.epochs, args.batch_size);
+    (config.learning_rate, config.seed, config.device) = (args.lr, args.seed, args.device);
     Ok(config)
-}
-
-/// Exports `encoder.onnx` and `decoder.onnx` from the final checkpoint, loaded afresh, with
-/// readable names.
-fn export(run: &RunDir, config: &VaeTrainConfig) -> anyhow::Result<()> {
-    let device = netlens_train::device_by_name("flex")?;
-    let epoch = run.latest_epoch()?.context("no checkpoint to export")?;
-    let model = vae::load_vae(run, &config.model, epoch, &device)?;
-    let (encoder, decoder) = vae::export_vae(&model, &config.model, &device)?;
-    write_named_onnx(&encoder, &run.root().join(vae::ENCODER_ONNX), &["image"], &["mu", "log_var"])?;
-    write_named_onnx(&decoder, &run.root().join(vae::DECODER_ONNX), &["z"], &["image"])
-}
-
-/// Draws reconstructions of the first 16 held-out faces, 32 samples and the curves from the
-/// ONNX files; returns the ONNX reconstructions' MSE per pixel on all held-out faces and their
-/// largest difference from burn's (`heldout_reconstructions.npy`).
-fn draw(run: &RunDir, config: &VaeTrainConfig, images: &Images) -> anyhow::Result<(f64, f32)> {
-    let root = run.root();
-    let models = VaeModels::load(&root.join(vae::ENCODER_ONNX), &root.join(vae::DECODER_ONNX))?;
-    let split = vae::holdout_split(images.len(), config.heldout_fraction, config.seed)?;
-    let heldout = images.select(&split.heldout);
-    let shown = heldout.select(&(0..heldout.len().min(16)).collect::<Vec<_>>());
-    figures::write_reconstructions(&models, &shown, 8, &root.join("reconstructions.png"))?;
-    let (mse, max_diff) = onnx_check(&models, &heldout, &root.join(vae::HELDOUT_RECONSTRUCTIONS))?;
-    figures::write_samples(&models, 32, config.seed, &root.join("samples.png"))?;
-    let history = figures::VaeRunHistory::load(&run.history())?;
-    figures::write_vae_curves(&history, root)?;
-    Ok((mse, max_diff))
-}
-
-/// MSE per pixel of the ONNX reconstructions of `images`, and max |ONNX − burn| against the
-/// float32 array at `burn`.
-fn onnx_check(models: &VaeModels, images: &Images, burn: &Path) -> anyhow::Result<(f64, f32)> {
-    let recon = models.decode(&models.encode(images)?.mu)?;
-    let sq: f64 = images.data.iter().zip(&recon.data).map(|(a, b)| ((a - b) as f64).powi(2)).sum();
-    let burn = netlens_fetch::npy::read_f32(burn, "(N, 3, H, W)")?;
-    let max_diff = recon.data.iter().zip(&burn.data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-    Ok((sq / images.data.len().max(1) as f64, max_diff))
 }
 
 /// Decode faces between two images or groups: z = α z₁ + (1 − α) z₂.
@@ -260,7 +152,7 @@ pub struct InterpolateArgs {
     #[arg(long, value_name = "FILE")]
     pub groups: Option<PathBuf>,
     /// Weights α of z₁, each in (0, 1).
-    #[arg(long, value_delimiter = ',', default_value = "0.2,0.4,0.6,0.8")]
+    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_ALPHAS)]
     pub alphas: Vec<f64>,
     /// Output folder.
     #[arg(long, value_name = "DIR")]
@@ -271,7 +163,7 @@ pub struct InterpolateArgs {
 pub fn run_interpolate(args: InterpolateArgs) -> anyhow::Result<()> {
     let models = VaeModels::load(&args.encoder, &args.decoder)?;
     let path = args.data.join("X_train.npy");
-    let images = netlens_fetch::load_npy_images(&path).with_context(|| format!("reading {}", path.display()))?;
+    let images = load_faces(&args.data, None)?;
     let groups_path = args.groups.clone().or_else(|| Some(args.data.join("groups.json")).filter(|p| p.exists()));
     let groups = groups_path.as_deref().map(Groups::load).transpose()?;
     let spec = Interpolation { a: args.a, b: args.b, alphas: args.alphas };

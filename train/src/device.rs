@@ -2,39 +2,49 @@
 //! CPU), `wgpu` (Vulkan/Metal/DX12) and `cuda` need the cargo feature of the same name.
 
 use burn::tensor::Device;
+use netlens_fetch::runs::DeviceName;
 
 use crate::error::{Result, TrainError};
 
-/// The devices `--device` accepts.
-pub const DEVICE_NAMES: [&str; 4] = ["flex", "cpu", "wgpu", "cuda"];
-
-/// The device called `name` (one of [`DEVICE_NAMES`]), without autodiff.
+/// The burn device `name`, without autodiff.
 ///
 /// # Errors
-/// [`TrainError::Device`] for an unknown name, or a backend this binary was built without (the
-/// message says which cargo feature to enable).
-pub fn device_by_name(name: &str) -> Result<Device> {
+/// [`TrainError::Device`] for a backend this binary was built without (the message says which
+/// cargo feature to enable).
+pub fn device_by_name(name: DeviceName) -> Result<Device> {
+    #[allow(unused_variables)]
     let missing = |feature: &str| TrainError::Device {
-        name: name.into(),
+        name: name.to_string(),
         reason: format!("this netlens was built without it; rebuild with `cargo build --release --features {feature}`"),
     };
     match name {
-        "flex" => Ok(Device::flex()),
+        DeviceName::Flex => Ok(Device::flex()),
         #[cfg(feature = "cpu")]
-        "cpu" => Ok(Device::cpu()),
+        DeviceName::Cpu => Ok(Device::cpu()),
         #[cfg(not(feature = "cpu"))]
-        "cpu" => Err(missing("cpu")),
+        DeviceName::Cpu => Err(missing("cpu")),
         #[cfg(feature = "wgpu")]
-        "wgpu" => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
+        DeviceName::Wgpu => Ok(Device::wgpu(burn::tensor::DeviceKind::DefaultDevice)),
         #[cfg(not(feature = "wgpu"))]
-        "wgpu" => Err(missing("wgpu")),
+        DeviceName::Wgpu => Err(missing("wgpu")),
         #[cfg(feature = "cuda")]
-        "cuda" => Ok(Device::cuda(0)),
+        DeviceName::Cuda => Ok(Device::cuda(0)),
         #[cfg(not(feature = "cuda"))]
-        "cuda" => Err(missing("cuda")),
-        other => Err(TrainError::Device {
-            name: other.into(),
-            reason: format!("unknown; expected one of {}", DEVICE_NAMES.join(", ")),
-        }),
+        DeviceName::Cuda => Err(missing("cuda")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flex_is_always_there_and_a_missing_backend_names_its_feature() {
+        assert!(device_by_name(DeviceName::Flex).is_ok());
+        #[cfg(not(feature = "cuda"))]
+        {
+            let err = device_by_name(DeviceName::Cuda).unwrap_err().to_string();
+            assert!(err.contains("--features cuda"), "{err}");
+        }
     }
 }

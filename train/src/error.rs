@@ -7,18 +7,11 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum TrainError {
     /// A file in the run folder could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
-    },
-    /// A JSON file in the run folder is malformed.
-    #[error("{}: {source}", path.display())]
-    Json {
-        path: PathBuf,
-        #[source]
-        source: serde_json::Error,
     },
     /// burn could not save or load a checkpoint.
     #[error("{}: checkpoint: {reason}", path.display())]
@@ -27,8 +20,8 @@ pub enum TrainError {
     #[error("{what}: expected {expected}, found {found}")]
     DataMismatch { what: String, expected: String, found: String },
     /// A hyper-parameter outside its valid range.
-    #[error("invalid {name} = {value}: {reason}")]
-    InvalidParam { name: String, value: String, reason: String },
+    #[error(transparent)]
+    InvalidParam(#[from] netlens_fetch::runs::InvalidSetting),
     /// The run folder already holds a run, or holds none to resume.
     #[error("{}: {reason}", path.display())]
     RunFolder { path: PathBuf, reason: String },
@@ -36,7 +29,7 @@ pub enum TrainError {
     #[error("device `{name}`: {reason}")]
     Device { name: String, reason: String },
     /// burn-onnx refused to export the model.
-    #[error("ONNX export failed: {0}")]
+    #[error("ONNX export failed")]
     Export(#[from] burn_onnx::export::ExportError),
     /// Loading data failed.
     #[error(transparent)]
@@ -49,9 +42,5 @@ pub type Result<T> = std::result::Result<T, TrainError>;
 impl TrainError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Self::Io { path: path.into(), source }
-    }
-
-    pub(crate) fn invalid(name: &str, value: impl ToString, reason: &str) -> Self {
-        Self::InvalidParam { name: name.into(), value: value.to_string(), reason: reason.into() }
     }
 }

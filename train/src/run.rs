@@ -1,27 +1,30 @@
-//! A run folder (`runs/NAME/`) and the files in it.
+//! A run folder being trained into: the schema's [`RunFolder`] and the checkpoints in it.
 
-use std::path::{Path, PathBuf};
+use std::ops::Deref;
+use std::path::PathBuf;
 
 use burn::module::Module;
 use burn::optim::{AdamConfig, ModuleOptimizer};
+use netlens_fetch::runs::{RunFolder, read_json, write_json};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
-use crate::history::{read_json, write_json};
 
-/// The files of one training run:
-///
-/// | file | content |
-/// | --- | --- |
-/// | `config.json` | [`crate::TrainConfig`]: architecture, hyper-parameters, seed, device, data |
-/// | `history.json` | [`crate::History`]: metrics after every epoch |
-/// | `model_card.json` | [`crate::ModelCard`]: layers, feature-map sizes, design rationale |
-/// | `checkpoint/` | the latest epoch's weights and optimizer state (burnpack) |
-/// | `test_logits.npy` | float32 `(N, classes)`: the final model's logits on the test set |
-/// | `model.onnx` | the exported model |
+/// The run folder of a training run: the files of [`RunFolder`] (`config.json`, `history.json`,
+/// `model_card.json`, `test_logits.npy`, `model.onnx`, …) and the checkpoints in `checkpoint/`
+/// (`epoch-N.model.bpk`, `epoch-N.optimizer.bpk` and `latest.json`, which names the last
+/// complete epoch).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunDir {
-    root: PathBuf,
+    folder: RunFolder,
+}
+
+impl Deref for RunDir {
+    type Target = RunFolder;
+
+    fn deref(&self) -> &RunFolder {
+        &self.folder
+    }
 }
 
 /// What `checkpoint/latest.json` records.
@@ -33,41 +36,7 @@ pub(crate) struct Latest {
 impl RunDir {
     /// The run folder at `root` (nothing is created yet).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        RunDir { root: root.into() }
-    }
-
-    /// The folder itself.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
-    /// `config.json`.
-    pub fn config(&self) -> PathBuf {
-        self.root.join("config.json")
-    }
-
-    /// `history.json`.
-    pub fn history(&self) -> PathBuf {
-        self.root.join("history.json")
-    }
-
-    /// `model_card.json`.
-    pub fn model_card(&self) -> PathBuf {
-        self.root.join("model_card.json")
-    }
-
-    /// `test_logits.npy`.
-    pub fn test_logits(&self) -> PathBuf {
-        self.root.join("test_logits.npy")
-    }
-
-    /// `model.onnx`.
-    pub fn onnx(&self) -> PathBuf {
-        self.root.join("model.onnx")
-    }
-
-    fn checkpoint_dir(&self) -> PathBuf {
-        self.root.join("checkpoint")
+        RunDir { folder: RunFolder::new(root) }
     }
 
     pub(crate) fn model_checkpoint(&self, epoch: usize) -> PathBuf {
@@ -85,7 +54,7 @@ impl RunDir {
     /// The last epoch whose checkpoint is complete, if any.
     ///
     /// # Errors
-    /// [`TrainError::Json`] if `checkpoint/latest.json` is malformed.
+    /// [`TrainError::Data`] if `checkpoint/latest.json` is malformed.
     pub fn latest_epoch(&self) -> Result<Option<usize>> {
         let p = self.latest_path();
         if !p.exists() {
@@ -121,7 +90,7 @@ impl RunDir {
         }
         self.create()?;
         write_json(&self.config(), config)?;
-        write_json(&self.model_card(), card)
+        Ok(write_json(&self.model_card(), card)?)
     }
 
     /// The epoch to resume from; rewrites `config.json` (whose epochs may have changed).
@@ -143,7 +112,7 @@ impl RunDir {
     }
 
     fn refused(&self, reason: &str) -> TrainError {
-        TrainError::RunFolder { path: self.root.clone(), reason: reason.into() }
+        TrainError::RunFolder { path: self.root().to_path_buf(), reason: reason.into() }
     }
 
     /// Saves `epoch`'s weights and optimizer state (call [`Self::commit_checkpoint`] after).

@@ -10,13 +10,12 @@ use burn::tensor::{Device, Int, Tensor, TensorData};
 use netlens_fetch::Dataset;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
-use serde::{Deserialize, Serialize};
 
 use crate::device::device_by_name;
 use crate::error::{Result, TrainError};
-use crate::history::{EpochMetrics, History, read_json};
-use crate::models::{Architecture, Classifier};
+use crate::models::{self, Architecture, Classifier};
 use crate::run::RunDir;
+use netlens_fetch::runs::{EpochMetrics, EpochRecord, History, TrainConfig, write_json};
 
 /// Side of the square grayscale images the classifiers take.
 pub const INPUT_SIZE: usize = 32;
@@ -25,91 +24,23 @@ pub const NUM_CLASSES: usize = 10;
 /// Batch size used for evaluation (does not change results, only memory and speed).
 const EVAL_BATCH: usize = 250;
 
-/// Hyper-parameters and provenance of a run, saved as `config.json`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TrainConfig {
-    /// Which network.
-    pub architecture: Architecture,
-    /// Total number of epochs.
-    pub epochs: usize,
-    /// Examples per mini-batch.
-    pub batch_size: usize,
-    /// Adam's peak learning rate (β₁ = 0.9, β₂ = 0.999, ε = 1e-5, no weight decay: burn's
-    /// defaults), decayed to 0 over the run by a cosine schedule, step by step.
-    pub learning_rate: f64,
-    /// Seeds weight initialisation and the per-epoch shuffling.
-    pub seed: u64,
-    /// burn device name (`flex`, `cpu`, `wgpu`, `cuda`).
-    pub device: String,
-    /// The data folder, as given.
-    pub data: String,
-}
-
-impl TrainConfig {
-    /// The defaults for `architecture`: Adam, peak learning rate 3e-3 with cosine decay, batch 32, seed 0, `flex`, and
-    /// the epochs each network needs on the course's small set to pass its accuracy target.
-    pub fn new(architecture: Architecture, data: impl Into<String>) -> Self {
-        TrainConfig {
-            architecture,
-            epochs: default_epochs(architecture),
-            batch_size: 32,
-            learning_rate: 3e-3,
-            seed: 0,
-            device: "flex".into(),
-            data: data.into(),
-        }
-    }
-
-    fn check(&self) -> Result<()> {
-        check_schedule(self.epochs, self.batch_size, self.learning_rate)
-    }
-
-    /// Reads `config.json`.
-    ///
-    /// # Errors
-    /// [`TrainError::Io`] or [`TrainError::Json`] naming the file.
-    pub fn load(path: &std::path::Path) -> Result<TrainConfig> {
-        read_json(path)
-    }
-}
-
-/// Checks the hyper-parameters every netlens training loop shares.
-///
-/// # Errors
-/// [`TrainError::InvalidParam`] for zero epochs or batch size, or a learning rate that is not a
-/// positive number.
-pub(crate) fn check_schedule(epochs: usize, batch_size: usize, learning_rate: f64) -> Result<()> {
-    if epochs == 0 {
-        return Err(TrainError::invalid("epochs", epochs, "must be at least 1"));
-    }
-    if batch_size == 0 {
-        return Err(TrainError::invalid("batch-size", batch_size, "must be at least 1"));
-    }
-    if !(learning_rate.is_finite() && learning_rate > 0.0) {
-        return Err(TrainError::invalid("lr", learning_rate, "must be a positive number"));
-    }
-    Ok(())
-}
-
-/// Default epochs per architecture (measured on `fashion-mnist-small`, see the README).
-pub fn default_epochs(architecture: Architecture) -> usize {
-    match architecture {
-        Architecture::Lenet => 30,
-        Architecture::Shallow => 15,
-        Architecture::Cnn => 15,
-    }
-}
-
-/// Receives progress; the library itself never prints.
-pub trait TrainProgress {
+/// Receives a training loop's progress; the library itself never prints. `M` is the loop's
+/// per-epoch metrics ([`EpochMetrics`] for the classifiers, [`crate::vae::VaeEpochMetrics`] for
+/// the VAE).
+pub trait Progress<M> {
     /// Called after each training batch (`batch` of `batches`, 1-based) of `epoch`.
     fn batch(&mut self, _epoch: usize, _batch: usize, _batches: usize) {}
-    /// Called after each epoch with its metrics.
-    fn epoch(&mut self, _metrics: &EpochMetrics) {}
+    /// Called after each epoch with its metrics, once its checkpoint is committed.
+    fn epoch(&mut self, _metrics: &M) {}
+    /// Asked after each epoch: `true` stops training there, as an interruption would (e.g. on a
+    /// time budget); the run can be continued with [`Start::Resume`].
+    fn stop_requested(&mut self) -> bool {
+        false
+    }
 }
 
 /// Ignores progress.
-impl TrainProgress for () {}
+impl<M> Progress<M> for () {}
 
 /// The training and test sets.
 pub struct TrainData<'a> {
@@ -145,12 +76,12 @@ pub fn train(
     config: &TrainConfig,
     data: TrainData<'_>,
     start: Start,
-    progress: &mut dyn TrainProgress,
+    progress: &mut dyn Progress<EpochMetrics>,
 ) -> Result<History> {
     config.check()?;
     check_data(data.train, "training set")?;
     check_data(data.test, "test set")?;
-    let device = device_by_name(&config.device)?;
+    let device = device_by_name(config.device)?;
     let ad_device = device.clone().autodiff();
     let (mut model, mut optimizer, mut history) = match start {
         Start::Fresh => fresh(run, config, &ad_device)?,
@@ -183,11 +114,9 @@ pub fn train(
             test_accuracy: eval.accuracy,
             seconds: started.elapsed().as_secs_f64(),
         };
-        run.save_checkpoint(epoch, &model, &optimizer)?;
-        history.epochs.push(metrics.clone());
-        history.save(&run.history())?;
-        run.commit_checkpoint(epoch)?;
-        progress.epoch(&metrics);
+        if end_epoch(run, &model, &optimizer, &mut history, metrics, progress)? && epoch < config.epochs {
+            return Ok(history);
+        }
     }
     let eval = evaluate(&model.valid(), data.test, &device);
     let [n, c] = [data.test.len(), NUM_CLASSES];
@@ -197,17 +126,41 @@ pub fn train(
 
 type Optim = burn::optim::ModuleOptimizer;
 
+/// The end of every epoch of every netlens training loop: saves the checkpoint, appends
+/// `metrics` to `history.json`, marks the checkpoint complete (in that order, so a resumed run
+/// never finds a history ahead of its weights), tells `progress`; returns whether `progress`
+/// asks to stop.
+///
+/// # Errors
+/// Checkpoint and I/O errors naming the file.
+pub(crate) fn end_epoch<M: Module, E: EpochRecord + Clone + serde::Serialize>(
+    run: &RunDir,
+    model: &M,
+    optimizer: &Optim,
+    history: &mut History<E>,
+    metrics: E,
+    progress: &mut dyn Progress<E>,
+) -> Result<bool> {
+    let epoch = metrics.epoch();
+    run.save_checkpoint(epoch, model, optimizer)?;
+    history.epochs.push(metrics.clone());
+    write_json(&run.history(), history)?;
+    run.commit_checkpoint(epoch)?;
+    progress.epoch(&metrics);
+    Ok(progress.stop_requested())
+}
+
 fn fresh(run: &RunDir, config: &TrainConfig, device: &Device) -> Result<(Classifier, Optim, History)> {
-    run.start_fresh(config, &config.architecture.card())?;
+    run.start_fresh(config, &models::card(config.architecture))?;
     device.seed(config.seed);
-    let model = config.architecture.init(NUM_CLASSES, device);
-    let history = History { architecture: config.architecture.name().into(), epochs: Vec::new() };
+    let model = models::init(config.architecture, NUM_CLASSES, device);
+    let history = History::new(config.architecture.name());
     Ok((model, AdamConfig::new().init(), history))
 }
 
 fn resumed(run: &RunDir, config: &TrainConfig, device: &Device) -> Result<(Classifier, Optim, History)> {
     let epoch = run.start_resume(config)?;
-    let mut history = History::load(&run.history())?;
+    let mut history = run.classifier_history()?;
     run.truncate_history(&mut history.epochs, epoch)?;
     let model = load_model(run, config.architecture, epoch, device)?;
     Ok((model, run.load_adam(epoch)?, history))
@@ -220,7 +173,7 @@ fn resumed(run: &RunDir, config: &TrainConfig, device: &Device) -> Result<(Class
 /// [`TrainError::RunFolder`] when there is no checkpoint, [`TrainError::Checkpoint`] when it
 /// cannot be read.
 pub fn load_model(run: &RunDir, architecture: Architecture, epoch: usize, device: &Device) -> Result<Classifier> {
-    run.load_weights(architecture.init(NUM_CLASSES, device), epoch)
+    run.load_weights(models::init(architecture, NUM_CLASSES, device), epoch)
 }
 
 fn check_data(data: &Dataset, what: &str) -> Result<()> {
@@ -248,11 +201,18 @@ pub(crate) fn cosine_lr(peak: f64, step: usize, total: usize) -> f64 {
     peak * 0.5 * (1.0 + (std::f64::consts::PI * step as f64 / total.max(1) as f64).cos())
 }
 
+/// The seed of the random stream `salt` in `epoch`: the run's seed mixed with the epoch by the
+/// 64-bit golden-ratio constant (Knuth's multiplicative hashing), so every epoch has its own
+/// stream and a resumed run draws exactly what an uninterrupted one would.
+pub(crate) fn epoch_seed(seed: u64, salt: u64, epoch: usize) -> u64 {
+    seed ^ salt ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
 /// The order of training examples in `epoch`: a permutation seeded by `(seed, epoch)`, so a
 /// resumed run shuffles exactly as an uninterrupted one.
 pub(crate) fn epoch_order(n: usize, seed: u64, epoch: usize) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(epoch_seed(seed, 0, epoch));
     order.shuffle(&mut rng);
     order
 }

@@ -15,74 +15,22 @@
 
 use rand::{Rng, SeedableRng};
 
-use crate::error::{AnalyzeError, Result};
+pub use netlens_fetch::runs::{Baseline, BaselineKind};
 
-/// The baseline image `x′`, computed from the image `x` it replaces.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Baseline {
-    /// All zeros in the model's input scale (black for `[0, 1]` pixels; the mean colour after
-    /// ImageNet normalisation).
-    Zeros,
-    /// The image blurred by a Gaussian of standard deviation `sigma` pixels (per channel;
-    /// weights renormalised at the borders).
-    Blurred {
-        /// Standard deviation in pixels, > 0.
-        sigma: f32,
-    },
-    /// Uniform noise between the image's minimum and maximum value, seeded.
-    UniformNoise {
-        /// Random seed.
-        seed: u64,
-    },
-}
-
-impl Baseline {
-    /// A blurred baseline whose σ is a sixth of the image's larger side (5.3 pixels at 32×32,
-    /// 37 at 224×224): strong enough to erase edges and texture at any input size.
-    pub fn blurred_for(height: usize, width: usize) -> Baseline {
-        Baseline::Blurred { sigma: height.max(width) as f32 / 6.0 }
-    }
-
-    /// Validates the parameters.
-    ///
-    /// # Errors
-    /// [`AnalyzeError::InvalidParam`] for a blur σ that is not positive and finite.
-    pub fn check(&self) -> Result<()> {
-        if let Baseline::Blurred { sigma } = *self
-            && !(sigma.is_finite() && sigma > 0.0)
-        {
-            return Err(AnalyzeError::InvalidParam {
-                name: "sigma".into(),
-                value: sigma.to_string(),
-                reason: "the blur's standard deviation must be positive".into(),
-            });
+/// `x′` for the image `x` of shape `[channels, height, width]` (row-major, same layout); an
+/// automatic blur σ is a sixth of the image's larger side ([`Baseline::resolved`]).
+pub fn baseline_image(baseline: &Baseline, x: &[f32], [c, h, w]: [usize; 3]) -> Vec<f32> {
+    match baseline.resolved(h, w) {
+        Baseline::Zeros => vec![0.0; x.len()],
+        Baseline::Blurred { sigma } => {
+            let sigma = sigma.expect("resolved gives a concrete σ");
+            (0..c).flat_map(|ch| blur(&x[ch * h * w..(ch + 1) * h * w], h, w, sigma)).collect()
         }
-        Ok(())
-    }
-
-    /// `x′` for the image `x` of shape `[channels, height, width]` (row-major, same layout).
-    pub fn image(&self, x: &[f32], [c, h, w]: [usize; 3]) -> Vec<f32> {
-        match *self {
-            Baseline::Zeros => vec![0.0; x.len()],
-            Baseline::Blurred { sigma } => {
-                (0..c).flat_map(|ch| blur(&x[ch * h * w..(ch + 1) * h * w], h, w, sigma)).collect()
-            }
-            Baseline::UniformNoise { seed } => {
-                let lo = x.iter().copied().fold(f32::INFINITY, f32::min);
-                let hi = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-                (0..x.len()).map(|_| if hi > lo { rng.random_range(lo..hi) } else { lo }).collect()
-            }
-        }
-    }
-
-    /// One line for reports, e.g. `the image blurred by a Gaussian of σ = 5.3 pixels`.
-    pub fn describe(&self) -> String {
-        match *self {
-            Baseline::Zeros => "all zeros (in the model's input scale)".into(),
-            Baseline::Blurred { sigma } => format!("the image blurred by a Gaussian of σ = {sigma:.1} pixels"),
-            Baseline::UniformNoise { seed } => format!("uniform noise over the image's value range (seed {seed})"),
+        Baseline::UniformNoise { seed } => {
+            let lo = x.iter().copied().fold(f32::INFINITY, f32::min);
+            let hi = x.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+            (0..x.len()).map(|_| if hi > lo { rng.random_range(lo..hi) } else { lo }).collect()
         }
     }
 }
@@ -149,13 +97,14 @@ mod tests {
     #[test]
     fn baselines_have_the_image_layout_and_bad_sigma_is_rejected() {
         let x: Vec<f32> = (0..2 * 4 * 4).map(|i| i as f32).collect();
-        for b in [Baseline::Zeros, Baseline::Blurred { sigma: 1.0 }, Baseline::UniformNoise { seed: 3 }] {
-            assert_eq!(b.image(&x, [2, 4, 4]).len(), x.len(), "{b:?}");
+        for b in [Baseline::Zeros, Baseline::Blurred { sigma: Some(1.0) }, Baseline::UniformNoise { seed: 3 }] {
+            assert_eq!(baseline_image(&b, &x, [2, 4, 4]).len(), x.len(), "{b:?}");
         }
-        let noise = Baseline::UniformNoise { seed: 3 }.image(&x, [2, 4, 4]);
+        let noise = baseline_image(&Baseline::UniformNoise { seed: 3 }, &x, [2, 4, 4]);
         assert!(noise.iter().all(|&v| (0.0..31.0).contains(&v)));
-        assert_eq!(Baseline::blurred_for(32, 32), Baseline::Blurred { sigma: 32.0 / 6.0 });
-        let err = Baseline::Blurred { sigma: 0.0 }.check().unwrap_err().to_string();
+        let auto = baseline_image(&Baseline::default(), &x, [2, 4, 4]);
+        assert_eq!(auto, baseline_image(&Baseline::Blurred { sigma: Some(4.0 / 6.0) }, &x, [2, 4, 4]));
+        let err = Baseline::Blurred { sigma: Some(0.0) }.check().unwrap_err().to_string();
         assert!(err.contains("sigma") && err.contains("positive"), "{err}");
     }
 }

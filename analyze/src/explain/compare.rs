@@ -66,16 +66,7 @@ pub fn order_by_map(map: &Map) -> Vec<usize> {
     idx
 }
 
-/// A deletion or insertion curve.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct Curve {
-    /// Fraction of pixels deleted (or inserted), `0, 1/steps, …, 1`.
-    pub fractions: Vec<f64>,
-    /// Softmax probability of the target class at each fraction.
-    pub probabilities: Vec<f64>,
-    /// Trapezoid area under the curve, in [0, 1].
-    pub auc: f64,
-}
+pub use netlens_fetch::runs::Curve;
 
 /// Which curve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,11 +103,11 @@ pub fn curve(
     let [_, c, h, w] = image.shape;
     let plane = h * w;
     if steps == 0 || order.len() != plane || baseline.len() != c * plane {
-        return Err(AnalyzeError::InvalidParam {
+        return Err(AnalyzeError::InvalidParam(netlens_fetch::runs::InvalidSetting {
             name: "curve".into(),
             value: format!("{steps} steps, order of {}, baseline of {}", order.len(), baseline.len()),
             reason: format!("needs ≥ 1 step, an order of all {plane} pixels and a baseline of {} values", c * plane),
-        });
+        }));
     }
     let mut data = Vec::with_capacity((steps + 1) * c * plane);
     for s in 0..=steps {
@@ -137,11 +128,11 @@ pub fn curve(
     let logits = model.logits(&Images { data, shape: [steps + 1, c, h, w] })?;
     let classes = logits.shape[1];
     if target >= classes {
-        return Err(AnalyzeError::InvalidParam {
+        return Err(AnalyzeError::InvalidParam(netlens_fetch::runs::InvalidSetting {
             name: "target".into(),
             value: target.to_string(),
             reason: format!("the model has {classes} classes"),
-        });
+        }));
     }
     let probabilities: Vec<f64> = logits.data.chunks(classes).map(|l| probability(l, target)).collect();
     let fractions: Vec<f64> = (0..=steps).map(|s| s as f64 / steps as f64).collect();
@@ -153,6 +144,7 @@ pub fn curve(
 ///
 /// # Errors
 /// As [`curve`].
+#[allow(clippy::too_many_arguments)] // the curve's inputs and the random orders' count and seed
 pub fn random_order_auc(
     model: &dyn Classifier,
     image: &Images,

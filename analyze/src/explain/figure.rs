@@ -109,7 +109,7 @@ fn colour_bar(out: &mut RgbImage, x0: usize, y0: usize, width: usize, limit: f32
 /// A number in at most about six characters: `0.042`, `12.5`, `3.1E-4`.
 fn short_number(v: f32) -> String {
     match v.abs() {
-        a if a == 0.0 => "0".into(),
+        0.0 => "0".into(),
         a if (0.01..100.0).contains(&a) => format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_string(),
         a if (100.0..100_000.0).contains(&a) => format!("{v:.0}"),
         _ => format!("{v:.1E}"),

@@ -14,53 +14,41 @@ use netlens_onnx::{DifferentiableModel, GradientAt};
 use super::{Map, Target, resolve_targets};
 use crate::error::{AnalyzeError, Result};
 
-/// Grad-CAM of one image.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct GradCam {
-    /// The ONNX tensor the map was computed at (e.g. `/relu2/Relu_output_0`).
-    pub layer: String,
-    /// The explained class.
-    pub target: usize,
-    /// Its logit `y^c`.
-    pub logit: f32,
-    /// `L` at the layer's resolution `[H, W]`, ≥ 0 (with the ReLU).
-    pub layer_map: Map,
-    /// `L` bilinearly upsampled to the input's `[height, width]`.
-    pub map: Map,
-}
+pub use netlens_fetch::runs::{GradCam, GradCamSettings};
 
-/// Parameters of [`GradCam`]; build with [`GradCam::params`].
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct GradCamParams {
-    layer: Option<String>,
-    target: Target,
-    relu: bool,
-}
+/// Parameters of Grad-CAM: a builder over the recorded [`GradCamSettings`]. Defaults: the last
+/// convolutional feature map ([`DifferentiableModel::last_conv_feature_map`]), the predicted
+/// class, ReLU applied.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GradCamParams(GradCamSettings);
 
-impl GradCam {
-    /// Defaults: layer `auto` (the last convolutional feature map,
-    /// [`DifferentiableModel::last_conv_feature_map`]), the predicted class, ReLU applied.
-    pub fn params() -> GradCamParams {
-        GradCamParams { layer: None, target: Target::Predicted, relu: true }
+impl From<GradCamSettings> for GradCamParams {
+    fn from(settings: GradCamSettings) -> Self {
+        GradCamParams(settings)
     }
 }
 
 impl GradCamParams {
+    /// The settings, as `explanations.json` records them.
+    pub fn settings(&self) -> &GradCamSettings {
+        &self.0
+    }
+
     /// The feature map, by its ONNX tensor name; `None` for `auto`.
     pub fn layer(mut self, layer: Option<String>) -> Self {
-        self.layer = layer;
+        self.0.layer = layer;
         self
     }
 
     /// The class to explain.
     pub fn target(mut self, target: Target) -> Self {
-        self.target = target;
+        self.0.target = target;
         self
     }
 
     /// Whether to apply the final ReLU (the paper's choice; default true).
     pub fn relu(mut self, relu: bool) -> Self {
-        self.relu = relu;
+        self.0.relu = relu;
         self
     }
 
@@ -71,25 +59,27 @@ impl GradCamParams {
     /// not 4-D `[batch, channels, height, width]`; an unknown name is reported by the model
     /// with the available names.
     pub fn resolve_layer(&self, model: &DifferentiableModel) -> Result<String> {
-        let layer = match &self.layer {
+        let layer = match &self.0.layer {
             Some(l) => l.clone(),
-            None => model.last_conv_feature_map().ok_or_else(|| AnalyzeError::InvalidParam {
-                name: "layer".into(),
-                value: "auto".into(),
-                reason: "the model has no Conv node; name a 4-D feature map".into(),
+            None => model.last_conv_feature_map().ok_or_else(|| {
+                AnalyzeError::InvalidParam(netlens_fetch::runs::InvalidSetting {
+                    name: "layer".into(),
+                    value: "auto".into(),
+                    reason: "the model has no Conv node; name a 4-D feature map".into(),
+                })
             })?,
         };
         if let Some((op, shape)) = model.tensor_info(&layer)
             && shape.len() != 4
         {
-            return Err(AnalyzeError::InvalidParam {
+            return Err(AnalyzeError::InvalidParam(netlens_fetch::runs::InvalidSetting {
                 name: "layer".into(),
                 value: layer,
                 reason: format!(
                     "Grad-CAM needs a 4-D feature map [batch, channels, height, width]; this {op} output has rank {}",
                     shape.len()
                 ),
-            });
+            }));
         }
         Ok(layer)
     }
@@ -106,14 +96,14 @@ impl GradCamParams {
     pub fn explain(&self, model: &DifferentiableModel, images: &Images) -> Result<Vec<GradCam>> {
         let layer = self.resolve_layer(model)?;
         let logits = model.forward(images)?;
-        let targets = resolve_targets(&logits, self.target)?;
+        let targets = resolve_targets(&logits, self.0.target)?;
         let g = model.gradient(images, &targets, GradientAt::Tensor(&layer))?;
         if g.activation.shape.len() != 4 {
-            return Err(AnalyzeError::InvalidParam {
+            return Err(AnalyzeError::InvalidParam(netlens_fetch::runs::InvalidSetting {
                 name: "layer".into(),
                 value: layer,
                 reason: format!("Grad-CAM needs a 4-D feature map, found shape {:?}", g.activation.shape),
-            });
+            }));
         }
         let [_, k, h, w] = <[usize; 4]>::try_from(g.activation.shape.as_slice()).expect("rank checked");
         let (ih, iw) = (images.shape[2], images.shape[3]);
@@ -123,7 +113,7 @@ impl GradCamParams {
             .map(|b| {
                 let a = &g.activation.data[b * per..(b + 1) * per];
                 let d = &g.gradient.data[b * per..(b + 1) * per];
-                let layer_map = cam(a, d, k, h, w, self.relu);
+                let layer_map = cam(a, d, k, h, w, self.0.relu);
                 let map = Map { height: ih, width: iw, data: resize_bilinear(&layer_map.data, h, w, ih, iw) };
                 GradCam {
                     layer: layer.clone(),

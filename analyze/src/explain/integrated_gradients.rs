@@ -15,113 +15,57 @@
 use netlens_fetch::Images;
 use netlens_onnx::{DifferentiableModel, GradientAt};
 
+use super::baseline::baseline_image;
 use super::{Baseline, Target, one_image, resolve_targets};
 use crate::error::{AnalyzeError, Result};
 
-/// The quadrature rule for the path integral.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Rule {
-    /// Trapezoid on `m` points including both ends.
-    Trapezoid,
-    /// Left Riemann sum.
-    RiemannLeft,
-    /// Right Riemann sum.
-    RiemannRight,
-    /// Midpoint Riemann sum.
-    RiemannMiddle,
-}
+pub use netlens_fetch::runs::{IntegratedGradients, IntegratedGradientsSettings, Rule};
 
-impl Rule {
-    /// The points `α_s` and weights `w_s` for `m` steps.
-    pub fn points(self, m: usize) -> Vec<(f64, f64)> {
-        let mf = m as f64;
-        (0..m)
-            .map(|s| {
-                let s_f = s as f64;
-                match self {
-                    Rule::Trapezoid => {
-                        let w = if s == 0 || s == m - 1 { 0.5 } else { 1.0 } / (mf - 1.0);
-                        (s_f / (mf - 1.0), w)
-                    }
-                    Rule::RiemannLeft => (s_f / mf, 1.0 / mf),
-                    Rule::RiemannRight => ((s_f + 1.0) / mf, 1.0 / mf),
-                    Rule::RiemannMiddle => ((s_f + 0.5) / mf, 1.0 / mf),
-                }
-            })
-            .collect()
-    }
-}
+/// Parameters of Integrated Gradients: a builder over the recorded
+/// [`IntegratedGradientsSettings`]. Defaults: 64 steps, the default [`Baseline`] (the image
+/// blurred), the trapezoid rule, 32 path points per backward pass, the predicted class.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct IntegratedGradientsParams(IntegratedGradientsSettings);
 
-/// Integrated Gradients of one image.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct IntegratedGradients {
-    /// The explained class.
-    pub target: usize,
-    /// `F(x)`, the target logit at the image.
-    pub logit: f32,
-    /// `F(x′)`, the target logit at the baseline.
-    pub baseline_logit: f32,
-    /// `IG`, `[channels, height, width]`, in logit units.
-    pub attributions: Vec<f32>,
-    /// `[channels, height, width]`.
-    pub shape: [usize; 3],
-    /// `|Σ_i IG_i − (F(x) − F(x′))|`, in logit units.
-    pub completeness_error: f32,
-}
-
-/// Parameters of [`IntegratedGradients`]; build with [`IntegratedGradients::params`].
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct IntegratedGradientsParams {
-    steps: usize,
-    baseline: Baseline,
-    rule: Rule,
-    batch_size: usize,
-    target: Target,
-}
-
-impl IntegratedGradients {
-    /// Defaults: 64 steps, zero baseline, trapezoid rule, 32 path points per backward pass,
-    /// the predicted class.
-    pub fn params() -> IntegratedGradientsParams {
-        IntegratedGradientsParams {
-            steps: 64,
-            baseline: Baseline::Zeros,
-            rule: Rule::Trapezoid,
-            batch_size: 32,
-            target: Target::Predicted,
-        }
+impl From<IntegratedGradientsSettings> for IntegratedGradientsParams {
+    fn from(settings: IntegratedGradientsSettings) -> Self {
+        IntegratedGradientsParams(settings)
     }
 }
 
 fn invalid(name: &str, value: impl ToString, reason: &str) -> AnalyzeError {
-    AnalyzeError::InvalidParam { name: name.into(), value: value.to_string(), reason: reason.into() }
+    netlens_fetch::runs::InvalidSetting::new(name, value, reason).into()
 }
 
 impl IntegratedGradientsParams {
+    /// The settings, as `explanations.json` records them.
+    pub fn settings(&self) -> &IntegratedGradientsSettings {
+        &self.0
+    }
+
     /// Number of path points `m` (≥ 2 for the trapezoid rule, ≥ 1 otherwise).
     pub fn steps(mut self, steps: usize) -> Self {
-        self.steps = steps;
+        self.0.steps = steps;
         self
     }
     /// The baseline `x′` ([`Baseline`]).
     pub fn baseline(mut self, baseline: Baseline) -> Self {
-        self.baseline = baseline;
+        self.0.baseline = baseline;
         self
     }
     /// The quadrature rule.
     pub fn rule(mut self, rule: Rule) -> Self {
-        self.rule = rule;
+        self.0.rule = rule;
         self
     }
     /// Path points per forward/backward pass (memory vs. speed), ≥ 1.
     pub fn batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = batch_size;
+        self.0.batch_size = batch_size;
         self
     }
     /// The class to explain.
     pub fn target(mut self, target: Target) -> Self {
-        self.target = target;
+        self.0.target = target;
         self
     }
 
@@ -131,14 +75,19 @@ impl IntegratedGradientsParams {
     /// [`AnalyzeError::InvalidParam`] for too few steps, a zero batch size, or a bad
     /// [`Baseline`].
     pub fn check(&self) -> Result<()> {
-        let min_steps = if self.rule == Rule::Trapezoid { 2 } else { 1 };
-        if self.steps < min_steps {
-            return Err(invalid("steps", self.steps, &format!("needs at least {min_steps} for {:?}", self.rule)));
+        let s = &self.0;
+        let min_steps = if s.rule == Rule::Trapezoid { 2 } else { 1 };
+        if s.steps < min_steps {
+            return Err(invalid(
+                "steps",
+                s.steps,
+                &format!("needs at least {min_steps} for the {} rule", s.rule.describe()),
+            ));
         }
-        if self.batch_size == 0 {
+        if s.batch_size == 0 {
             return Err(invalid("batch_size", 0, "must be at least 1"));
         }
-        self.baseline.check()
+        Ok(s.baseline.check()?)
     }
 
     /// Integrated Gradients for each image.
@@ -151,17 +100,17 @@ impl IntegratedGradientsParams {
     pub fn explain(&self, model: &DifferentiableModel, images: &Images) -> Result<Vec<IntegratedGradients>> {
         self.check()?;
         let logits = model.forward(images)?;
-        let targets = resolve_targets(&logits, self.target)?;
+        let targets = resolve_targets(&logits, self.0.target)?;
         (0..images.shape[0]).map(|b| self.explain_one(model, &one_image(images, b), targets[b])).collect()
     }
 
     fn explain_one(&self, model: &DifferentiableModel, image: &Images, target: usize) -> Result<IntegratedGradients> {
         let [_, c, h, w] = image.shape;
         let x = &image.data;
-        let base = self.baseline.image(x, [c, h, w]);
-        let points = self.rule.points(self.steps);
+        let base = baseline_image(&self.0.baseline, x, [c, h, w]);
+        let points = self.0.rule.points(self.0.steps);
         let mut integral = vec![0f64; x.len()];
-        for chunk in points.chunks(self.batch_size) {
+        for chunk in points.chunks(self.0.batch_size) {
             let mut data = Vec::with_capacity(chunk.len() * x.len());
             for &(alpha, _) in chunk {
                 data.extend(base.iter().zip(x).map(|(&b, &xi)| (b as f64 + alpha * (xi - b) as f64) as f32));
@@ -212,8 +161,8 @@ mod tests {
 
     #[test]
     fn too_few_steps_is_an_invalid_param() {
-        let err = IntegratedGradients::params().steps(1).check().unwrap_err().to_string();
+        let err = IntegratedGradientsParams::default().steps(1).check().unwrap_err().to_string();
         assert!(err.contains("steps") && err.contains("at least 2"), "{err}");
-        assert!(IntegratedGradients::params().steps(1).rule(Rule::RiemannMiddle).check().is_ok());
+        assert!(IntegratedGradientsParams::default().steps(1).rule(Rule::RiemannMiddle).check().is_ok());
     }
 }

@@ -1,17 +1,26 @@
 //! `netlens explain` without the command line: load inputs for a model, run the chosen
-//! methods, compare them, and write one PNG per image plus one JSON of raw maps and scores.
+//! methods, compare them, and write one PNG per image plus `explanations.json`
+//! ([`netlens_fetch::runs::Explanations`]).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use netlens_fetch::imagenet::{IMAGENET_MEAN, IMAGENET_STD, read_rgb};
-use netlens_fetch::{Images, resize::resize_bilinear};
-use netlens_onnx::DifferentiableModel;
-use serde_json::json;
+use netlens_fetch::imagenet::{
+    IMAGENET_NUM_CLASSES, denormalize_imagenet, imagenet_class_names, normalize_imagenet, read_rgb,
+};
+use netlens_fetch::runs::{
+    DeletionInsertion, ExplainMethod, ExplainSettings, Explanations, FaithfulnessSettings, ImageExplanation,
+    InvalidSetting, MethodCurves, RandomOrderAuc, RunFolder, write_json,
+};
+use netlens_fetch::{Dataset, Images, Split, load_split, resize::resize_bilinear};
+use netlens_onnx::{BatchAxis, DifferentiableModel, TractModel};
+use serde::{Deserialize, Serialize};
 
 use super::compare::{CurveKind, curve, order_by_map, random_order_auc, spearman};
 use super::figure::{DisplayImage, Panel, render, write_png};
 use super::{
-    Baseline, Classifier, GradCamParams, IntegratedGradientsParams, Map, ShapleyParams, Target, TractClassifier, argmax,
+    Baseline, BaselineKind, Classifier, GradCamParams, IntegratedGradientsParams, Map, Rule, ShapleyParams, Target,
+    argmax, baseline_image,
 };
 use crate::error::{AnalyzeError, Result};
 
@@ -26,6 +35,19 @@ pub struct InputImage {
     pub display: Vec<f32>,
     /// `[channels, height, width]`.
     pub shape: [usize; 3],
+    /// The true class, when known (images of a labelled data set).
+    pub label: Option<usize>,
+}
+
+impl InputImage {
+    /// An image of `[channels, height, width]` pixels in `[0, 1]`, normalised for the model.
+    pub fn new(name: String, display: Vec<f32>, shape: [usize; 3], norm: Normalisation, label: Option<usize>) -> Self {
+        let mut pixels = display.clone();
+        if norm == Normalisation::ImageNet {
+            normalize_imagenet(&mut pixels);
+        }
+        InputImage { name, pixels, display, shape, label }
+    }
 }
 
 /// How pixels are scaled for the model.
@@ -33,8 +55,29 @@ pub struct InputImage {
 pub enum Normalisation {
     /// `x / 255`, pixels in [0, 1] (the course's models).
     UnitRange,
-    /// torchvision's ImageNet transform: `(x/255 − mean) / std` per RGB channel.
+    /// torchvision's ImageNet transform: `(x/255 − mean) / std` per RGB channel
+    /// ([`netlens_fetch::imagenet`]).
     ImageNet,
+}
+
+impl Normalisation {
+    /// ImageNet's for a model with 1,000 classes and 3 × 224 × 224 inputs (torchvision's
+    /// classifiers), `[0, 1]` pixels otherwise.
+    pub fn for_model(classes: Option<usize>, shape: [usize; 3]) -> Normalisation {
+        if classes == Some(IMAGENET_NUM_CLASSES) && shape == [3, 224, 224] {
+            Normalisation::ImageNet
+        } else {
+            Normalisation::UnitRange
+        }
+    }
+
+    /// What is done to a file, for the user.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Normalisation::UnitRange => "converted and resized, pixels in [0, 1]",
+            Normalisation::ImageNet => "ImageNet preprocessing: resize 256, centre crop 224, normalise",
+        }
+    }
 }
 
 /// Reads an image file for a model whose input is `[channels, height, width]`.
@@ -50,24 +93,19 @@ pub enum Normalisation {
 pub fn load_image(path: &Path, shape: [usize; 3], norm: Normalisation) -> Result<InputImage> {
     let [c, h, w] = shape;
     if c != 1 && c != 3 {
-        return Err(AnalyzeError::InvalidParam {
-            name: "image".into(),
-            value: path.display().to_string(),
-            reason: format!(
-                "the model takes {c}-channel images; only 1 (grey) or 3 (RGB) channels can be made from a file"
-            ),
-        });
+        return Err(InvalidSetting::new(
+            "image",
+            path.display(),
+            &format!("the model takes {c}-channel images; only 1 (grey) or 3 (RGB) channels can be made from a file"),
+        )
+        .into());
     }
     let rgb = read_rgb(path)?;
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
     if norm == Normalisation::ImageNet && shape == [3, 224, 224] {
         let pixels = netlens_fetch::imagenet::preprocess_imagenet(&rgb);
-        let display = pixels
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| (v * IMAGENET_STD[i / (h * w)] + IMAGENET_MEAN[i / (h * w)]).clamp(0.0, 1.0))
-            .collect();
-        return Ok(InputImage { name, pixels, display, shape });
+        let display = denormalize_imagenet(&pixels);
+        return Ok(InputImage { name, pixels, display, shape, label: None });
     }
     let (iw, ih) = (rgb.width() as usize, rgb.height() as usize);
     let planes: Vec<Vec<f32>> = (0..3).map(|ch| rgb.pixels().map(|p| p.0[ch] as f32 / 255.0).collect()).collect();
@@ -77,52 +115,183 @@ pub fn load_image(path: &Path, shape: [usize; 3], norm: Normalisation) -> Result
         planes
     };
     let display: Vec<f32> = planes.iter().flat_map(|p| resize_bilinear(p, ih, iw, h, w)).collect();
-    let pixels = match norm {
-        Normalisation::UnitRange => display.clone(),
-        Normalisation::ImageNet => display
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| (v - IMAGENET_MEAN[i / (h * w) % 3]) / IMAGENET_STD[i / (h * w) % 3])
-            .collect(),
-    };
-    Ok(InputImage { name, pixels, display, shape })
+    Ok(InputImage::new(name, display, shape, norm, None))
 }
 
-/// Which methods to run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct Methods {
-    pub grad_cam: bool,
-    pub integrated_gradients: bool,
-    pub shapley: bool,
+/// The test images at `indices` of a labelled data set, named `test-<index>`, with their labels.
+///
+/// # Errors
+/// [`AnalyzeError::ShapeMismatch`] when the images are not `shape` (they are used as they
+/// are), [`AnalyzeError::IndexOutOfRange`] for an index past the end.
+pub fn dataset_images(
+    data: &Dataset,
+    what: &str,
+    indices: &[usize],
+    shape: [usize; 3],
+    norm: Normalisation,
+) -> Result<Vec<InputImage>> {
+    let [_, c, h, w] = data.images.shape;
+    if [c, h, w] != shape {
+        return Err(AnalyzeError::ShapeMismatch {
+            what: what.into(),
+            expected: format!(
+                "test images of the model's input size {}×{}×{} (data set images are used as they are; \
+                 image files are converted and resized)",
+                shape[0], shape[1], shape[2]
+            ),
+            found: format!("{c}×{h}×{w}"),
+        });
+    }
+    indices
+        .iter()
+        .map(|&i| {
+            if i >= data.len() {
+                return Err(AnalyzeError::IndexOutOfRange { index: i, count: data.len(), what: what.into() });
+            }
+            let display = data.images.image(i).to_vec();
+            Ok(InputImage::new(format!("test-{i}"), display, shape, norm, Some(data.labels[i] as usize)))
+        })
+        .collect()
 }
 
-/// Deletion/insertion settings.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Faithfulness {
-    /// Points on each curve after the first.
+/// What to explain: image files, or test images of a labelled data set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExplainInputs {
+    /// PNG or JPEG files, converted and resized for the model.
+    Files(Vec<PathBuf>),
+    /// Test images of the data set in `dir` (course `.npy` layout or IDX), by index.
+    Dataset {
+        /// The data folder.
+        dir: PathBuf,
+        /// Indices into its test split.
+        indices: Vec<usize>,
+    },
+}
+
+/// The choices of an explanation run, as the command line and a `netlens run` plan give them
+/// (serialisable); [`ExplainOptions::config`] turns them into an [`ExplainConfig`] for a model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainOptions {
+    /// Methods to run, in figure order.
+    pub methods: Vec<ExplainMethod>,
+    /// The class to explain.
+    pub target: Target,
+    /// Grad-CAM's feature map by ONNX tensor name; `None`: the last convolutional feature map.
+    pub layer: Option<String>,
+    /// Integrated Gradients: number of path points.
     pub steps: usize,
-    /// Random orders averaged for the reference AUC.
-    pub random_draws: usize,
-    /// Seed of the random orders.
+    /// Integrated Gradients: the quadrature rule.
+    pub rule: Rule,
+    /// The baseline image of every method.
+    pub baseline: BaselineKind,
+    /// Standard deviation in pixels of the blurred baseline; `None`: a sixth of the model
+    /// input's larger side.
+    pub blur_sigma: Option<f32>,
+    /// Shapley: the image is cut into `grid × grid` patches (the players).
+    pub grid: usize,
+    /// Shapley: number of sampled orders (even; antithetic pairs).
+    pub permutations: usize,
+    /// Deletion/insertion curves (RISE) and their AUC against random orders; `None` to skip.
+    pub faithfulness: Option<FaithfulnessSettings>,
+    /// Seed of the sampled parts (Shapley orders, the noise baseline, random deletion orders).
     pub seed: u64,
 }
 
-/// Everything `explain_to_dir` needs besides the model and images.
+impl Default for ExplainOptions {
+    /// All three methods for the predicted class; the library defaults of each method; a
+    /// blurred baseline; no deletion/insertion curves; seed 42.
+    fn default() -> Self {
+        ExplainOptions {
+            methods: ExplainMethod::ALL.to_vec(),
+            target: Target::Predicted,
+            layer: None,
+            steps: netlens_fetch::runs::IntegratedGradientsSettings::DEFAULT_STEPS,
+            rule: Rule::Trapezoid,
+            baseline: BaselineKind::default(),
+            blur_sigma: None,
+            grid: netlens_fetch::runs::ShapleySettings::DEFAULT_GRID,
+            permutations: netlens_fetch::runs::ShapleySettings::DEFAULT_PERMUTATIONS,
+            faithfulness: None,
+            seed: ExplainSettings::DEFAULT_SEED,
+        }
+    }
+}
+
+impl ExplainOptions {
+    /// The configuration for `class_names` (index = logit; may be empty).
+    ///
+    /// # Errors
+    /// [`AnalyzeError::InvalidParam`] for no method, an IG setting out of range or a bad blur σ.
+    pub fn config(&self, class_names: Vec<String>) -> Result<ExplainConfig> {
+        if self.methods.is_empty() {
+            return Err(InvalidSetting::new("methods", "", "give gradcam, ig, shapley or several").into());
+        }
+        let baseline = Baseline::from_kind(self.baseline, self.blur_sigma, self.seed);
+        baseline.check()?;
+        let integrated_gradients =
+            IntegratedGradientsParams::default().steps(self.steps).rule(self.rule).baseline(baseline);
+        integrated_gradients.check()?;
+        let mut methods = self.methods.clone();
+        methods.sort_unstable();
+        methods.dedup();
+        Ok(ExplainConfig {
+            methods,
+            target: self.target,
+            grad_cam: GradCamParams::default().layer(self.layer.clone()),
+            integrated_gradients,
+            shapley: ShapleyParams::default()
+                .grid(self.grid, self.grid)
+                .permutations(self.permutations)
+                .seed(self.seed),
+            faithfulness: self.faithfulness,
+            baseline,
+            class_names,
+        })
+    }
+}
+
+/// Everything [`explain_to_dir`] needs besides the model and images.
 #[derive(Clone, Debug)]
 pub struct ExplainConfig {
-    pub methods: Methods,
+    /// Methods to run, in [`ExplainMethod::ALL`] order.
+    pub methods: Vec<ExplainMethod>,
+    /// The class to explain.
     pub target: Target,
+    /// Grad-CAM's parameters.
     pub grad_cam: GradCamParams,
+    /// Integrated Gradients' parameters.
     pub integrated_gradients: IntegratedGradientsParams,
+    /// Shapley's parameters.
     pub shapley: ShapleyParams,
     /// Deletion/insertion curves; `None` to skip them.
-    pub faithfulness: Option<Faithfulness>,
+    pub faithfulness: Option<FaithfulnessSettings>,
     /// The baseline image `x′` of every method: IG's path start, the pixels of absent Shapley
     /// players, and the removed pixels of the deletion/insertion curves (overrides the
     /// baselines set in `integrated_gradients` and `shapley`).
     pub baseline: Baseline,
     /// Class names, index = logit (may be empty: then `class N`).
     pub class_names: Vec<String>,
+}
+
+impl ExplainConfig {
+    fn runs(&self, method: ExplainMethod) -> bool {
+        self.methods.contains(&method)
+    }
+
+    /// The settings as recorded, with the baseline made concrete for images of `h × w`.
+    fn settings(&self, baseline: Baseline) -> ExplainSettings {
+        ExplainSettings {
+            grad_cam: self.runs(ExplainMethod::GradCam).then(|| self.grad_cam.settings().clone()),
+            integrated_gradients: self
+                .runs(ExplainMethod::IntegratedGradients)
+                .then(|| self.integrated_gradients.clone().baseline(baseline).settings().clone()),
+            shapley: self
+                .runs(ExplainMethod::Shapley)
+                .then(|| self.shapley.clone().baseline(baseline).settings().clone()),
+            faithfulness: self.faithfulness,
+        }
+    }
 }
 
 fn class_name(names: &[String], c: usize) -> String {
@@ -140,11 +309,106 @@ pub struct Written {
     pub summaries: Vec<String>,
 }
 
+/// Class names for a model's logits: `file` (one per line, as many as the model has classes)
+/// when given, else ImageNet's for 1000-class models, else those of the data set, else
+/// Fashion-MNIST's for the `model.onnx` of a `netlens train` run folder; empty when unknown.
+///
+/// # Errors
+/// [`AnalyzeError::Io`] when `file` cannot be read, [`AnalyzeError::ShapeMismatch`] when it
+/// has another number of names than the model has classes.
+pub fn class_names_for(
+    model: &Path,
+    classes: Option<usize>,
+    file: Option<&Path>,
+    data_names: &[String],
+) -> Result<Vec<String>> {
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file).map_err(|source| AnalyzeError::Io { path: file.into(), source })?;
+        let names: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+        if let Some(k) = classes
+            && names.len() != k
+        {
+            return Err(AnalyzeError::ShapeMismatch {
+                what: file.display().to_string(),
+                expected: format!("{k} class names (one per line, the model has {k} logits)"),
+                found: format!("{}", names.len()),
+            });
+        }
+        return Ok(names);
+    }
+    if classes == Some(IMAGENET_NUM_CLASSES) {
+        return Ok(imagenet_class_names().into_iter().map(String::from).collect());
+    }
+    if !data_names.is_empty() {
+        return Ok(data_names.to_vec());
+    }
+    let run = model.parent().map(RunFolder::new);
+    if classes == Some(netlens_fetch::FASHION_MNIST_CLASSES.len()) && run.is_some_and(|r| r.train_config().is_ok()) {
+        // netlens trains its classifiers on the course's Fashion-MNIST layout.
+        return Ok(netlens_fetch::fashion_mnist_class_names());
+    }
+    Ok(vec![])
+}
+
+/// `netlens explain`: explains `inputs` with the model at `model` and writes `out/<name>.png`
+/// per image and `out/explanations.json`; `class_names` as [`class_names_for`]; `progress`
+/// gets one line per converted file and per explained image.
+///
+/// # Errors
+/// Model, parameter, input and I/O errors; every parameter is checked before `out` is made.
+pub fn explain(
+    model: &Path,
+    inputs: &ExplainInputs,
+    options: &ExplainOptions,
+    class_names: Option<&Path>,
+    out: &Path,
+    mut progress: impl FnMut(&str),
+) -> Result<Written> {
+    let loaded = DifferentiableModel::load(model)?;
+    let dims = loaded.input_shape().to_vec();
+    let Some(chw) = dims.get(1..).and_then(|d| d.iter().copied().collect::<Option<Vec<usize>>>()) else {
+        return Err(AnalyzeError::ShapeMismatch {
+            what: model.display().to_string(),
+            expected: "an image input with known channels, height and width".into(),
+            found: format!("{dims:?}"),
+        });
+    };
+    let shape = [chw[0], chw[1], chw[2]];
+    let classes = loaded.num_classes();
+    let norm = Normalisation::for_model(classes, shape);
+    let (images, data_names) = match inputs {
+        ExplainInputs::Files(files) => {
+            let images = files
+                .iter()
+                .map(|p| {
+                    let image = load_image(p, shape, norm)?;
+                    if let Ok((w, h)) = image::image_dimensions(p) {
+                        let [c, mh, mw] = shape;
+                        progress(&format!(
+                            "{}: {w}×{h} → {c}×{mh}×{mw} for the model ({})",
+                            p.display(),
+                            norm.describe()
+                        ));
+                    }
+                    Ok(image)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            (images, vec![])
+        }
+        ExplainInputs::Dataset { dir, indices } => {
+            let data = load_split(dir, Split::Test)?;
+            (dataset_images(&data, &dir.display().to_string(), indices, shape, norm)?, data.class_names.clone())
+        }
+    };
+    let cfg = options.config(class_names_for(model, classes, class_names, &data_names)?)?;
+    explain_to_dir(model, &images, &cfg, out, progress)
+}
+
 /// Runs the methods on each image and writes `out/<name>.png` and `out/explanations.json`.
 ///
 /// # Errors
-/// Parameter, model and I/O errors; nothing is written for an image whose methods fail, and
-/// the JSON is written last and atomically.
+/// Parameter, model and I/O errors; every parameter is checked before the output folder is
+/// made, and the JSON is written last and atomically.
 pub fn explain_to_dir(
     model_path: &Path,
     images: &[InputImage],
@@ -154,38 +418,31 @@ pub fn explain_to_dir(
 ) -> Result<Written> {
     let model = DifferentiableModel::load(model_path)?;
     let chw = images.first().map_or([1, 1, 1], |i| i.shape);
-    let tract = TractClassifier::load(model_path, chw)?;
+    let tract = TractModel::load_with_input(model_path, Some(&chw), BatchAxis::Symbolic)?;
+    let baseline = cfg.baseline.resolved(chw[1], chw[2]);
     // Every parameter is checked before the output folder is made, so a bad one leaves nothing.
-    if cfg.methods.grad_cam {
+    if cfg.runs(ExplainMethod::GradCam) {
         cfg.grad_cam.resolve_layer(&model)?;
     }
-    if cfg.methods.integrated_gradients {
-        cfg.integrated_gradients.clone().baseline(cfg.baseline).check()?;
+    if cfg.runs(ExplainMethod::IntegratedGradients) {
+        cfg.integrated_gradients.clone().baseline(baseline).check()?;
     }
-    if cfg.methods.shapley {
-        cfg.shapley.clone().baseline(cfg.baseline).check(chw[1], chw[2])?;
+    if cfg.runs(ExplainMethod::Shapley) {
+        cfg.shapley.clone().baseline(baseline).check(chw[1], chw[2])?;
     }
     if let (Target::Class(k), Some(classes)) = (cfg.target, model.num_classes())
         && k >= classes
     {
-        return Err(AnalyzeError::InvalidParam {
-            name: "target".into(),
-            value: k.to_string(),
-            reason: format!("the model has {classes} classes (0..{classes})"),
-        });
+        return Err(InvalidSetting::new("target", k, &format!("the model has {classes} classes (0..{classes})")).into());
     }
     if cfg.faithfulness.is_some_and(|f| f.steps == 0) {
-        return Err(AnalyzeError::InvalidParam {
-            name: "curve steps".into(),
-            value: "0".into(),
-            reason: "needs at least 1".into(),
-        });
+        return Err(InvalidSetting::new("curve steps", 0, "needs at least 1").into());
     }
     std::fs::create_dir_all(out).map_err(|source| AnalyzeError::Io { path: out.into(), source })?;
     let mut records = Vec::new();
-    let mut written = Written { figures: vec![], json: out.join("explanations.json"), summaries: vec![] };
+    let mut written = Written { figures: vec![], json: out.join(netlens_fetch::runs::EXPLANATIONS), summaries: vec![] };
     for img in images {
-        let (record, panels, summary) = explain_one(&model, &tract, img, cfg)?;
+        let (record, panels, summary) = explain_one(&model, &tract, img, cfg, baseline)?;
         let display =
             DisplayImage { data: &img.display, channels: img.shape[0], height: img.shape[1], width: img.shape[2] };
         let path = out.join(format!("{}.png", img.name));
@@ -195,27 +452,18 @@ pub fn explain_to_dir(
         written.summaries.push(summary);
         records.push(record);
     }
-    let baseline = json!({ "baseline": cfg.baseline, "description": cfg.baseline.describe() });
-    // The baselines inside the method settings are overridden by `cfg.baseline` (see above).
-    let settings = json!({
-        "grad_cam": cfg.methods.grad_cam.then_some(&cfg.grad_cam),
-        "integrated_gradients": cfg.methods.integrated_gradients.then(|| cfg.integrated_gradients.clone().baseline(cfg.baseline)),
-        "shapley": cfg.methods.shapley.then(|| cfg.shapley.clone().baseline(cfg.baseline)),
-        "faithfulness": cfg.faithfulness,
-    });
-    let doc = json!({ "model": model_path.display().to_string(), "baseline": baseline, "settings": settings, "images": records });
-    let text = serde_json::to_string(&doc)
-        .map_err(|e| AnalyzeError::Figure { path: written.json.clone(), reason: e.to_string() })?;
-    netlens_fetch::write_atomically(&written.json, text.as_bytes())?;
+    let doc = Explanations::new(model_path.display().to_string(), baseline, cfg.settings(baseline), records);
+    write_json(&written.json, &doc)?;
     Ok(written)
 }
 
 fn explain_one(
     model: &DifferentiableModel,
-    tract: &TractClassifier,
+    tract: &TractModel,
     img: &InputImage,
     cfg: &ExplainConfig,
-) -> Result<(serde_json::Value, Vec<Panel>, String)> {
+    baseline: Baseline,
+) -> Result<(ImageExplanation, Vec<Panel>, String)> {
     let [c, h, w] = img.shape;
     let batch = Images { data: img.pixels.clone(), shape: [1, c, h, w] };
     let logits = model.forward(&batch)?;
@@ -227,55 +475,78 @@ fn explain_one(
         map: None,
         signed: false,
     }];
-    let mut record = json!({ "name": img.name, "shape": img.shape, "predicted": predicted, "predicted_name": name(predicted), "target": target, "target_name": name(target), "logits": logits.data });
-    let mut maps: Vec<(&str, Map)> = vec![];
+    let mut record = ImageExplanation {
+        name: img.name.clone(),
+        shape: img.shape,
+        label: img.label,
+        label_name: img.label.map(name),
+        predicted,
+        predicted_name: name(predicted),
+        target,
+        target_name: name(target),
+        logits: logits.data.clone(),
+        grad_cam: None,
+        integrated_gradients: None,
+        shapley: None,
+        rank_correlation: BTreeMap::new(),
+        deletion_insertion: None,
+    };
+    let mut maps: Vec<(ExplainMethod, Map)> = vec![];
     let mut summary = format!("{}: predicted {} ({}), target {}", img.name, predicted, name(predicted), target);
-    if cfg.methods.grad_cam {
-        let g = cfg.grad_cam.clone().target(Target::Class(target)).explain(model, &batch)?.remove(0);
-        summary += &format!("; Grad-CAM at {}", g.layer);
-        panels.push(Panel {
-            title: vec!["GRAD-CAM".into(), short(&g.layer), name(target)],
-            map: Some(g.map.clone()),
-            signed: false,
-        });
-        record["grad_cam"] = serde_json::to_value(&g).unwrap_or_default();
-        maps.push(("grad_cam", g.map));
+    for &method in &cfg.methods {
+        match method {
+            ExplainMethod::GradCam => {
+                let g = cfg.grad_cam.clone().target(Target::Class(target)).explain(model, &batch)?.remove(0);
+                summary += &format!("; Grad-CAM at {}", g.layer);
+                panels.push(Panel {
+                    title: vec!["GRAD-CAM".into(), short(&g.layer), name(target)],
+                    map: Some(g.map.clone()),
+                    signed: false,
+                });
+                maps.push((method, g.map.clone()));
+                record.grad_cam = Some(g);
+            }
+            ExplainMethod::IntegratedGradients => {
+                let ig = cfg
+                    .integrated_gradients
+                    .clone()
+                    .baseline(baseline)
+                    .target(Target::Class(target))
+                    .explain(model, &batch)?
+                    .remove(0);
+                summary += &format!("; IG completeness error {:.2e}", ig.completeness_error);
+                let map = Map::channel_sum(&ig.attributions, c, h, w);
+                panels.push(Panel {
+                    title: vec![
+                        "INTEGRATED GRADIENTS".into(),
+                        format!("GAP {:.1e}", ig.completeness_error),
+                        name(target),
+                    ],
+                    map: Some(map.clone()),
+                    signed: true,
+                });
+                maps.push((method, map));
+                record.integrated_gradients = Some(ig);
+            }
+            ExplainMethod::Shapley => {
+                let s = cfg.shapley.clone().baseline(baseline).explain(tract, &batch, target)?;
+                summary += &format!("; Shapley efficiency gap {:.1e}", s.efficiency_gap);
+                let map = s.pixel_map(h, w);
+                panels.push(Panel {
+                    title: vec!["SHAPLEY (PATCHES)".into(), format!("{}X{} GRID", s.grid[0], s.grid[1]), name(target)],
+                    map: Some(map.clone()),
+                    signed: true,
+                });
+                maps.push((method, map));
+                record.shapley = Some(s);
+            }
+        }
     }
-    if cfg.methods.integrated_gradients {
-        let ig = cfg
-            .integrated_gradients
-            .clone()
-            .baseline(cfg.baseline)
-            .target(Target::Class(target))
-            .explain(model, &batch)?
-            .remove(0);
-        summary += &format!("; IG completeness error {:.2e}", ig.completeness_error);
-        let map = Map::channel_sum(&ig.attributions, c, h, w);
-        panels.push(Panel {
-            title: vec!["INTEGRATED GRADIENTS".into(), format!("GAP {:.1e}", ig.completeness_error), name(target)],
-            map: Some(map.clone()),
-            signed: true,
-        });
-        record["integrated_gradients"] = serde_json::to_value(&ig).unwrap_or_default();
-        maps.push(("integrated_gradients", map));
-    }
-    if cfg.methods.shapley {
-        let s = cfg.shapley.clone().baseline(cfg.baseline).explain(tract, &batch, target)?;
-        summary += &format!("; Shapley efficiency gap {:.1e}", s.efficiency_gap);
-        let map = s.pixel_map(h, w);
-        panels.push(Panel {
-            title: vec!["SHAPLEY (PATCHES)".into(), format!("{}X{} GRID", s.grid[0], s.grid[1]), name(target)],
-            map: Some(map.clone()),
-            signed: true,
-        });
-        record["shapley"] = serde_json::to_value(&s).unwrap_or_default();
-        maps.push(("shapley", map));
-    }
-    record["rank_correlation"] = rank_correlations(&maps);
+    record.rank_correlation = rank_correlations(&maps);
     if let Some(f) = cfg.faithfulness {
-        let base = cfg.baseline.image(&img.pixels, img.shape);
-        let (json, line) = faithfulness(tract, &batch, target, &maps, f, &base)?;
-        record["deletion_insertion"] = json;
+        let base = baseline_image(&baseline, &img.pixels, img.shape);
+        let (curves, line) = faithfulness(tract, &batch, target, &maps, f, &base)?;
+        record.deletion_insertion = Some(curves);
         summary += &line;
     }
     Ok((record, panels, summary))
@@ -285,38 +556,41 @@ fn short(layer: &str) -> String {
     layer.trim_start_matches('/').replace("_output_0", "")
 }
 
-/// Spearman ρ between each pair of maps at input resolution.
-fn rank_correlations(maps: &[(&str, Map)]) -> serde_json::Value {
-    let mut out = serde_json::Map::new();
+/// Spearman ρ between each pair of maps at input resolution; `None` where it is undefined.
+fn rank_correlations(maps: &[(ExplainMethod, Map)]) -> BTreeMap<String, Option<f64>> {
+    let mut out = BTreeMap::new();
     for i in 0..maps.len() {
         for j in i + 1..maps.len() {
             let rho = spearman(&maps[i].1.data, &maps[j].1.data);
-            out.insert(format!("{}~{}", maps[i].0, maps[j].0), json!(rho));
+            out.insert(format!("{}~{}", maps[i].0.key(), maps[j].0.key()), rho.is_finite().then_some(rho));
         }
     }
-    serde_json::Value::Object(out)
+    out
 }
 
 fn faithfulness(
     model: &dyn Classifier,
     image: &Images,
     target: usize,
-    maps: &[(&str, Map)],
-    f: Faithfulness,
+    maps: &[(ExplainMethod, Map)],
+    f: FaithfulnessSettings,
     baseline: &[f32],
-) -> Result<(serde_json::Value, String)> {
-    let mut out = serde_json::Map::new();
+) -> Result<(DeletionInsertion, String)> {
+    let mut methods = BTreeMap::new();
     let mut line = String::from("; deletion AUC");
     for (method, map) in maps {
         let order = order_by_map(map);
-        let del = curve(model, image, target, &order, CurveKind::Deletion, f.steps, baseline)?;
-        let ins = curve(model, image, target, &order, CurveKind::Insertion, f.steps, baseline)?;
-        line += &format!(" {method} {:.3}", del.auc);
-        out.insert(method.to_string(), json!({ "deletion": del, "insertion": ins }));
+        let deletion = curve(model, image, target, &order, CurveKind::Deletion, f.steps, baseline)?;
+        let insertion = curve(model, image, target, &order, CurveKind::Insertion, f.steps, baseline)?;
+        line += &format!(" {method} {:.3}", deletion.auc);
+        methods.insert(method.key().to_string(), MethodCurves { deletion, insertion });
     }
-    let rd = random_order_auc(model, image, target, CurveKind::Deletion, f.steps, baseline, f.random_draws, f.seed)?;
-    let ri = random_order_auc(model, image, target, CurveKind::Insertion, f.steps, baseline, f.random_draws, f.seed)?;
-    line += &format!(" random {rd:.3}");
-    out.insert("random".into(), json!({ "deletion_auc": rd, "insertion_auc": ri, "draws": f.random_draws }));
-    Ok((serde_json::Value::Object(out), line))
+    let auc = |kind| random_order_auc(model, image, target, kind, f.steps, baseline, f.random_draws, f.seed);
+    let random = RandomOrderAuc {
+        deletion_auc: auc(CurveKind::Deletion)?,
+        insertion_auc: auc(CurveKind::Insertion)?,
+        draws: f.random_draws,
+    };
+    line += &format!(" random {:.3}", random.deletion_auc);
+    Ok((DeletionInsertion { methods, random }, line))
 }

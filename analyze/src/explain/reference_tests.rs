@@ -57,8 +57,10 @@ fn integrated_gradients_match_captum_and_are_complete() {
     let want = flat(&ig["attributions"]);
     let plane = 32 * 32;
     for (b, &t) in targets.iter().enumerate() {
-        let got = IntegratedGradients::params()
+        // captum's reference uses a zero baseline.
+        let got = IntegratedGradientsParams::default()
             .steps(64)
+            .baseline(Baseline::Zeros)
             .target(Target::Class(t))
             .explain(&model, &one_image(&images, b))
             .unwrap();
@@ -87,7 +89,7 @@ fn grad_cam_matches_captum_at_layer_resolution_and_is_non_negative_and_input_siz
     let want = flat(&gc["map_at_layer_resolution"]);
     let want_up = flat(&gc["map_bilinear_32x32"]);
     for (b, &t) in targets.iter().enumerate() {
-        let params = GradCam::params().layer(Some(layer.clone())).target(Target::Class(t));
+        let params = GradCamParams::default().layer(Some(layer.clone())).target(Target::Class(t));
         let got = &params.explain(&model, &one_image(&images, b)).unwrap()[0];
         let n = got.layer_map.data.len();
         assert_eq!((got.layer_map.height, got.layer_map.width), (16, 16));
@@ -103,18 +105,26 @@ fn grad_cam_matches_captum_at_layer_resolution_and_is_non_negative_and_input_siz
 #[test]
 fn auto_layer_is_the_reference_layer() {
     let (model, _, _, r) = setup();
-    let layer = GradCam::params().resolve_layer(&model).unwrap();
+    let layer = GradCamParams::default().resolve_layer(&model).unwrap();
     assert_eq!(layer, r["grad_cam"]["onnx_tensor"].as_str().unwrap());
 }
 
 #[test]
 fn shapley_values_match_captum_and_are_efficient() {
     let (_, images, targets, r) = setup();
-    let tract = TractClassifier::load(&shared().join("fixtures/torch-small-cnn.onnx"), [1, 32, 32]).unwrap();
+    let tract = netlens_onnx::TractModel::load(
+        &shared().join("fixtures/torch-small-cnn.onnx"),
+        netlens_onnx::BatchAxis::Symbolic,
+    )
+    .unwrap();
     let want = flat(&r["shapley_value_sampling"]["values_per_patch"]);
     for (b, &t) in targets.iter().enumerate() {
-        let s =
-            ShapleySampler::params().grid(4, 4).permutations(200).explain(&tract, &one_image(&images, b), t).unwrap();
+        let s = ShapleyParams::default()
+            .grid(4, 4)
+            .permutations(200)
+            .baseline(Baseline::Zeros)
+            .explain(&tract, &one_image(&images, b), t)
+            .unwrap();
         let got: Vec<f32> = s.values.iter().map(|&v| v as f32).collect();
         let rr = pearson(&got, &want[b * 16..(b + 1) * 16]);
         let mean_se = s.std_errors.iter().sum::<f64>() / 16.0;
@@ -150,16 +160,21 @@ fn maps_beat_a_random_order_on_deletion_and_insertion() {
     const STEPS: usize = 16;
     let (model, _, _, _) = setup();
     let data = load_split(&shared().join("data/fashion-mnist-small"), Split::Test).unwrap();
-    let tract = TractClassifier::load(&shared().join("fixtures/torch-small-cnn.onnx"), [1, 32, 32]).unwrap();
+    let tract = netlens_onnx::TractModel::load(
+        &shared().join("fixtures/torch-small-cnn.onnx"),
+        netlens_onnx::BatchAxis::Symbolic,
+    )
+    .unwrap();
     let names = ["grad_cam", "integrated_gradients", "shapley", "random"];
     let faithfulness = |baseline: Baseline| {
         let (mut del, mut ins) = ([0f64; 4], [0f64; 4]);
         for i in 0..IMAGES {
             let image = one_image(&data.images, i);
             let target = argmax(&model.forward(&image).unwrap().data);
-            let base = baseline.image(&image.data, [1, 32, 32]);
-            let gc = GradCam::params().target(Target::Class(target)).explain(&model, &image).unwrap().remove(0).map;
-            let ig = IntegratedGradients::params()
+            let base = baseline_image(&baseline, &image.data, [1, 32, 32]);
+            let gc =
+                GradCamParams::default().target(Target::Class(target)).explain(&model, &image).unwrap().remove(0).map;
+            let ig = IntegratedGradientsParams::default()
                 .steps(32)
                 .baseline(baseline)
                 .target(Target::Class(target))
@@ -167,7 +182,7 @@ fn maps_beat_a_random_order_on_deletion_and_insertion() {
                 .unwrap()
                 .remove(0);
             let ig = Map::channel_sum(&ig.attributions, 1, 32, 32);
-            let sv = ShapleySampler::params()
+            let sv = ShapleyParams::default()
                 .permutations(40)
                 .baseline(baseline)
                 .explain(&tract, &image, target)
@@ -193,7 +208,7 @@ fn maps_beat_a_random_order_on_deletion_and_insertion() {
         (del, ins)
     };
     faithfulness(Baseline::Zeros);
-    let (del, ins) = faithfulness(Baseline::blurred_for(32, 32));
+    let (del, ins) = faithfulness(Baseline::default());
     for m in 1..3 {
         assert!(del[m] < del[3], "{}: deletion AUC {} not below random {}", names[m], del[m], del[3]);
     }
@@ -208,7 +223,11 @@ fn maps_beat_a_random_order_on_deletion_and_insertion() {
 fn tract_batches_split_across_threads_keep_the_image_order() {
     const LOGIT_TOLERANCE: f32 = 1e-5;
     let data = load_split(&shared().join("data/fashion-mnist-small"), Split::Test).unwrap();
-    let tract = TractClassifier::load(&shared().join("fixtures/torch-small-cnn.onnx"), [1, 32, 32]).unwrap();
+    let tract = netlens_onnx::TractModel::load(
+        &shared().join("fixtures/torch-small-cnn.onnx"),
+        netlens_onnx::BatchAxis::Symbolic,
+    )
+    .unwrap();
     let batch = data.images.select(&(0..7).collect::<Vec<_>>());
     let all = tract.logits(&batch).unwrap();
     assert_eq!(all.shape, vec![7, 10]);

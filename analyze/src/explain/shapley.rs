@@ -16,53 +16,22 @@ use netlens_fetch::Images;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
-use super::{Baseline, Classifier, Map};
+use super::baseline::baseline_image;
+use super::{Baseline, Classifier};
 use crate::error::{AnalyzeError, Result};
 
-/// Shapley values of one image.
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct ShapleyValues {
-    /// The explained class.
-    pub target: usize,
-    /// Grid rows and columns; player `p` is cell `(p / cols, p % cols)`.
-    pub grid: [usize; 2],
-    /// `φ_p` per player, in logit units, row-major over the grid.
-    pub values: Vec<f64>,
-    /// Standard error of each `φ_p` (over orders, or over antithetic pairs).
-    pub std_errors: Vec<f64>,
-    /// `v(N)`: the target logit of the full image.
-    pub full_logit: f64,
-    /// `v(∅)`: the target logit of the baseline image.
-    pub empty_logit: f64,
-    /// `|Σ_p φ_p − (v(N) − v(∅))|`.
-    pub efficiency_gap: f64,
-    /// Number of orders sampled.
-    pub permutations: usize,
-}
+pub use netlens_fetch::runs::{ShapleySettings, ShapleyValues};
 
-impl ShapleyValues {
-    /// Each pixel of `[height, width]` carries its patch's value.
-    pub fn pixel_map(&self, height: usize, width: usize) -> Map {
-        let [rows, cols] = self.grid;
-        let data = (0..height * width)
-            .map(|i| {
-                let (y, x) = (i / width, i % width);
-                self.values[(y * rows / height) * cols + x * cols / width] as f32
-            })
-            .collect();
-        Map { height, width, data }
+/// Parameters of the Shapley-value sampler: a builder over the recorded [`ShapleySettings`].
+/// Defaults: a 4 × 4 grid, 200 orders in antithetic pairs, the default [`Baseline`] (the image
+/// blurred), 256 coalitions per forward pass, seed 42.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ShapleyParams(ShapleySettings);
+
+impl From<ShapleySettings> for ShapleyParams {
+    fn from(settings: ShapleySettings) -> Self {
+        ShapleyParams(settings)
     }
-}
-
-/// Parameters of [`ShapleySampler`]; build with [`ShapleySampler::params`].
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
-pub struct ShapleyParams {
-    grid: [usize; 2],
-    permutations: usize,
-    antithetic: bool,
-    baseline: Baseline,
-    batch_size: usize,
-    seed: u64,
 }
 
 /// The cooperative game of one image: who owns each pixel and what absent pixels become.
@@ -76,58 +45,44 @@ struct Game<'a> {
     target: usize,
 }
 
-/// Shapley-value sampler over image patches.
-#[derive(Clone, Debug)]
-pub struct ShapleySampler;
-
-impl ShapleySampler {
-    /// Defaults: a 4 × 4 grid, 200 orders, antithetic pairs, zero baseline, 256 coalitions per
-    /// forward pass, seed 42.
-    pub fn params() -> ShapleyParams {
-        ShapleyParams {
-            grid: [4, 4],
-            permutations: 200,
-            antithetic: true,
-            baseline: Baseline::Zeros,
-            batch_size: 256,
-            seed: 42,
-        }
-    }
-}
-
 fn invalid(name: &str, value: impl ToString, reason: &str) -> AnalyzeError {
-    AnalyzeError::InvalidParam { name: name.into(), value: value.to_string(), reason: reason.into() }
+    netlens_fetch::runs::InvalidSetting::new(name, value, reason).into()
 }
 
 impl ShapleyParams {
+    /// The settings, as `explanations.json` records them.
+    pub fn settings(&self) -> &ShapleySettings {
+        &self.0
+    }
+
     /// The patch grid `[rows, cols]`; every cell must cover at least one pixel.
     pub fn grid(mut self, rows: usize, cols: usize) -> Self {
-        self.grid = [rows, cols];
+        self.0.grid = [rows, cols];
         self
     }
     /// Number of sampled orders `m` (even when antithetic).
     pub fn permutations(mut self, m: usize) -> Self {
-        self.permutations = m;
+        self.0.permutations = m;
         self
     }
     /// Pair each order with its reverse (variance reduction).
     pub fn antithetic(mut self, on: bool) -> Self {
-        self.antithetic = on;
+        self.0.antithetic = on;
         self
     }
     /// The image whose pixels replace those of absent patches.
     pub fn baseline(mut self, baseline: Baseline) -> Self {
-        self.baseline = baseline;
+        self.0.baseline = baseline;
         self
     }
     /// Coalitions per forward pass, ≥ 1.
     pub fn batch_size(mut self, n: usize) -> Self {
-        self.batch_size = n;
+        self.0.batch_size = n;
         self
     }
     /// Random seed of the order sampling.
     pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+        self.0.seed = seed;
         self
     }
 
@@ -138,7 +93,7 @@ impl ShapleyParams {
     /// than 2 orders (no standard error), an odd count with antithetic pairs, batch size 0, or
     /// a bad [`Baseline`].
     pub fn check(&self, height: usize, width: usize) -> Result<()> {
-        let [r, c] = self.grid;
+        let [r, c] = self.0.grid;
         if r == 0 || c == 0 || r > height || c > width {
             return Err(invalid(
                 "grid",
@@ -146,17 +101,17 @@ impl ShapleyParams {
                 &format!("needs 1..={height} rows and 1..={width} columns"),
             ));
         }
-        if self.permutations < 2 || (self.antithetic && self.permutations % 2 == 1) {
+        if self.0.permutations < 2 || (self.0.antithetic && self.0.permutations % 2 == 1) {
             return Err(invalid(
                 "permutations",
-                self.permutations,
+                self.0.permutations,
                 "needs at least 2, and an even count with antithetic pairs",
             ));
         }
-        if self.batch_size == 0 {
+        if self.0.batch_size == 0 {
             return Err(invalid("batch_size", 0, "must be at least 1"));
         }
-        self.baseline.check()
+        Ok(self.0.baseline.check()?)
     }
 
     /// Shapley values of the players of `image` for class `target`.
@@ -170,15 +125,15 @@ impl ShapleyParams {
     pub fn explain(&self, model: &dyn Classifier, image: &Images, target: usize) -> Result<ShapleyValues> {
         let [_, c, h, w] = image.shape;
         self.check(h, w)?;
-        let n = self.grid[0] * self.grid[1];
+        let n = self.0.grid[0] * self.0.grid[1];
         let owner = self.patch_of_pixel(h, w);
-        let base = self.baseline.image(&image.data, [c, h, w]);
+        let base = baseline_image(&self.0.baseline, &image.data, [c, h, w]);
         let game = Game { model, image, base: &base, owner: &owner, target };
         let ends = self.values(&game, &[vec![false; n], vec![true; n]])?;
         let (empty, full) = (ends[0], ends[1]);
         let orders = self.orders(n);
         let mut marginals = vec![vec![0f64; n]; orders.len()];
-        let per_batch = (self.batch_size / n.saturating_sub(1).max(1)).max(1);
+        let per_batch = (self.0.batch_size / n.saturating_sub(1).max(1)).max(1);
         for (chunk_i, chunk) in orders.chunks(per_batch).enumerate() {
             let mut coalitions = Vec::with_capacity(chunk.len() * (n - 1));
             for order in chunk {
@@ -204,7 +159,7 @@ impl ShapleyParams {
 
     fn summarise(&self, marginals: &[Vec<f64>], target: usize, full: f64, empty: f64) -> ShapleyValues {
         let n = marginals[0].len();
-        let samples: Vec<Vec<f64>> = if self.antithetic {
+        let samples: Vec<Vec<f64>> = if self.0.antithetic {
             marginals.chunks(2).map(|p| (0..n).map(|i| (p[0][i] + p[1][i]) / 2.0).collect()).collect()
         } else {
             marginals.to_vec()
@@ -222,7 +177,7 @@ impl ShapleyParams {
         let efficiency_gap = (values.iter().sum::<f64>() - (full - empty)).abs();
         ShapleyValues {
             target,
-            grid: self.grid,
+            grid: self.0.grid,
             values,
             std_errors,
             full_logit: full,
@@ -234,13 +189,13 @@ impl ShapleyParams {
 
     /// The sampled orders: uniform permutations, each followed by its reverse when antithetic.
     fn orders(&self, n: usize) -> Vec<Vec<usize>> {
-        let mut rng = rand::rngs::StdRng::seed_from_u64(self.seed);
-        let draws = if self.antithetic { self.permutations / 2 } else { self.permutations };
-        let mut out = Vec::with_capacity(self.permutations);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(self.0.seed);
+        let draws = if self.0.antithetic { self.0.permutations / 2 } else { self.0.permutations };
+        let mut out = Vec::with_capacity(self.0.permutations);
         for _ in 0..draws {
             let mut order: Vec<usize> = (0..n).collect();
             order.shuffle(&mut rng);
-            if self.antithetic {
+            if self.0.antithetic {
                 out.push(order.iter().rev().copied().collect());
                 out.insert(out.len() - 1, order);
             } else {
@@ -252,7 +207,7 @@ impl ShapleyParams {
 
     /// The player owning each pixel of `[height, width]`: cell `(y·rows/h, x·cols/w)`.
     fn patch_of_pixel(&self, h: usize, w: usize) -> Vec<usize> {
-        let [rows, cols] = self.grid;
+        let [rows, cols] = self.0.grid;
         (0..h * w).map(|i| (i / w * rows / h) * cols + (i % w) * cols / w).collect()
     }
 
@@ -262,7 +217,7 @@ impl ShapleyParams {
         let [_, c, h, w] = image.shape;
         let plane = h * w;
         let mut out = Vec::with_capacity(coalitions.len());
-        for chunk in coalitions.chunks(self.batch_size) {
+        for chunk in coalitions.chunks(self.0.batch_size) {
             let mut data = Vec::with_capacity(chunk.len() * c * plane);
             for present in chunk {
                 for ch in 0..c {
@@ -312,7 +267,7 @@ mod tests {
 
     #[test]
     fn efficiency_is_exact_and_additive_players_get_their_value() {
-        let params = ShapleySampler::params().grid(1, 4).permutations(6).batch_size(5);
+        let params = ShapleyParams::default().baseline(Baseline::Zeros).grid(1, 4).permutations(6).batch_size(5);
         let s = params.explain(&Toy, &toy_image(), 0).unwrap();
         assert!(s.efficiency_gap < EFFICIENCY_TOLERANCE, "gap {}", s.efficiency_gap);
         // Players 1 and 3 only add their pixel: φ = 2 and 4 in every order.
@@ -327,7 +282,7 @@ mod tests {
     #[test]
     fn every_single_order_is_efficient() {
         for seed in 0..5 {
-            let params = ShapleySampler::params().grid(1, 4).permutations(2).seed(seed);
+            let params = ShapleyParams::default().baseline(Baseline::Zeros).grid(1, 4).permutations(2).seed(seed);
             let s = params.explain(&Toy, &toy_image(), 0).unwrap();
             assert!(s.efficiency_gap < EFFICIENCY_TOLERANCE, "seed {seed}: gap {}", s.efficiency_gap);
         }
@@ -338,7 +293,12 @@ mod tests {
         // x0·x2·3 = 9 shared between players 0 and 2: φ0 = 1 + 4.5, φ2 = 3 + 4.5 exactly in
         // expectation; antithetic pairs of a 4-player game cover it well with 400 orders.
         const SAMPLING_TOLERANCE: f64 = 0.6;
-        let s = ShapleySampler::params().grid(1, 4).permutations(400).explain(&Toy, &toy_image(), 0).unwrap();
+        let s = ShapleyParams::default()
+            .baseline(Baseline::Zeros)
+            .grid(1, 4)
+            .permutations(400)
+            .explain(&Toy, &toy_image(), 0)
+            .unwrap();
         assert!(
             (s.values[0] - 5.5).abs() < SAMPLING_TOLERANCE && (s.values[2] - 7.5).abs() < SAMPLING_TOLERANCE,
             "{:?}",
@@ -348,14 +308,14 @@ mod tests {
 
     #[test]
     fn antithetic_orders_come_in_reversed_pairs() {
-        let o = ShapleySampler::params().permutations(4).orders(5);
+        let o = ShapleyParams::default().permutations(4).orders(5);
         assert_eq!(o.len(), 4);
         assert_eq!(o[1], o[0].iter().rev().copied().collect::<Vec<_>>());
     }
 
     #[test]
     fn bad_parameters_are_rejected() {
-        let p = ShapleySampler::params();
+        let p = ShapleyParams::default();
         assert!(p.clone().grid(0, 4).check(32, 32).unwrap_err().to_string().contains("grid"));
         assert!(p.clone().grid(33, 4).check(32, 32).is_err());
         assert!(p.clone().permutations(3).check(32, 32).unwrap_err().to_string().contains("even"));

@@ -40,11 +40,11 @@ impl Pca {
     pub fn fit(x: ArrayView2<f64>, k: usize) -> Result<Pca> {
         let (n, d) = x.dim();
         if n < 2 || k == 0 || k > n.min(d) {
-            return Err(AnalyzeError::InvalidParam {
+            return Err(AnalyzeError::InvalidParam(netlens_fetch::runs::InvalidSetting {
                 name: "components".into(),
                 value: k.to_string(),
                 reason: format!("PCA of {n} samples × {d} features needs 1 ≤ components ≤ {}", n.min(d)),
-            });
+            }));
         }
         let mean = x.mean_axis(Axis(0)).expect("n ≥ 2 rows");
         let centred = &x - &mean;

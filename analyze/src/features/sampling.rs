@@ -22,11 +22,11 @@ pub const DEFAULT_PER_CLASS: usize = 30;
 /// [`AnalyzeError::ClassTooSmall`] when a class has fewer than `per_class` examples.
 pub fn balanced_sample(labels: &[u8], class_names: &[String], per_class: usize, seed: u64) -> Result<Vec<usize>> {
     if per_class < MIN_PER_CLASS {
-        return Err(AnalyzeError::InvalidParam {
+        return Err(AnalyzeError::InvalidParam(netlens_fetch::runs::InvalidSetting {
             name: "per-class".into(),
             value: per_class.to_string(),
             reason: format!("the course needs at least {MIN_PER_CLASS} samples per class"),
-        });
+        }));
     }
     let mut rng = StdRng::seed_from_u64(seed);
     let mut sample = Vec::with_capacity(per_class * class_names.len());

@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use ndarray::{Array2, ArrayView2};
-use netlens_onnx::{TapOutput, TapRole};
-use serde::{Deserialize, Serialize};
+use netlens_onnx::TapOutput;
 
 use super::pca::Pca;
 use super::scores::{KNN_K, knn_accuracy, silhouette};
@@ -14,38 +13,13 @@ use super::tsne::{TsneParams, tsne, tsne_input};
 use crate::error::{AnalyzeError, Result};
 use crate::figures::scatter::{Scatter, write_scatter_svg};
 
-/// An embedding method.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// Principal component analysis ([`Pca`]).
-    Pca,
-    /// t-SNE ([`tsne`]).
-    Tsne,
-}
-
-impl Method {
-    /// `pca` or `tsne`, as in file names and the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Pca => "pca",
-            Method::Tsne => "tsne",
-        }
-    }
-
-    fn title(self) -> &'static str {
-        match self {
-            Method::Pca => "PCA",
-            Method::Tsne => "t-SNE",
-        }
-    }
-}
+pub use netlens_fetch::runs::{EmbeddingMethod, EmbeddingRecord, LayerRecord};
 
 /// Settings of a feature study.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EmbedParams {
     /// Methods to run, in order.
-    pub methods: Vec<Method>,
+    pub methods: Vec<EmbeddingMethod>,
     /// t-SNE settings; `tsne.dims` is also the PCA embedding's dimension (2 or 3).
     pub tsne: TsneParams,
     /// Also write t-SNE's input (`<layer>_tsne_input.npy`, `[n, ≤ 50]` f32), e.g. for benchmarks.
@@ -60,20 +34,20 @@ impl EmbedParams {
     /// that [`TsneParams::check`] rejects.
     pub fn check(&self, n: usize) -> Result<()> {
         if self.methods.is_empty() {
-            return Err(AnalyzeError::InvalidParam {
+            return Err(AnalyzeError::InvalidParam(netlens_fetch::runs::InvalidSetting {
                 name: "methods".into(),
                 value: String::new(),
                 reason: "give pca, tsne or both".into(),
-            });
+            }));
         }
-        if self.methods.contains(&Method::Tsne) {
+        if self.methods.contains(&EmbeddingMethod::Tsne) {
             self.tsne.check(n)
         } else if !(2..=3).contains(&self.tsne.dims) {
-            Err(AnalyzeError::InvalidParam {
+            Err(AnalyzeError::InvalidParam(netlens_fetch::runs::InvalidSetting {
                 name: "dims".into(),
                 value: self.tsne.dims.to_string(),
                 reason: "embeddings are 2-D or 3-D".into(),
-            })
+            }))
         } else {
             Ok(())
         }
@@ -91,54 +65,20 @@ pub struct Sample<'a> {
     pub class_names: &'a [String],
 }
 
-/// One embedding of one layer, with its separation scores.
-#[derive(Clone, Debug, Serialize)]
-pub struct Embedding {
-    /// How it was made.
-    pub method: Method,
-    /// `[n, dims]` coordinates (saved as `.npy`/CSV, not in the JSON).
-    #[serde(skip)]
-    pub points: Array2<f64>,
-    /// Width of the method's input (t-SNE: after PCA to at most 50).
-    pub input_dims: usize,
-    /// Wall-clock time of the method itself, seconds (t-SNE: excluding the PCA to 50).
-    pub seconds: f64,
-    /// Mean silhouette of the classes in the embedding, in `[−1, 1]`.
-    pub silhouette: f64,
-    /// Leave-one-out 5-NN accuracy in the embedding, in `[0, 1]`.
-    pub knn_accuracy: f64,
-    /// PCA only: each component's share of the *total* variance of the layer's features.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub variance_share: Option<Vec<f64>>,
-    /// Files written: figure, `.npy`, CSV.
-    pub files: Vec<PathBuf>,
-}
-
-/// All embeddings of one tapped layer.
-#[derive(Clone, Debug, Serialize)]
+/// One studied layer: its record (as `summary.json` keeps it) and each embedding's points
+/// `[n, dims]`, in the order of `record.embeddings`.
+#[derive(Clone, Debug)]
 pub struct LayerStudy {
-    /// Readable layer name.
-    pub layer: String,
-    /// Original ONNX tensor name.
-    pub tensor: String,
-    /// ONNX op producing it.
-    pub op: String,
-    /// Why the layer was chosen.
-    pub role: TapRole,
-    /// One sample's output shape, e.g. `[6, 28, 28]`.
-    pub sample_shape: Vec<usize>,
-    /// Features per sample (flattened).
-    pub features: usize,
-    /// Leave-one-out 5-NN accuracy in the original feature space, in `[0, 1]`.
-    pub knn_accuracy: f64,
-    /// One per method.
-    pub embeddings: Vec<Embedding>,
+    /// Scores and files.
+    pub record: LayerRecord,
+    /// Coordinates of each embedding (also written as `.npy` and CSV).
+    pub points: Vec<Array2<f64>>,
 }
 
 /// The tapped features as an `[n, features]` matrix.
 pub fn feature_matrix(output: &TapOutput) -> Array2<f64> {
     let width = output.width();
-    let n = if width == 0 { 0 } else { output.data.len() / width };
+    let n = output.data.len().checked_div(width).unwrap_or(0);
     Array2::from_shape_vec((n, width), output.data.iter().map(|&v| v as f64).collect())
         .expect("TapOutput data is [n, width]")
 }
@@ -158,11 +98,11 @@ pub fn study_layer(
     sample: &Sample,
     params: &EmbedParams,
     out_dir: &Path,
-    mut progress: impl FnMut(Method),
+    mut progress: impl FnMut(EmbeddingMethod),
 ) -> Result<LayerStudy> {
     let x = feature_matrix(output);
     params.check(x.nrows())?;
-    let mut study = LayerStudy {
+    let mut record = LayerRecord {
         layer: output.tap.layer.clone(),
         tensor: output.tap.tensor.clone(),
         op: output.tap.op.clone(),
@@ -172,27 +112,35 @@ pub fn study_layer(
         knn_accuracy: knn_accuracy(x.view(), sample.labels, KNN_K),
         embeddings: vec![],
     };
+    let mut all_points = Vec::with_capacity(params.methods.len());
     for &method in &params.methods {
         progress(method);
-        let mut embedding = embed(x.view(), method, params, out_dir, &study.layer)?;
-        embedding.silhouette = silhouette(embedding.points.view(), sample.labels);
-        embedding.knn_accuracy = knn_accuracy(embedding.points.view(), sample.labels, KNN_K);
-        embedding.files = write_embedding(out_dir, &study, &embedding, sample)?;
-        study.embeddings.push(embedding);
+        let (points, mut embedding) = embed(x.view(), method, params, out_dir, &record.layer)?;
+        embedding.silhouette = silhouette(points.view(), sample.labels);
+        embedding.knn_accuracy = knn_accuracy(points.view(), sample.labels, KNN_K);
+        embedding.files = write_embedding(out_dir, &record, &embedding, points.view(), sample)?;
+        record.embeddings.push(embedding);
+        all_points.push(points);
     }
-    Ok(study)
+    Ok(LayerStudy { record, points: all_points })
 }
 
-fn embed(x: ArrayView2<f64>, method: Method, params: &EmbedParams, out_dir: &Path, layer: &str) -> Result<Embedding> {
+fn embed(
+    x: ArrayView2<f64>,
+    method: EmbeddingMethod,
+    params: &EmbedParams,
+    out_dir: &Path,
+    layer: &str,
+) -> Result<(Array2<f64>, EmbeddingRecord)> {
     let dims = params.tsne.dims.min(x.ncols()).min(x.nrows());
     let (points, seconds, input_dims, variance_share) = match method {
-        Method::Pca => {
+        EmbeddingMethod::Pca => {
             let start = Instant::now();
             let pca = Pca::fit(x, dims)?;
             let points = pca.transform(x);
             (points, start.elapsed().as_secs_f64(), x.ncols(), Some(pca.variance_share().to_vec()))
         }
-        Method::Tsne => {
+        EmbeddingMethod::Tsne => {
             let input = tsne_input(x)?;
             if params.save_tsne_input {
                 let data: Vec<f32> = input.iter().map(|&v| v as f32).collect();
@@ -204,28 +152,34 @@ fn embed(x: ArrayView2<f64>, method: Method, params: &EmbedParams, out_dir: &Pat
             (points, start.elapsed().as_secs_f64(), input.ncols(), None)
         }
     };
-    Ok(Embedding {
+    let record = EmbeddingRecord {
         method,
-        points,
         input_dims,
         seconds,
         silhouette: 0.0,
         knn_accuracy: 0.0,
         variance_share,
         files: vec![],
-    })
+    };
+    Ok((points, record))
 }
 
-fn axis_names(embedding: &Embedding) -> Vec<String> {
-    (0..embedding.points.ncols())
-        .map(|i| match (&embedding.variance_share, embedding.method) {
-            (Some(share), _) => format!("PC{} ({:.1}% of variance)", i + 1, share[i] * 100.0),
-            (None, _) => format!("t-SNE {}", i + 1),
+fn axis_names(embedding: &EmbeddingRecord, dims: usize) -> Vec<String> {
+    (0..dims)
+        .map(|i| match &embedding.variance_share {
+            Some(share) => format!("PC{} ({:.1}% of variance)", i + 1, share[i] * 100.0),
+            None => format!("t-SNE {}", i + 1),
         })
         .collect()
 }
 
-fn write_embedding(out_dir: &Path, layer: &LayerStudy, e: &Embedding, sample: &Sample) -> Result<Vec<PathBuf>> {
+fn write_embedding<'a>(
+    out_dir: &Path,
+    layer: &LayerRecord,
+    e: &EmbeddingRecord,
+    points: ArrayView2<'a, f64>,
+    sample: &Sample<'a>,
+) -> Result<Vec<PathBuf>> {
     let stem = format!("{}_{}", file_stem(&layer.layer), e.method.name());
     let (svg, npy, csv) =
         (out_dir.join(format!("{stem}.svg")), out_dir.join(format!("{stem}.npy")), out_dir.join(format!("{stem}.csv")));
@@ -238,16 +192,16 @@ fn write_embedding(out_dir: &Path, layer: &LayerStudy, e: &Embedding, sample: &S
         e.knn_accuracy * 100.0
     );
     let scatter = Scatter {
-        points: e.points.view(),
+        points,
         labels: sample.labels,
         class_names: sample.class_names,
         title,
-        axis_names: axis_names(e),
+        axis_names: axis_names(e, points.ncols()),
     };
     write_scatter_svg(&svg, &scatter)?;
-    let data: Vec<f32> = e.points.iter().map(|&v| v as f32).collect();
-    netlens_fetch::npy::write_f32(&npy, &[e.points.nrows(), e.points.ncols()], &data)?;
-    netlens_fetch::write_atomically(&csv, embedding_csv(e.points.view(), sample).as_bytes())?;
+    let data: Vec<f32> = points.iter().map(|&v| v as f32).collect();
+    netlens_fetch::npy::write_f32(&npy, &[points.nrows(), points.ncols()], &data)?;
+    netlens_fetch::write_atomically(&csv, embedding_csv(points, sample).as_bytes())?;
     Ok(vec![svg, npy, csv])
 }
 
@@ -267,6 +221,7 @@ fn embedding_csv(points: ArrayView2<f64>, sample: &Sample) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use netlens_fetch::runs::LayerRole;
     use netlens_onnx::Tap;
 
     #[test]
@@ -275,29 +230,29 @@ mod tests {
         let n = 40;
         let labels: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
         let data: Vec<f32> = (0..n * 6).map(|k| ((k / 6) % 2) as f32 * 3.0 + ((k * 7) % 5) as f32 * 0.1).collect();
-        let tap = Tap { layer: "fc/1".into(), tensor: "t".into(), op: "Gemm".into(), role: TapRole::FullyConnected };
+        let tap = Tap { layer: "fc/1".into(), tensor: "t".into(), op: "Gemm".into(), role: LayerRole::FullyConnected };
         let output = TapOutput { tap, sample_shape: vec![6], data };
         let indices: Vec<usize> = (100..100 + n).collect();
         let names = vec!["a".to_string(), "b,c".to_string()];
         let sample = Sample { labels: &labels, indices: &indices, class_names: &names };
         let params = EmbedParams {
-            methods: vec![Method::Pca, Method::Tsne],
+            methods: vec![EmbeddingMethod::Pca, EmbeddingMethod::Tsne],
             tsne: TsneParams { perplexity: 5.0, iterations: 250, ..Default::default() },
             save_tsne_input: true,
         };
         let mut seen = vec![];
         let study = study_layer(&output, &sample, &params, dir.path(), |m| seen.push(m)).unwrap();
         assert_eq!(seen, params.methods);
-        assert_eq!(study.features, 6);
-        for e in &study.embeddings {
-            assert_eq!(e.points.dim(), (n, 2));
+        assert_eq!(study.record.features, 6);
+        for (e, points) in study.record.embeddings.iter().zip(&study.points) {
+            assert_eq!(points.dim(), (n, 2));
             assert!(e.files.iter().all(|f| f.exists()), "{:?}", e.files);
         }
         let csv = std::fs::read_to_string(dir.path().join("fc_1_pca.csv")).unwrap();
         assert!(csv.starts_with("index,label,class,x1,x2\n100,0,a,"), "{csv}");
         assert!(csv.lines().nth(2).unwrap().starts_with("101,1,b;c,"));
         assert!(dir.path().join("fc_1_tsne_input.npy").exists());
-        let json = serde_json::to_value(&study).unwrap();
+        let json = serde_json::to_value(&study.record).unwrap();
         assert!(json["embeddings"][0]["variance_share"].as_array().unwrap().len() == 2);
     }
 }

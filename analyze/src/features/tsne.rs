@@ -76,12 +76,12 @@ impl TsneParams {
     /// positive or too large for `n`, fewer than 10 iterations.
     pub fn check(&self, n: usize) -> Result<()> {
         let invalid = |name: &str, value: String, reason: String| {
-            Err(AnalyzeError::InvalidParam { name: name.into(), value, reason })
+            Err(AnalyzeError::InvalidParam(netlens_fetch::runs::InvalidSetting { name: name.into(), value, reason }))
         };
         if !(2..=3).contains(&self.dims) {
             return invalid("dims", self.dims.to_string(), "t-SNE embeds in 2 or 3 dimensions".into());
         }
-        if !(self.perplexity > 0.0) {
+        if !(self.perplexity.is_finite() && self.perplexity > 0.0) {
             return invalid("perplexity", self.perplexity.to_string(), "must be positive".into());
         }
         if (n as f64 - 1.0) < 3.0 * self.perplexity {

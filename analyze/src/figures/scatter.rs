@@ -63,7 +63,7 @@ fn range(points: ArrayView2<f64>, c: usize) -> std::ops::Range<f64> {
 pub fn write_scatter_svg(path: &Path, scatter: &Scatter) -> Result<()> {
     let dims = scatter.points.ncols();
     if !(2..=3).contains(&dims) || scatter.labels.len() != scatter.points.nrows() || scatter.axis_names.len() != dims {
-        return Err(AnalyzeError::InvalidParam {
+        return Err(AnalyzeError::InvalidParam(netlens_fetch::runs::InvalidSetting {
             name: "points".into(),
             value: format!(
                 "{:?} with {} labels and {} axis names",
@@ -72,7 +72,7 @@ pub fn write_scatter_svg(path: &Path, scatter: &Scatter) -> Result<()> {
                 scatter.axis_names.len()
             ),
             reason: "a scatter needs [n, 2] or [n, 3] points, n labels and one name per axis".into(),
-        });
+        }));
     }
     let mut svg = String::new();
     {

@@ -6,9 +6,11 @@ use std::path::Path;
 
 use netlens_onnx::inspect::format_shape;
 
+use netlens_fetch::runs::{History, RunFolder, TrainConfig};
+
 use super::diagram::{DiagramBox, write_diagram_svg};
 use super::doc::{Doc, base, slug};
-use super::inputs::{array, num, read_json, show, text};
+use super::inputs::settings_rows;
 use crate::error::{AnalyzeError, Result};
 
 /// The "Architectures and training" sections of all classifier runs.
@@ -25,19 +27,15 @@ pub(crate) fn sections(doc: &mut Doc, runs: &[&Path]) -> Result<()> {
 }
 
 fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
-    let card_path = run.join("model_card.json");
-    let card = read_json(&card_path)?;
-    let title = text(&card, "title", &card_path)?.to_string();
+    let folder = RunFolder::new(run);
+    let card = folder.card()?;
+    let title = card.title.clone();
     let name = base(run);
     doc.heading(3, &format!("{title} (`{}`)", run.display()));
     architecture(doc, run, &name, &title)?;
-    doc.para(&format!(
-        "**Why this design** (from `{}`): {}",
-        card_path.display(),
-        text(&card, "rationale", &card_path)?
-    ));
-    hyper_parameters(doc, &run.join("config.json"))?;
-    training(doc, run, &name)
+    doc.para(&format!("**Why this design** (from `{}`): {}", folder.model_card().display(), card.rationale));
+    hyper_parameters(doc, &folder.config(), &folder.train_config()?)?;
+    training(doc, run, &name, &folder.history(), &folder.classifier_history()?)
 }
 
 /// Diagram and layer table from `run/model.onnx`.
@@ -117,12 +115,8 @@ fn shape_text(shape: &str) -> String {
     if dims.len() > 1 { dims[1..].join("×") } else { inner.to_string() }
 }
 
-fn hyper_parameters(doc: &mut Doc, path: &Path) -> Result<()> {
-    let config = read_json(path)?;
-    let obj = config
-        .as_object()
-        .ok_or_else(|| AnalyzeError::Parse { path: path.to_path_buf(), reason: "not a JSON object".into() })?;
-    let rows: Vec<Vec<String>> = obj.iter().map(|(k, v)| vec![format!("`{k}`"), show(v)]).collect();
+fn hyper_parameters(doc: &mut Doc, path: &Path, config: &TrainConfig) -> Result<()> {
+    let rows = settings_rows(config, path)?;
     doc.para(&format!(
         "**Hyper-parameters** (from `{}`; optimiser Adam with cosine-decayed learning rate on cross-entropy):",
         path.display()
@@ -132,28 +126,19 @@ fn hyper_parameters(doc: &mut Doc, path: &Path) -> Result<()> {
 }
 
 /// Final and best test accuracy, total training time, and the two curves.
-fn training(doc: &mut Doc, run: &Path, name: &str) -> Result<()> {
-    let path = run.join("history.json");
-    let history = read_json(&path)?;
-    let epochs = array(&history, "epochs", &path)?;
-    let last =
-        epochs.last().ok_or_else(|| AnalyzeError::Parse { path: path.clone(), reason: "no epoch recorded".into() })?;
-    let (mut best, mut best_epoch, mut seconds) = (f64::MIN, 0.0, 0.0);
-    for e in epochs {
-        let acc = num(e, "test_accuracy", &path)?;
-        seconds += num(e, "seconds", &path)?;
-        if acc > best {
-            (best, best_epoch) = (acc, num(e, "epoch", &path)?);
-        }
-    }
+fn training(doc: &mut Doc, run: &Path, name: &str, path: &Path, history: &History) -> Result<()> {
+    let no_epoch = || AnalyzeError::Parse { path: path.to_path_buf(), reason: "no epoch recorded".into() };
+    let last = history.epochs.last().ok_or_else(no_epoch)?;
+    let best = history.best().ok_or_else(no_epoch)?;
+    let (best, best_epoch, seconds) = (best.test_accuracy, best.epoch, history.seconds());
     doc.para(&format!(
         "**Training** (from `{}`): after {} epochs the test accuracy is **{:.4}** (train {:.4}; test loss {:.4}, train loss {:.4}); the best test accuracy was **{best:.4}** at epoch {best_epoch}. Training took {seconds:.1} s.",
         path.display(),
-        num(last, "epoch", &path)?,
-        num(last, "test_accuracy", &path)?,
-        num(last, "train_accuracy", &path)?,
-        num(last, "test_loss", &path)?,
-        num(last, "train_loss", &path)?,
+        last.epoch,
+        last.test_accuracy,
+        last.train_accuracy,
+        last.test_loss,
+        last.train_loss,
     ));
     for (file, what) in
         [("loss.svg", "train and test loss per epoch"), ("accuracy.svg", "train and test accuracy per epoch")]

@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde_json::Value;
+use netlens_fetch::runs::{
+    EXPLANATIONS, ExplainMethod, ExplainSettings, Explanations, ImageExplanation, IntegratedGradients, read_json,
+};
 
 use super::doc::{Doc, slug};
-use super::inputs::{array, num, read_json, show, text};
 use crate::error::Result;
 
 const FIGURES_PER_MODEL: usize = 4;
@@ -49,31 +50,25 @@ pub(crate) fn section(doc: &mut Doc, dirs: &[std::path::PathBuf]) -> Result<()> 
 
 /// One model's figures, table and observations; returns the model path.
 fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
-    let path = dir.join("explanations.json");
-    let json = read_json(&path)?;
-    let model = text(&json, "model", &path)?.to_string();
-    let images = array(&json, "images", &path)?;
+    let path = dir.join(EXPLANATIONS);
+    let json: Explanations = read_json(&path)?;
+    let model = json.model.clone();
+    let images = &json.images;
     doc.heading(3, &format!("Model `{model}`"));
-    let baseline = json
-        .pointer("/baseline/description")
-        .and_then(Value::as_str)
-        .unwrap_or("all zeros (not recorded in this older file)");
     doc.para(&format!(
-        "From `{}`: {} image(s) explained. Baseline image $x'$ — where IG starts, what replaces Shapley's absent patches and the pixels the deletion/insertion curves remove: {baseline}.",
+        "From `{}`: {} image(s) explained. Baseline image $x'$ — where IG starts, what replaces Shapley's absent patches and the pixels the deletion/insertion curves remove: {}.",
         path.display(),
-        images.len()
+        images.len(),
+        json.baseline.description
     ));
-    if let Some(settings) = settings_text(&json) {
+    if let Some(settings) = settings_text(&json.settings) {
         doc.para(&settings);
     }
     if let Some(caution) = untrained_caution(images) {
         doc.para(&caution);
     }
-    let mut rows = vec![];
     let mut means = Means::default();
-    for img in images {
-        rows.push(image_row(img, &path, &mut means)?);
-    }
+    let rows: Vec<Vec<String>> = images.iter().map(|img| image_row(img, &mut means)).collect();
     doc.table(
         &[
             "image",
@@ -87,52 +82,36 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
         ],
         &rows,
     );
-    faithfulness(doc, images, &path, &mut means)?;
+    faithfulness(doc, images, &path, &mut means);
     observations(doc, &means, &path);
     for img in images.iter().take(FIGURES_PER_MODEL) {
-        let name = text(img, "name", &path)?;
-        let src = dir.join(format!("{name}.png"));
+        let src = dir.join(format!("{}.png", img.name));
         if src.exists() {
             let stem = Path::new(&model).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             doc.copy_figure(
                 &src,
-                &format!("explain-{}-{}.png", slug(&stem), slug(name)),
-                &format!("{name}: image and maps"),
+                &format!("explain-{}-{}.png", slug(&stem), slug(&img.name)),
+                &format!("{}: image and maps", img.name),
             )?;
         }
     }
     Ok(model)
 }
 
-/// The settings recorded in `explanations.json` (`settings`), as one sentence.
-fn settings_text(json: &Value) -> Option<String> {
-    let s = json.get("settings")?;
+/// The settings recorded in `explanations.json`, as one sentence.
+fn settings_text(s: &ExplainSettings) -> Option<String> {
     let mut parts = vec![];
-    if let Some(ig) = s.get("integrated_gradients").filter(|v| !v.is_null()) {
+    if let Some(ig) = &s.integrated_gradients {
+        parts.push(format!("IG with {} points ({} rule)", ig.steps, ig.rule.describe()));
+    }
+    if let Some(sh) = &s.shapley {
         parts.push(format!(
-            "IG with {} points ({} rule)",
-            ig.get("steps").map(show).unwrap_or_default(),
-            ig.get("rule").and_then(Value::as_str).unwrap_or("?").replace('_', " ")
+            "Shapley values of a {}×{} grid of patches from {} sampled permutations (seed {})",
+            sh.grid[0], sh.grid[1], sh.permutations, sh.seed
         ));
     }
-    if let Some(sh) = s.get("shapley").filter(|v| !v.is_null()) {
-        let grid = sh
-            .get("grid")
-            .and_then(Value::as_array)
-            .map(|g| g.iter().map(show).collect::<Vec<_>>().join("×"))
-            .unwrap_or_default();
-        parts.push(format!(
-            "Shapley values of a {grid} grid of patches from {} sampled permutations (seed {})",
-            sh.get("permutations").map(show).unwrap_or_default(),
-            sh.get("seed").map(show).unwrap_or_default()
-        ));
-    }
-    if let Some(f) = s.get("faithfulness").filter(|v| !v.is_null()) {
-        parts.push(format!(
-            "deletion/insertion curves of {} steps against {} random orders",
-            f.get("steps").map(show).unwrap_or_default(),
-            f.get("random_draws").map(show).unwrap_or_default()
-        ));
+    if let Some(f) = &s.faithfulness {
+        parts.push(format!("deletion/insertion curves of {} steps against {} random orders", f.steps, f.random_draws));
     }
     (!parts.is_empty()).then(|| format!("Settings: {}.", parts.join("; ")))
 }
@@ -140,18 +119,11 @@ fn settings_text(json: &Value) -> Option<String> {
 /// A warning when the model's predictions are close to uniform (mean top-class softmax
 /// probability below twice chance): an untrained or random-weight network, whose maps say
 /// nothing about a trained one.
-fn untrained_caution(images: &[Value]) -> Option<String> {
-    let tops: Vec<(f64, usize)> = images
-        .iter()
-        .filter_map(|img| {
-            let logits: Vec<f64> = img.get("logits")?.as_array()?.iter().filter_map(Value::as_f64).collect();
-            let m = logits.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let z: f64 = logits.iter().map(|l| (l - m).exp()).sum();
-            (!logits.is_empty()).then(|| (1.0 / z, logits.len()))
-        })
-        .collect();
-    let classes = tops.first()?.1;
-    let mean_top = tops.iter().map(|t| t.0).sum::<f64>() / tops.len() as f64;
+fn untrained_caution(images: &[ImageExplanation]) -> Option<String> {
+    let classes = images.iter().map(|i| i.logits.len()).find(|&n| n > 0)?;
+    let tops: Vec<f64> =
+        images.iter().filter(|i| !i.logits.is_empty()).map(ImageExplanation::top_probability).collect();
+    let mean_top = tops.iter().sum::<f64>() / tops.len() as f64;
     (mean_top < 2.0 / classes as f64).then(|| {
         format!(
             "**Caution:** the mean top-class probability over these images is {mean_top:.4}, close to chance (1/{classes} = {:.4}): the model predicts almost uniformly, as an untrained or random-weight network does, so its maps and curves below say nothing about a trained model of this architecture.",
@@ -182,68 +154,58 @@ fn mean(map: &BTreeMap<String, (f64, usize)>) -> Vec<(String, f64)> {
     map.iter().map(|(k, (s, n))| (k.clone(), s / *n as f64)).collect()
 }
 
-fn image_row(img: &Value, path: &Path, means: &mut Means) -> Result<Vec<String>> {
-    if let Some(map) = img.pointer("/grad_cam/map/data").and_then(Value::as_array) {
+fn image_row(img: &ImageExplanation, means: &mut Means) -> Vec<String> {
+    if let Some(g) = &img.grad_cam {
         means.grad_cam.0 += 1;
-        if map.iter().all(|v| v.as_f64() == Some(0.0)) {
+        if g.map.data.iter().all(|&v| v == 0.0) {
             means.grad_cam.1 += 1;
         }
     }
-    let rho = img.get("rank_correlation");
-    let mut cell = |pair: &str| match rho.and_then(|r| r.get(pair)).and_then(Value::as_f64) {
-        Some(v) => {
-            add(&mut means.rho, pair, v);
-            format!("{v:.3}")
+    let mut cell = |a: ExplainMethod, b: ExplainMethod| {
+        let pair = format!("{}~{}", a.key(), b.key());
+        if !img.rank_correlation.contains_key(&pair) {
+            return "—".to_string();
         }
-        None => "—".into(),
+        match img.rank_correlation(a, b) {
+            Some(v) => {
+                add(&mut means.rho, &pair, v);
+                format!("{v:.3}")
+            }
+            None => "—".into(),
+        }
     };
-    let cells = [cell("grad_cam~integrated_gradients"), cell("grad_cam~shapley"), cell("integrated_gradients~shapley")];
-    let opt = |a: &str, b: &str| {
-        img.get(a).and_then(|m| m.get(b)).and_then(Value::as_f64).map_or("—".into(), |v| format!("{v:.4}"))
-    };
-    let mut row = vec![
-        text(img, "name", path)?.to_string(),
-        img.get("predicted_name").map(show).unwrap_or_default(),
-        img.get("target_name").map(show).unwrap_or_default(),
-    ];
+    use ExplainMethod::{GradCam, IntegratedGradients, Shapley};
+    let cells = [cell(GradCam, IntegratedGradients), cell(GradCam, Shapley), cell(IntegratedGradients, Shapley)];
+    let mut row = vec![img.name.clone(), img.predicted_name.clone(), img.target_name.clone()];
     row.extend(cells);
-    row.push(completeness(img));
-    row.push(opt("shapley", "efficiency_gap"));
-    Ok(row)
+    row.push(img.integrated_gradients.as_ref().map_or("—".into(), completeness));
+    row.push(img.shapley.as_ref().map_or("—".into(), |s| format!("{:.4}", s.efficiency_gap)));
+    row
 }
 
 /// IG's completeness error, absolute and relative to `F(x) − F(x′)` (the part of the logit
 /// change the attributions should add up to).
-fn completeness(img: &Value) -> String {
-    let get = |k: &str| img.pointer(&format!("/integrated_gradients/{k}")).and_then(Value::as_f64);
-    match (get("completeness_error"), get("logit"), get("baseline_logit")) {
-        (Some(e), Some(fx), Some(fb)) if (fx - fb).abs() > 0.0 => {
-            format!("{e:.2e} ({:.1}% of F(x)−F(x′) = {:.3})", 100.0 * e / (fx - fb).abs(), fx - fb)
-        }
-        (Some(e), ..) => format!("{e:.2e}"),
-        _ => "—".into(),
+fn completeness(ig: &IntegratedGradients) -> String {
+    let e = ig.completeness_error;
+    let change = ig.logit as f64 - ig.baseline_logit as f64;
+    match ig.relative_completeness_error() {
+        Some(share) => format!("{e:.2e} ({:.1}% of F(x)−F(x′) = {change:.3})", 100.0 * share),
+        None => format!("{e:.2e}"),
     }
 }
 
 /// Mean deletion and insertion AUC per method (and random) over the images that have them.
-fn faithfulness(doc: &mut Doc, images: &[Value], path: &Path, means: &mut Means) -> Result<()> {
-    for img in images {
-        let Some(di) = img.get("deletion_insertion").and_then(Value::as_object) else { continue };
-        for (method, v) in di {
-            let (d, i) = if method == "random" {
-                (num(v, "deletion_auc", path)?, num(v, "insertion_auc", path)?)
-            } else {
-                (
-                    v.get("deletion").map(|c| num(c, "auc", path)).transpose()?.unwrap_or(f64::NAN),
-                    v.get("insertion").map(|c| num(c, "auc", path)).transpose()?.unwrap_or(f64::NAN),
-                )
-            };
-            add(&mut means.deletion, method, d);
-            add(&mut means.insertion, method, i);
+fn faithfulness(doc: &mut Doc, images: &[ImageExplanation], path: &Path, means: &mut Means) {
+    for di in images.iter().filter_map(|img| img.deletion_insertion.as_ref()) {
+        for (method, curves) in &di.methods {
+            add(&mut means.deletion, method, curves.deletion.auc);
+            add(&mut means.insertion, method, curves.insertion.auc);
         }
+        add(&mut means.deletion, "random", di.random.deletion_auc);
+        add(&mut means.insertion, "random", di.random.insertion_auc);
     }
     if means.deletion.is_empty() {
-        return Ok(());
+        return;
     }
     let ins: BTreeMap<String, f64> = mean(&means.insertion).into_iter().collect();
     let rows: Vec<Vec<String>> = mean(&means.deletion)
@@ -252,7 +214,6 @@ fn faithfulness(doc: &mut Doc, images: &[Value], path: &Path, means: &mut Means)
         .collect();
     doc.para(&format!("Mean deletion and insertion AUC over the images (from `{}`):", path.display()));
     doc.table(&["method", "deletion AUC (lower = better)", "insertion AUC (higher = better)"], &rows);
-    Ok(())
 }
 
 /// Which methods agree (mean ρ) and which are faithful (mean AUCs against random).
@@ -333,13 +294,36 @@ mod tests {
 
     #[test]
     fn a_near_uniform_model_gets_a_caution_and_a_trained_one_none() {
-        let uniform: Vec<Value> = (0..3).map(|_| serde_json::json!({ "logits": vec![0.01; 1000] })).collect();
+        let image = |logits: Vec<f32>| ImageExplanation {
+            name: "x".into(),
+            shape: [1, 1, 1],
+            label: None,
+            label_name: None,
+            predicted: 0,
+            predicted_name: "a".into(),
+            target: 0,
+            target_name: "a".into(),
+            logits,
+            grad_cam: None,
+            integrated_gradients: None,
+            shapley: None,
+            rank_correlation: BTreeMap::new(),
+            deletion_insertion: None,
+        };
+        let uniform: Vec<ImageExplanation> = (0..3).map(|_| image(vec![0.01; 1000])).collect();
         let caution = untrained_caution(&uniform).unwrap();
         assert!(caution.contains("0.0010") && caution.contains("1/1000"), "{caution}");
-        let trained = vec![serde_json::json!({ "logits": [8.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0] })];
+        let trained = vec![image(vec![8.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])];
         assert!(untrained_caution(&trained).is_none());
-        let img = serde_json::json!({ "integrated_gradients": { "completeness_error": 0.3, "logit": 2.0, "baseline_logit": 1.0 } });
-        assert_eq!(completeness(&img), "3.00e-1 (30.0% of F(x)−F(x′) = 1.000)");
+        let ig = IntegratedGradients {
+            target: 0,
+            logit: 2.0,
+            baseline_logit: 1.0,
+            attributions: vec![],
+            shape: [1, 1, 1],
+            completeness_error: 0.3,
+        };
+        assert_eq!(completeness(&ig), "3.00e-1 (30.0% of F(x)−F(x′) = 1.000)");
     }
 
     #[test]

@@ -6,10 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
-use serde_json::Value;
+use netlens_fetch::runs::{FeatureSummary, LayerRecord, read_json};
 
 use super::doc::{Doc, base, slug};
-use super::inputs::{array, num, read_json, show, text};
 use crate::error::{AnalyzeError, Result};
 use crate::features::file_stem;
 use crate::features::scores::{KNN_K, squared_distances};
@@ -20,8 +19,8 @@ pub(crate) fn section(doc: &mut Doc, runs: &[&Path]) -> Result<()> {
     doc.para("PCA projects the centred features on the directions of largest variance; t-SNE (van der Maaten & Hinton 2008, Barnes–Hut) places points so that neighbours in the feature space stay neighbours. Scores: the *silhouette* (Rousseeuw 1987) of the classes in the embedding, in [−1, 1], higher = classes more compact and apart; the leave-one-out *5-NN accuracy* in the original feature space and in the embedding.");
     let mut any = false;
     for run in runs {
-        let dir = run.join("features");
-        if dir.join("summary.json").exists() {
+        let dir = run.join(netlens_fetch::runs::FEATURES_DIR);
+        if dir.join(netlens_fetch::runs::FEATURE_SUMMARY).exists() {
             one_network(doc, &dir, &base(run))?;
             any = true;
         }
@@ -43,32 +42,30 @@ struct LayerScores {
 }
 
 fn one_network(doc: &mut Doc, dir: &Path, name: &str) -> Result<()> {
-    let path = dir.join("summary.json");
-    let summary = read_json(&path)?;
-    let layers =
-        array(&summary, "layers", &path)?.iter().map(|l| layer_scores(l, dir, &path)).collect::<Result<Vec<_>>>()?;
+    let path = dir.join(netlens_fetch::runs::FEATURE_SUMMARY);
+    let summary: FeatureSummary = read_json(&path)?;
+    let layers: Vec<LayerScores> = summary.layers.iter().map(|l| layer_scores(l, dir)).collect();
     doc.heading(3, &format!("Features of `{name}`"));
-    let setting = |k: &str| summary.get(k).map_or("?".into(), show);
     doc.para(&format!(
         "From `{}`: {} test images ({} per class, seed {}), {} layers. t-SNE: {}-D, perplexity {}, {} iterations, {}, on the first {} principal components of layers wider than that. Scores use k = {} neighbours.",
         path.display(),
-        num(&summary, "samples", &path)?,
-        num(&summary, "per_class", &path)?,
-        num(&summary, "seed", &path)?,
+        summary.samples,
+        summary.per_class,
+        summary.seed,
         layers.len(),
-        setting("dims"),
-        setting("perplexity"),
-        setting("iterations"),
-        match crate::features::tsne::theta_for(num(&summary, "samples", &path)? as usize) {
+        summary.dims,
+        summary.perplexity,
+        summary.iterations,
+        match summary.theta.unwrap_or_else(|| crate::features::tsne::theta_for(summary.samples)) {
             0.0 => "exact (θ = 0)".to_string(),
             theta => format!("Barnes–Hut θ = {theta}"),
         },
         crate::features::tsne::TSNE_INPUT_DIMS,
-        setting("knn_k"),
+        summary.knn_k,
     ));
     score_table(doc, &layers);
-    observations(doc, &layers, num(&summary, "samples", &path)? as usize, &path);
-    confusion(doc, dir, &layers, &summary, &path)?;
+    observations(doc, &layers, summary.samples, &path);
+    confusion(doc, dir, &layers, &summary.class_names)?;
     for l in &layers {
         for (method, _, _, fig) in &l.embeddings {
             doc.copy_figure(
@@ -81,21 +78,17 @@ fn one_network(doc: &mut Doc, dir: &Path, name: &str) -> Result<()> {
     Ok(())
 }
 
-fn layer_scores(l: &Value, dir: &Path, path: &Path) -> Result<LayerScores> {
-    let layer = text(l, "layer", path)?.to_string();
-    let mut embeddings = vec![];
-    for e in array(l, "embeddings", path)? {
-        let method = text(e, "method", path)?.to_string();
-        let fig = dir.join(format!("{}_{method}.svg", file_stem(&layer)));
-        embeddings.push((method, num(e, "silhouette", path)?, num(e, "knn_accuracy", path)?, fig));
-    }
-    Ok(LayerScores {
-        op: text(l, "op", path)?.to_string(),
-        features: num(l, "features", path)? as usize,
-        knn: num(l, "knn_accuracy", path)?,
-        layer,
-        embeddings,
-    })
+fn layer_scores(l: &LayerRecord, dir: &Path) -> LayerScores {
+    let embeddings = l
+        .embeddings
+        .iter()
+        .map(|e| {
+            let method = e.method.name().to_string();
+            let fig = dir.join(format!("{}_{method}.svg", file_stem(&l.layer)));
+            (method, e.silhouette, e.knn_accuracy, fig)
+        })
+        .collect();
+    LayerScores { op: l.op.clone(), features: l.features, knn: l.knn_accuracy, layer: l.layer.clone(), embeddings }
 }
 
 fn score_table(doc: &mut Doc, layers: &[LayerScores]) {
@@ -164,7 +157,7 @@ fn observations(doc: &mut Doc, layers: &[LayerScores], samples: usize, path: &Pa
 
 /// The most confused class pairs of the leave-one-out 5-NN in the final layer's t-SNE (or PCA)
 /// embedding, read from its CSV.
-fn confusion(doc: &mut Doc, dir: &Path, layers: &[LayerScores], summary: &Value, path: &Path) -> Result<()> {
+fn confusion(doc: &mut Doc, dir: &Path, layers: &[LayerScores], names: &[String]) -> Result<()> {
     let Some(last) = layers.last() else { return Ok(()) };
     let Some((method, csv)) = ["tsne", "pca"]
         .iter()
@@ -173,15 +166,13 @@ fn confusion(doc: &mut Doc, dir: &Path, layers: &[LayerScores], summary: &Value,
     else {
         return Ok(());
     };
-    let names: Vec<String> =
-        array(summary, "class_names", path)?.iter().map(|v| v.as_str().unwrap_or("?").to_string()).collect();
     let (points, labels) = read_embedding_csv(&csv)?;
     let pairs = confused_pairs(&points, &labels);
     let total: usize = pairs.iter().map(|p| p.2).sum();
     let top: Vec<String> = pairs
         .iter()
         .take(3)
-        .map(|(a, b, n)| format!("{} ↔ {} ({n})", class_name(&names, *a), class_name(&names, *b)))
+        .map(|(a, b, n)| format!("{} ↔ {} ({n})", class_name(names, *a), class_name(names, *b)))
         .collect();
     if top.is_empty() {
         doc.para(&format!("**Observation** (leave-one-out {KNN_K}-NN in the {method} embedding of `{}`, `{}`): no test image is misclassified; no classes overlap.", last.layer, csv.display()));
@@ -285,7 +276,7 @@ mod tests {
         // Class 0 at x≈0, class 1 at x≈10, and one class-2 point inside class 0.
         let mut xs = vec![0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 10.0, 10.1, 10.2, 10.3, 10.4, 10.5, 0.25];
         let labels = vec![0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 2];
-        let points = Array2::from_shape_vec((13, 1), xs.drain(..).collect()).unwrap();
+        let points = Array2::from_shape_vec((13, 1), std::mem::take(&mut xs)).unwrap();
         assert_eq!(confused_pairs(&points, &labels), vec![(0, 2, 1)]);
     }
 }

@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
+use netlens_fetch::runs::{EXPLANATIONS, Explanations, RunFolder, read_json};
+
 use super::doc::Doc;
-use super::inputs::{array, num, read_json, show};
 use super::{ReportMeta, RunKind};
 use crate::error::Result;
 
@@ -43,29 +44,27 @@ pub(crate) fn section(doc: &mut Doc, runs: &[(PathBuf, RunKind)], meta: &ReportM
 
 fn run_row(dir: &Path, kind: RunKind) -> Result<Vec<String>> {
     let name = format!("`{}`", dir.display());
-    if kind == RunKind::Explanations {
-        // Shapley orders and random deletion orders are the seeded parts of an explanation.
-        let json = read_json(&dir.join("explanations.json"))?;
-        let seed = ["/settings/shapley/seed", "/settings/faithfulness/seed"]
-            .iter()
-            .find_map(|p| json.pointer(p))
-            .map_or("—".into(), show);
-        return Ok(vec![
-            name,
-            "explanations".into(),
-            seed,
-            "CPU (burn flex for gradients, tract for forward passes)".into(),
-            "—".into(),
-            "—".into(),
-        ]);
-    }
-    let cpath = dir.join("config.json");
-    let config = read_json(&cpath)?;
-    let hpath = dir.join("history.json");
-    let history = read_json(&hpath)?;
-    let epochs = array(&history, "epochs", &hpath)?;
-    let seconds: f64 = epochs.iter().map(|e| num(e, "seconds", &hpath)).sum::<Result<f64>>()?;
-    let field = |k: &str| config.get(k).map(show).unwrap_or_else(|| "—".into());
-    let kind = if kind == RunKind::Vae { "VAE".to_string() } else { field("architecture") };
-    Ok(vec![name, kind, field("seed"), field("device"), epochs.len().to_string(), format!("{seconds:.1}")])
+    let folder = RunFolder::new(dir);
+    Ok(match kind {
+        RunKind::Explanations => {
+            // Shapley orders and random deletion orders are the seeded parts of an explanation.
+            let json: Explanations = read_json(&folder.file(EXPLANATIONS))?;
+            let seed = json.settings.seed().map_or("—".into(), |s| s.to_string());
+            let device = "CPU (burn flex for gradients, tract for forward passes)".to_string();
+            vec![name, "explanations".into(), seed, device, "—".into(), "—".into()]
+        }
+        RunKind::Vae => {
+            let (config, history) = (folder.vae_config()?, folder.vae_history()?);
+            let epochs = history.epochs.len().to_string();
+            let seconds = format!("{:.1}", history.seconds());
+            vec![name, "VAE".into(), config.seed.to_string(), config.device.to_string(), epochs, seconds]
+        }
+        RunKind::Classifier => {
+            let (config, history) = (folder.train_config()?, folder.classifier_history()?);
+            let epochs = history.epochs.len().to_string();
+            let seconds = format!("{:.1}", history.seconds());
+            let arch = config.architecture.to_string();
+            vec![name, arch, config.seed.to_string(), config.device.to_string(), epochs, seconds]
+        }
+    })
 }

@@ -4,9 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
+use netlens_fetch::runs::{Interpolations, ModelCard, RunFolder, VaeHistory, VaeTrainConfig, read_json};
+
 use super::diagram::{DiagramBox, write_diagram_svg};
 use super::doc::{Doc, base, slug};
-use super::inputs::{array, missing, num, read_json, show, text};
+use super::inputs::settings_rows;
 use crate::error::{AnalyzeError, Result};
 
 /// The "VAE" section.
@@ -24,19 +26,16 @@ pub(crate) fn section(doc: &mut Doc, runs: &[&Path]) -> Result<()> {
 
 fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
     let name = base(run);
-    let card_path = run.join("model_card.json");
-    let card = read_json(&card_path)?;
-    let title = text(&card, "title", &card_path)?.to_string();
+    let folder = RunFolder::new(run);
+    let card_path = folder.model_card();
+    let card = folder.card()?;
+    let title = card.title.clone();
     doc.heading(3, &format!("{title} (`{}`)", run.display()));
     diagram(doc, &card, &card_path, &name, &title)?;
-    doc.para(&format!(
-        "**How it is built and trained** (from `{}`): {}",
-        card_path.display(),
-        text(&card, "rationale", &card_path)?
-    ));
+    doc.para(&format!("**How it is built and trained** (from `{}`): {}", card_path.display(), card.rationale));
     doc.para("Loss per image: $\\mathcal{L}(x) = \\lVert x - \\hat x \\rVert^2 + \\beta\\thinspace\\mathrm{KL}\\big(q(z\\mid x)\\thinspace\\Vert\\thinspace\\mathcal{N}(0, I)\\big)$ with $q(z\\mid x) = \\mathcal{N}(\\mu(x), \\operatorname{diag}\\sigma^2(x))$, $\\mathrm{KL} = -\\tfrac12 \\sum_j (1 + \\log\\sigma_j^2 - \\mu_j^2 - \\sigma_j^2)$, $\\hat x$ the decoding of $z = \\mu + \\sigma \\odot \\varepsilon$, $\\varepsilon \\sim \\mathcal{N}(0, I)$ (Kingma & Welling 2014); $\\beta$ and the reconstruction term are in the table below.");
-    config_table(doc, &run.join("config.json"))?;
-    history(doc, &run.join("history.json"))?;
+    config_table(doc, &folder.config(), &folder.vae_config()?)?;
+    history(doc, &folder.history(), &folder.vae_history()?)?;
     for (file, what) in [
         ("loss.svg", "training and held-out loss"),
         ("loss_terms.svg", "reconstruction and KL terms"),
@@ -52,20 +51,17 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
     interpolations(doc, run, &name)
 }
 
-fn diagram(doc: &mut Doc, card: &serde_json::Value, path: &Path, name: &str, title: &str) -> Result<()> {
-    let boxes = array(card, "layers", path)?
+fn diagram(doc: &mut Doc, card: &ModelCard, path: &Path, name: &str, title: &str) -> Result<()> {
+    let boxes: Vec<DiagramBox> = card
+        .layers
         .iter()
-        .map(|l| {
-            let dims: Vec<String> = array(l, "output", path)?.iter().map(show).collect();
-            let beside_previous = l.get("beside_previous").and_then(serde_json::Value::as_bool).unwrap_or(false);
-            Ok(DiagramBox {
-                name: text(l, "name", path)?.to_string(),
-                op: text(l, "op", path)?.to_string(),
-                size: dims.join("×"),
-                beside_previous,
-            })
+        .map(|l| DiagramBox {
+            name: l.name.clone(),
+            op: l.op.clone(),
+            size: l.output.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("×"),
+            beside_previous: l.beside_previous,
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect();
     let fig = format!("{}-architecture.svg", slug(name));
     write_diagram_svg(
         &format!("{title}: encoder and decoder layers with output sizes"),
@@ -81,31 +77,27 @@ fn diagram(doc: &mut Doc, card: &serde_json::Value, path: &Path, name: &str, tit
     Ok(())
 }
 
-fn config_table(doc: &mut Doc, path: &Path) -> Result<()> {
-    let config = read_json(path)?;
-    let obj = config.as_object().ok_or_else(|| missing(path, "(root)", "an object"))?;
-    let rows: Vec<Vec<String>> = obj.iter().map(|(k, v)| vec![format!("`{k}`"), show(v)]).collect();
+fn config_table(doc: &mut Doc, path: &Path, config: &VaeTrainConfig) -> Result<()> {
     doc.para(&format!("**Hyper-parameters** (from `{}`):", path.display()));
-    doc.table(&["setting", "value"], &rows);
+    doc.table(&["setting", "value"], &settings_rows(config, path)?);
     Ok(())
 }
 
-fn history(doc: &mut Doc, path: &Path) -> Result<()> {
-    let h = read_json(path)?;
-    let epochs = array(&h, "epochs", path)?;
-    let last = epochs
+fn history(doc: &mut Doc, path: &Path, h: &VaeHistory) -> Result<()> {
+    let last = h
+        .epochs
         .last()
         .ok_or_else(|| AnalyzeError::Parse { path: path.to_path_buf(), reason: "no epoch recorded".into() })?;
-    let seconds: f64 = epochs.iter().map(|e| num(e, "seconds", path)).sum::<Result<f64>>()?;
+    let seconds = h.seconds();
     doc.para(&format!(
         "**Training** (from `{}`): after {} epochs the held-out reconstruction term is {:.2} and the KL term {:.2} per image (train: {:.2} and {:.2}); the held-out mean squared error per pixel is **{:.4}**. Training took {seconds:.1} s.",
         path.display(),
-        num(last, "epoch", path)?,
-        num(last, "heldout_reconstruction", path)?,
-        num(last, "heldout_kl", path)?,
-        num(last, "train_reconstruction", path)?,
-        num(last, "train_kl", path)?,
-        num(last, "heldout_mse", path)?,
+        last.epoch,
+        last.heldout_reconstruction,
+        last.heldout_kl,
+        last.train_reconstruction,
+        last.train_kl,
+        last.heldout_mse,
     ));
     Ok(())
 }
@@ -114,7 +106,7 @@ fn history(doc: &mut Doc, path: &Path) -> Result<()> {
 /// (ends and α values, written by `netlens run`) when present.
 fn interpolations(doc: &mut Doc, run: &Path, name: &str) -> Result<()> {
     let mut strips: Vec<PathBuf> = vec![];
-    for dir in [run.to_path_buf(), run.join("interp")] {
+    for dir in [run.to_path_buf(), run.join(netlens_fetch::runs::INTERP_DIR)] {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         strips.extend(entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| {
             let f = base(p);
@@ -140,27 +132,15 @@ fn interpolations(doc: &mut Doc, run: &Path, name: &str) -> Result<()> {
 /// "α = 0.2, 0.4 … (from FILE)" from `interpolation.json` next to the strip, or the number of
 /// intermediate faces from the strip's `.npy` header.
 fn alphas_of(strip: &Path, stem: &str) -> Result<String> {
-    let json = strip.with_file_name("interpolation.json");
+    let json = strip.with_file_name(netlens_fetch::runs::INTERPOLATIONS);
     if json.exists() {
-        let v = read_json(&json)?;
-        if let Some(a) = v.get(stem).and_then(|s| s.get("alphas")).and_then(|a| a.as_array()) {
-            let list: Vec<String> = a.iter().map(show).collect();
+        let record: Interpolations = read_json(&json)?;
+        if let Some(i) = record.0.get(stem) {
+            let list: Vec<String> = i.alphas.iter().map(|a| a.to_string()).collect();
             return Ok(format!("α = {} (from `{}`).", list.join(", "), json.display()));
         }
     }
     let npy = strip.with_extension("npy");
-    let rows = npy_rows(&npy)?;
+    let rows = netlens_fetch::npy::read_f32(&npy, "(2 + alphas, 3, H, W)")?.shape[0];
     Ok(format!("{} intermediate faces (from the shape of `{}`).", rows.saturating_sub(2), npy.display()))
-}
-
-/// The first dimension of a `.npy` file's shape.
-fn npy_rows(path: &Path) -> Result<usize> {
-    let bytes = std::fs::read(path).map_err(|source| AnalyzeError::Io { path: path.to_path_buf(), source })?;
-    let header = String::from_utf8_lossy(&bytes[..bytes.len().min(256)]).into_owned();
-    header
-        .split("'shape': (")
-        .nth(1)
-        .and_then(|s| s.split(',').next())
-        .and_then(|s| s.trim().trim_end_matches(')').parse().ok())
-        .ok_or_else(|| AnalyzeError::Parse { path: path.to_path_buf(), reason: "no shape in the .npy header".into() })
 }

@@ -102,7 +102,7 @@ pub fn strip(title: &str, columns: &[StripColumn]) -> RgbImage {
     for (j, col) in columns.iter().enumerate() {
         let (x, y) = (GAP + j * cw, 2 * LINE + GAP);
         text(&mut canvas, &col.label, x, LINE + 2, cw);
-        if col.faces.len() == 1 || s % 2 != 0 {
+        if col.faces.len() == 1 || !s.is_multiple_of(2) {
             blit(&mut canvas, &col.faces, 0, x, y, s);
         } else {
             for k in 0..col.faces.len().min(4) {

@@ -14,9 +14,10 @@ mod spec;
 use std::path::{Path, PathBuf};
 
 use netlens_fetch::Images;
+use netlens_fetch::runs::{Interpolations, RunFolder, write_json};
 use rand::{Rng, SeedableRng};
 
-pub use curves::{VaeEpochRecord, VaeRunHistory, write_vae_curves};
+pub use curves::write_vae_curves;
 pub use figures::{StripColumn, face_grid, reconstruction_grid, strip};
 pub use onnx::{Latents, VaeModels};
 pub use spec::{Groups, LatentSpec};
@@ -27,23 +28,130 @@ use crate::explain::figure::write_png;
 /// The course's interpolation weights α.
 pub const DEFAULT_ALPHAS: [f64; 4] = [0.2, 0.4, 0.6, 0.8];
 
+/// Held-out faces shown in `reconstructions.png`.
+pub const RECONSTRUCTIONS_SHOWN: usize = 16;
+/// Samples shown in `samples.png`.
+pub const SAMPLES_SHOWN: usize = 32;
+
+/// Mean squared error per pixel value between two image batches of the same shape.
+fn mse(a: &Images, b: &Images) -> f64 {
+    a.data.iter().zip(&b.data).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>() / a.data.len().max(1) as f64
+}
+
 /// Writes `path`: `inputs` (`[N, 3, H, W]` in `[0, 1]`) in rows of `cols` above their
-/// reconstructions decoded from μ; returns the reconstructions' mean squared error per pixel
-/// value.
+/// reconstructions `recon` (same shape); returns the reconstructions' mean squared error per
+/// pixel value.
 ///
 /// # Errors
-/// The errors of [`VaeModels::encode`] and [`VaeModels::decode`], and I/O errors naming `path`.
-pub fn write_reconstructions(models: &VaeModels, inputs: &Images, cols: usize, path: &Path) -> Result<f64> {
-    let recon = models.decode(&models.encode(inputs)?.mu)?;
-    let mse = inputs.data.iter().zip(&recon.data).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>()
-        / inputs.data.len().max(1) as f64;
+/// I/O errors naming `path`.
+pub fn write_reconstructions(inputs: &Images, recon: &Images, cols: usize, path: &Path) -> Result<f64> {
+    let mse = mse(inputs, recon);
     let title = format!(
         "{} HELD-OUT FACES (INPUT) AND RECONSTRUCTIONS FROM MU (OUTPUT), MSE PER PIXEL OF THESE {}: {mse:.4}",
         inputs.len(),
         inputs.len()
     );
-    write_png(path, &reconstruction_grid(&title, inputs, &recon, cols))?;
+    write_png(path, &reconstruction_grid(&title, inputs, recon, cols))?;
     Ok(mse)
+}
+
+/// What [`write_run_figures`] measured on the exported ONNX graphs.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct OnnxCheck {
+    /// Mean squared error per pixel value of the ONNX reconstructions (from μ) of all held-out
+    /// faces.
+    pub heldout_mse: f64,
+    /// Largest |ONNX − burn| between those reconstructions and burn's
+    /// (`heldout_reconstructions.npy`).
+    pub max_abs_diff: f32,
+}
+
+/// The figures of a trained VAE run, from its ONNX files: `reconstructions.png` (the first
+/// [`RECONSTRUCTIONS_SHOWN`] held-out faces of `split.json` above their reconstructions),
+/// `samples.png` ([`SAMPLES_SHOWN`] faces from z ~ N(0, I), the run's seed), `loss.svg` and
+/// `loss_terms.svg`. `images` are the run's training data (`[N, 3, H, W]` in `[0, 1]`).
+///
+/// # Errors
+/// Files of the run that are missing or of another form (each named), held-out indices past
+/// the end of `images`, and the errors of [`VaeModels`].
+pub fn write_run_figures(run: &RunFolder, images: &Images) -> Result<OnnxCheck> {
+    let models = VaeModels::load(&run.encoder(), &run.decoder())?;
+    let config = run.vae_config()?;
+    let split = run.holdout_split()?;
+    if let Some(&bad) = split.heldout.iter().find(|&&i| i >= images.len()) {
+        return Err(AnalyzeError::IndexOutOfRange {
+            index: bad,
+            count: images.len(),
+            what: format!("the faces {} holds out", run.split().display()),
+        });
+    }
+    let heldout = images.select(&split.heldout);
+    let recon = models.decode(&models.encode(&heldout)?.mu)?;
+    let shown: Vec<usize> = (0..heldout.len().min(RECONSTRUCTIONS_SHOWN)).collect();
+    write_reconstructions(&heldout.select(&shown), &recon.select(&shown), 8, &run.file("reconstructions.png"))?;
+    let burn = netlens_fetch::npy::read_f32(&run.heldout_reconstructions(), "(N, 3, H, W)")?;
+    if burn.data.len() != recon.data.len() {
+        return Err(AnalyzeError::ShapeMismatch {
+            what: run.heldout_reconstructions().display().to_string(),
+            expected: format!(
+                "{} values, the reconstructions of the {} held-out faces",
+                recon.data.len(),
+                heldout.len()
+            ),
+            found: format!("{} values", burn.data.len()),
+        });
+    }
+    let max_abs_diff = recon.data.iter().zip(&burn.data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    write_samples(&models, SAMPLES_SHOWN, config.seed, &run.file("samples.png"))?;
+    write_vae_curves(&run.vae_history()?, run.root())?;
+    Ok(OnnxCheck { heldout_mse: mse(&heldout, &recon), max_abs_diff })
+}
+
+/// The strips `netlens run` draws: with `groups` (female/male, older/younger), their mean
+/// latents and their medoids; without, between faces 0 and 1.
+pub fn default_pairs(groups: Option<&Groups>) -> Vec<(LatentSpec, LatentSpec)> {
+    let pairs: &[(&str, &str)] = if groups.is_some() {
+        // Group means decode to near-average faces; medoids are real members of each group.
+        &[
+            ("female", "male"),
+            ("older", "younger"),
+            ("female:medoid", "male:medoid"),
+            ("older:medoid", "younger:medoid"),
+        ]
+    } else {
+        &[("0", "1")]
+    };
+    pairs
+        .iter()
+        .map(|(a, b)| (a.parse().expect("built-in specs parse"), b.parse().expect("built-in specs parse")))
+        .collect()
+}
+
+/// Draws one interpolation strip per pair into `run/interp/` and records their ends and
+/// weights in `interp/interpolation.json`.
+///
+/// # Errors
+/// As [`Interpolation::run`], and I/O errors naming the file.
+pub fn write_run_interpolations(
+    run: &RunFolder,
+    images: &Images,
+    what: &str,
+    groups: Option<&Groups>,
+    pairs: &[(LatentSpec, LatentSpec)],
+    alphas: &[f64],
+) -> Result<Interpolations> {
+    let models = VaeModels::load(&run.encoder(), &run.decoder())?;
+    let out = run.interp_dir();
+    let mut record = Interpolations::default();
+    for (a, b) in pairs {
+        let spec = Interpolation { a: a.clone(), b: b.clone(), alphas: alphas.to_vec() };
+        let written = spec.run(&models, images, what, groups, &out)?;
+        let stem = written.png.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let ends = netlens_fetch::runs::Interpolation { a: a.to_string(), b: b.to_string(), alphas: alphas.to_vec() };
+        record.0.insert(stem, ends);
+    }
+    write_json(&out.join(netlens_fetch::runs::INTERPOLATIONS), &record)?;
+    Ok(record)
 }
 
 /// Writes `path`: `n` faces decoded from z ~ N(0, I) drawn with `seed`, in rows of 8.
@@ -94,10 +202,12 @@ impl Interpolation {
     /// # Errors
     /// [`AnalyzeError::InvalidParam`] for no weights or one outside (0, 1).
     pub fn check(&self) -> Result<()> {
-        let bad = |value: String, reason: &str| AnalyzeError::InvalidParam {
-            name: "alphas".into(),
-            value,
-            reason: reason.into(),
+        let bad = |value: String, reason: &str| {
+            AnalyzeError::InvalidParam(netlens_fetch::runs::InvalidSetting {
+                name: "alphas".into(),
+                value,
+                reason: reason.into(),
+            })
         };
         if self.alphas.is_empty() {
             return Err(bad(String::new(), "needs at least one weight"));

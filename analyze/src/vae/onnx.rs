@@ -1,27 +1,20 @@
-//! The exported VAE encoder and decoder, run with tract.
+//! The exported VAE encoder and decoder, run with tract ([`TractModel`]).
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
 use netlens_fetch::Images;
-use tract_onnx::prelude::tract_data::internal::DimLike;
-use tract_onnx::prelude::*;
+use netlens_onnx::{BatchAxis, TractModel};
 
 use crate::error::{AnalyzeError, Result};
 
 /// Rows per tract run. tract 0.23 cannot optimise burn-onnx's `Resize` (sizes given for the
 /// spatial axes only) with a symbolic batch ("Undetermined symbol in expression: batch"), so
-/// both graphs are optimised for this fixed batch and a short last batch is padded with zeros.
+/// both graphs are planned for this fixed batch ([`BatchAxis::Fixed`]).
 const BATCH: usize = 32;
 
-type Plan = Arc<TypedRunnableModel>;
-
-/// One graph, optimised for [`BATCH`] rows.
+/// One graph, planned for [`BATCH`] rows, with its input and output sizes after the batch axis.
 struct Graph {
-    plan: Plan,
-    path: PathBuf,
-    /// Dimensions of the input after the batch axis.
-    input: Vec<usize>,
+    model: TractModel,
     /// Dimensions of each output after the batch axis.
     outputs: Vec<Vec<usize>>,
 }
@@ -32,38 +25,19 @@ impl Graph {
             let source = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
             return Err(AnalyzeError::Io { path: path.into(), source });
         }
-        let fail = |e: TractError| tract_error(path, e);
-        let typed = tract_onnx::onnx().model_for_path(path).and_then(|m| m.into_typed()).map_err(fail)?;
-        let input = fixed_dims(path, &typed.input_fact(0), "input")?;
-        let mut model = tract_onnx::onnx().model_for_path(path).map_err(fail)?;
-        let shape: Vec<usize> = std::iter::once(BATCH).chain(input.iter().copied()).collect();
-        model.set_input_fact(0, f32::fact(&shape).into()).map_err(fail)?;
-        let optimized = model.into_optimized().map_err(fail)?;
-        let count = optimized.output_outlets().map_err(fail)?.len();
-        let outputs =
-            (0..count).map(|i| fixed_dims(path, &optimized.output_fact(i), "output")).collect::<Result<_>>()?;
-        Ok(Graph { plan: optimized.into_runnable().map_err(fail)?, path: path.into(), input, outputs })
+        let model = TractModel::load(path, BatchAxis::Fixed(BATCH))?;
+        let outputs = model.output_dims()?;
+        Ok(Graph { model, outputs })
     }
 
-    /// Runs `n` rows of `x` (row-major, each of the input's non-batch size) in batches; returns
-    /// each output's `n` rows, row-major.
+    fn input(&self) -> &[usize] {
+        self.model.input_dims()
+    }
+
+    /// Runs `n` rows of `x` (row-major, each of the input's non-batch size); returns each
+    /// output's `n` rows, row-major.
     fn run(&self, x: &[f32], n: usize) -> Result<Vec<Vec<f32>>> {
-        let row: usize = self.input.iter().product();
-        let mut outs: Vec<Vec<f32>> = vec![Vec::new(); self.outputs.len()];
-        let shape: Vec<usize> = std::iter::once(BATCH).chain(self.input.iter().copied()).collect();
-        for start in (0..n).step_by(BATCH) {
-            let k = BATCH.min(n - start);
-            let mut chunk = x[start * row..(start + k) * row].to_vec();
-            chunk.resize(BATCH * row, 0.0);
-            let input =
-                tract_ndarray::ArrayD::from_shape_vec(shape.as_slice(), chunk).expect("chunk length matches the shape");
-            let result = self.plan.run(tvec!(Tensor::from(input).into())).map_err(|e| tract_error(&self.path, e))?;
-            for ((out, value), dims) in outs.iter_mut().zip(&result).zip(&self.outputs) {
-                let view = value.to_plain_array_view::<f32>().map_err(|e| tract_error(&self.path, e))?;
-                out.extend(view.iter().take(k * dims.iter().product::<usize>()).copied());
-            }
-        }
-        Ok(outs)
+        Ok(self.model.run(x, n)?.into_iter().map(|t| t.data).collect())
     }
 }
 
@@ -106,7 +80,7 @@ impl VaeModels {
     /// encoder gives.
     pub fn load(encoder_path: &Path, decoder_path: &Path) -> Result<VaeModels> {
         let (encoder, decoder) = (Graph::load(encoder_path)?, Graph::load(decoder_path)?);
-        let image = encoder.input.clone();
+        let image = encoder.input().to_vec();
         let outputs = encoder.outputs.len();
         if image.len() != 3 || image[0] != 3 || outputs != 2 || encoder.outputs.iter().any(|o| o.len() != 1) {
             return Err(AnalyzeError::ShapeMismatch {
@@ -116,12 +90,12 @@ impl VaeModels {
             });
         }
         let latent = encoder.outputs[0][0];
-        if decoder.input != [latent] {
+        if decoder.input() != [latent] {
             return Err(AnalyzeError::LatentMismatch {
                 encoder_path: encoder_path.into(),
                 encoder: latent,
                 decoder_path: decoder_path.into(),
-                decoder: decoder.input.iter().product(),
+                decoder: decoder.input().iter().product(),
             });
         }
         if decoder.outputs.first() != Some(&image) {
@@ -179,7 +153,7 @@ impl VaeModels {
     /// [`AnalyzeError::ShapeMismatch`] when `z.len()` is not a multiple of the latent size,
     /// [`AnalyzeError::Tract`] when the run fails.
     pub fn decode(&self, z: &[f32]) -> Result<Images> {
-        if z.is_empty() || z.len() % self.latent != 0 {
+        if z.is_empty() || !z.len().is_multiple_of(self.latent) {
             return Err(AnalyzeError::ShapeMismatch {
                 what: "latents to decode".into(),
                 expected: format!("a non-empty multiple of the latent size {}", self.latent),
@@ -191,22 +165,6 @@ impl VaeModels {
         let [c, h, w] = self.image_shape;
         Ok(Images { data, shape: [total, c, h, w] })
     }
-}
-
-fn tract_error(path: &Path, e: impl std::fmt::Display) -> AnalyzeError {
-    AnalyzeError::Tract { path: path.into(), reason: format!("{e:#}") }
-}
-
-/// The dimensions after the batch axis of a fact, which must all be known.
-fn fixed_dims(path: &Path, fact: &TractResult<&TypedFact>, what: &str) -> Result<Vec<usize>> {
-    let fact = fact.as_ref().map_err(|e| tract_error(path, e))?;
-    fact.shape
-        .iter()
-        .skip(1)
-        .map(|d| {
-            d.to_usize().map_err(|_| tract_error(path, format!("{what} has a non-fixed dimension in {:?}", fact.shape)))
-        })
-        .collect()
 }
 
 fn join(dims: &[usize]) -> String {

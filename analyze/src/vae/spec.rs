@@ -126,11 +126,11 @@ impl LatentSpec {
             LatentSpec::Group(g) | LatentSpec::Medoid(g) => match groups {
                 Some(groups) => groups.get(g)?.to_vec(),
                 None => {
-                    return Err(AnalyzeError::InvalidParam {
+                    return Err(AnalyzeError::InvalidParam(netlens_fetch::runs::InvalidSetting {
                         name: "spec".into(),
                         value: g.clone(),
                         reason: "is a group name, but no groups file was given (--groups FILE)".into(),
-                    });
+                    }));
                 }
             },
         };

@@ -74,11 +74,13 @@ pub(crate) fn align(original: &[NodeProto], data_inputs: &[String], graph: &Onnx
             map.node_from_ir.insert(ir.name().to_string(), (display_name(p), p.op_type.clone()));
             let mut outputs: Vec<&str> = p.output.iter().map(String::as_str).collect();
             // MatMul + Add fused into Linear: the Linear's output is the Add's.
-            if p.op_type == "MatMul" && ir_type == "Linear" && ir.inputs().len() == 3 {
-                if let Some(add) = original.get(j).filter(|n| n.op_type == "Add") {
-                    outputs = add.output.iter().map(String::as_str).collect();
-                    j += 1;
-                }
+            if p.op_type == "MatMul"
+                && ir_type == "Linear"
+                && ir.inputs().len() == 3
+                && let Some(add) = original.get(j).filter(|n| n.op_type == "Add")
+            {
+                outputs = add.output.iter().map(String::as_str).collect();
+                j += 1;
             }
             for (o, arg) in outputs.iter().zip(ir.outputs()) {
                 if !o.is_empty() {

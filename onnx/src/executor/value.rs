@@ -16,6 +16,8 @@ pub(crate) type Phys = Tensor<MAX_RANK>;
 
 /// One value flowing along a graph edge.
 #[derive(Clone, Debug)]
+// Values live for one forward pass; boxing the tensor would allocate per node for nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Value {
     /// A float tensor on the autodiff device and its logical shape.
     Float { tensor: Phys, shape: Vec<usize> },

@@ -65,7 +65,7 @@ fn resolve_shape(ctx: &Ctx, input: &[usize], target: &[i64]) -> Result<Vec<usize
     }
     let known: usize = out.iter().product();
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(ctx.err(format!("cannot reshape {input:?} to {target:?}")));
         }
         out[i] = total / known;

@@ -37,7 +37,7 @@ impl ConvBnRelu {
     }
 }
 
-/// The CNN; see [`card`] for the layer list.
+/// The CNN; see [`crate::models::card`] for the layer list.
 #[derive(Module, Debug)]
 pub struct Cnn {
     block1: ConvBnRelu,

@@ -50,7 +50,7 @@ mod tests {
         let device = Device::flex();
         for upsample in [super::super::Upsample::Nearest, super::super::Upsample::Bilinear] {
             let config = VaeConfig { latent: 8, image_size: 32, upsample };
-            let vae = config.init(&device);
+            let vae = super::super::Vae::new(&config, &device).unwrap();
             let (encoder, decoder) = export_vae(&vae, &config, &device).unwrap();
             assert!(!encoder.is_empty() && !decoder.is_empty());
         }

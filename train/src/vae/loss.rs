@@ -4,18 +4,8 @@
 
 use burn::tensor::activation::relu;
 use burn::tensor::{Tensor, TensorData};
-use serde::{Deserialize, Serialize};
 
-/// The reconstruction term, summed over an image's channels × height × width pixels.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Reconstruction {
-    /// Σ (x̂ − x)²: a Gaussian decoder with fixed variance ½, up to a constant.
-    Mse,
-    /// Σ −[x log x̂ + (1 − x) log(1 − x̂)]: a Bernoulli (continuous-valued) decoder, computed
-    /// from the logits for numerical stability.
-    Bce,
-}
+pub use netlens_fetch::runs::Reconstruction;
 
 /// Per-image loss terms of a batch, each `[batch]`.
 pub struct LossTerms {

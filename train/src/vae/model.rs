@@ -12,73 +12,35 @@ use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Tensor};
-use serde::{Deserialize, Serialize};
+use std::ops::Deref;
 
-use crate::error::{Result, TrainError};
+use crate::error::Result;
 use crate::models::{LayerCard, ModelCard, layer};
 
 /// Colour channels of the images the VAE takes (RGB).
 pub const IMAGE_CHANNELS: usize = 3;
 /// Side of the smallest feature map: the encoder halves the image down to it and the decoder
 /// starts from it.
-const BOTTOM_SIZE: usize = 4;
+const BOTTOM_SIZE: usize = 4; // as the schema's `VaeConfig::bottom_size`
 /// Channels of the first encoder stage; each further stage doubles them up to [`MAX_CHANNELS`].
 const FIRST_CHANNELS: usize = 32;
 /// Cap on the channels of any stage (keeps larger inputs affordable).
 const MAX_CHANNELS: usize = 256;
 
-/// How the decoder upsamples before each convolution (×2 per stage).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Upsample {
-    /// Nearest neighbour (ONNX Resize `nearest`, `asymmetric`, `floor`; for ×2 every output pixel
-    /// copies one input pixel, as in PyTorch's `nearest`). Odena et al. found it the best choice.
-    Nearest,
-    /// Bilinear with half-pixel centres (`align_corners = false`, as PyTorch's default and ONNX
-    /// Resize `half_pixel`), not burn's default `align_corners = true`.
-    Bilinear,
-}
+pub use netlens_fetch::runs::{Upsample, VaeConfig};
 
-/// Shape of the VAE.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct VaeConfig {
-    /// Dimension of the latent z (and of μ and log σ²). Default 64.
-    pub latent: usize,
-    /// Side of the square RGB input in pixels: 32 (the course's small LFW), 64, 128, …
-    /// (`4 · 2^k`, k ≥ 3). Default 32.
-    pub image_size: usize,
-    /// The decoder's upsampling. Default [`Upsample::Nearest`].
-    pub upsample: Upsample,
-}
+/// A [`VaeConfig`] read as the sizes of the network it describes.
+struct Shape<'a>(&'a VaeConfig);
 
-impl Default for VaeConfig {
-    fn default() -> Self {
-        VaeConfig { latent: 64, image_size: 32, upsample: Upsample::Nearest }
+impl Deref for Shape<'_> {
+    type Target = VaeConfig;
+
+    fn deref(&self) -> &VaeConfig {
+        self.0
     }
 }
 
-impl VaeConfig {
-    /// Checks the sizes.
-    ///
-    /// # Errors
-    /// [`TrainError::InvalidParam`] for a zero latent size or an image size that is not
-    /// `4 · 2^k` with k ≥ 3 (32, 64, 128, …).
-    pub fn check(&self) -> Result<()> {
-        if self.latent == 0 {
-            return Err(TrainError::invalid("latent", self.latent, "must be at least 1"));
-        }
-        let s = self.image_size;
-        if s < 32 || s % BOTTOM_SIZE != 0 || !(s / BOTTOM_SIZE).is_power_of_two() {
-            return Err(TrainError::invalid("image size", s, "must be 32, 64, 128, … (4 · 2^k with k ≥ 3)"));
-        }
-        Ok(())
-    }
-
-    /// Number of stride-2 encoder stages (= upsampling decoder stages): log₂(image_size / 4).
-    pub fn stages(&self) -> usize {
-        (self.image_size / BOTTOM_SIZE).trailing_zeros() as usize
-    }
-
+impl Shape<'_> {
     /// Output channels of encoder stage `i` (0-based): 32, 64, 128, … capped at 256.
     fn channels(&self, i: usize) -> usize {
         (FIRST_CHANNELS << i).min(MAX_CHANNELS)
@@ -95,15 +57,6 @@ impl VaeConfig {
     /// Features at the bottom, `channels · 4 · 4`.
     fn bottom_features(&self) -> usize {
         self.channels(self.stages() - 1) * BOTTOM_SIZE * BOTTOM_SIZE
-    }
-
-    /// A randomly initialised VAE on `device` (burn's defaults: Kaiming-uniform weights).
-    ///
-    /// # Panics
-    /// If the config does not pass [`VaeConfig::check`].
-    pub fn init(&self, device: &Device) -> Vae {
-        self.check().expect("VaeConfig::check passes before init");
-        Vae { encoder: self.init_encoder(device), decoder: self.init_decoder(device) }
     }
 
     fn init_encoder(&self, device: &Device) -> VaeEncoder {
@@ -131,12 +84,6 @@ impl VaeConfig {
             bottom_channels: d[0],
             upsample: self.upsample,
         }
-    }
-
-    /// The layer list with every output size (without the batch axis) and the design
-    /// rationale, for the report's diagram.
-    pub fn card(&self) -> ModelCard {
-        ModelCard { title: "Convolutional VAE".into(), rationale: self.rationale(), layers: self.layers() }
     }
 
     fn layers(&self) -> Vec<LayerCard> {
@@ -313,6 +260,24 @@ pub struct VaeOutput {
 }
 
 impl Vae {
+    /// A randomly initialised VAE shaped by `config` on `device` (burn's defaults:
+    /// Kaiming-uniform weights).
+    ///
+    /// # Errors
+    /// [`crate::TrainError::InvalidParam`] when `config` does not pass [`VaeConfig::check`].
+    pub fn new(config: &VaeConfig, device: &Device) -> Result<Vae> {
+        config.check()?;
+        let shape = Shape(config);
+        Ok(Vae { encoder: shape.init_encoder(device), decoder: shape.init_decoder(device) })
+    }
+
+    /// The layer list of the VAE shaped by `config`, with every output size (without the batch
+    /// axis) and the design rationale, for the report's diagram.
+    pub fn card(config: &VaeConfig) -> ModelCard {
+        let shape = Shape(config);
+        ModelCard { title: "Convolutional VAE".into(), rationale: shape.rationale(), layers: shape.layers() }
+    }
+
     /// Encodes `images` (`[batch, 3, size, size]` in `[0, 1]`), samples
     /// z = μ + exp(½ log σ²) ⊙ ε with the given noise `eps` (`[batch, latent]`, standard normal;
     /// zeros decode μ), and decodes z.
@@ -343,13 +308,13 @@ mod tests {
         let device = Device::flex();
         for size in [32, 64] {
             let config = VaeConfig { latent: 8, image_size: size, upsample: Upsample::Bilinear };
-            let vae = config.init(&device);
+            let vae = Vae::new(&config, &device).unwrap();
             let x = Tensor::<4>::zeros([2, 3, size, size], &device);
             let out = vae.forward(x.clone(), Tensor::zeros([2, 8], &device));
             assert_eq!(out.mu.dims(), [2, 8]);
             assert_eq!(out.log_var.dims(), [2, 8]);
             assert_eq!(out.logits.dims(), [2, 3, size, size]);
-            let card = config.card();
+            let card = Vae::card(&config);
             assert_eq!(card.layers.last().unwrap().output, vec![3, size, size]);
             let bottom = card.layers.iter().find(|l| l.name == "decoder.reshape").unwrap();
             assert_eq!(bottom.output[1..], [BOTTOM_SIZE, BOTTOM_SIZE]);

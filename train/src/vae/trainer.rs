@@ -8,120 +8,23 @@ use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 use netlens_fetch::Images;
+use netlens_fetch::runs::{HoldoutSplit, VaeConfig, VaeEpochMetrics, VaeHistory, VaeTrainConfig, write_json};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
-use serde::{Deserialize, Serialize};
 
-use super::history::{VaeEpochMetrics, VaeHistory};
-use super::loss::{Reconstruction, loss_terms, standard_normal};
-use super::model::{IMAGE_CHANNELS, Vae, VaeConfig};
+use super::loss::{loss_terms, standard_normal};
+use super::model::{IMAGE_CHANNELS, Vae};
 use crate::device::device_by_name;
 use crate::error::{Result, TrainError};
-use crate::history::{read_json, write_json};
 use crate::run::RunDir;
-use crate::trainer::{check_schedule, cosine_lr, epoch_order};
+use crate::trainer::{Progress, Start, cosine_lr, end_epoch, epoch_order, epoch_seed};
 
-/// Default number of epochs: enough for the default run on the course's `lfw-small` to reach a
-/// held-out MSE per pixel ≤ 0.025 (measured; see the README).
-pub const DEFAULT_VAE_EPOCHS: usize = 50;
-/// Default weight β of the KL term. With the per-image summed squared error as reconstruction
-/// term, β = 1 leaves the latent nearly unused on `lfw-small` (50 epochs: KL 20 nats, held-out
-/// MSE per pixel 0.0246, near-average reconstructions); β = 0.1 keeps 92 nats and reaches
-/// 0.0173 with recognisable hair, skin and background colours (measured 2026-11-29).
-pub const DEFAULT_BETA: f64 = 0.1;
-/// `split.json` in the run folder.
-pub const SPLIT_FILE: &str = "split.json";
-/// `heldout_reconstructions.npy` in the run folder.
-pub const HELDOUT_RECONSTRUCTIONS: &str = "heldout_reconstructions.npy";
-/// `encoder.onnx` in the run folder.
-pub const ENCODER_ONNX: &str = "encoder.onnx";
-/// `decoder.onnx` in the run folder.
-pub const DECODER_ONNX: &str = "decoder.onnx";
 /// Images per batch when evaluating (does not change results, only memory and speed).
 const EVAL_BATCH: usize = 100;
 /// Mixed into the seed for the held-out split, so it differs from the shuffling stream.
 const SPLIT_SALT: u64 = 0x5EED_5A17;
 /// Mixed into the seed for the reparameterization noise ε.
 const NOISE_SALT: u64 = 0xE951_1011;
-
-/// Hyper-parameters and provenance of a VAE run, saved as `config.json`.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct VaeTrainConfig {
-    /// Shape of the network.
-    pub model: VaeConfig,
-    /// The reconstruction term. Default [`Reconstruction::Mse`].
-    pub reconstruction: Reconstruction,
-    /// Weight β of the KL term (1 = the plain VAE; Higgins et al. 2017 for β ≠ 1). Default
-    /// [`DEFAULT_BETA`].
-    pub beta: f64,
-    /// Total number of epochs. Default [`DEFAULT_VAE_EPOCHS`].
-    pub epochs: usize,
-    /// Images per mini-batch. Default 32.
-    pub batch_size: usize,
-    /// Adam's peak learning rate (β₁ 0.9, β₂ 0.999: burn's defaults), decayed to 0 over the
-    /// run by a cosine schedule, step by step (Loshchilov & Hutter, SGDR, arXiv:1608.03983,
-    /// without restarts). Default 1e-3.
-    pub learning_rate: f64,
-    /// Seeds weight initialisation, the held-out split, shuffling and ε. Default 0.
-    pub seed: u64,
-    /// Fraction of the images held out for evaluation, in (0, 1). Default 0.1.
-    pub heldout_fraction: f64,
-    /// burn device name (`flex`, `cpu`, `wgpu`, `cuda`). Default `flex`.
-    pub device: String,
-    /// The data folder, as given.
-    pub data: String,
-}
-
-impl VaeTrainConfig {
-    /// The defaults listed on each field, for the data folder `data`.
-    pub fn new(data: impl Into<String>) -> Self {
-        VaeTrainConfig {
-            model: VaeConfig::default(),
-            reconstruction: Reconstruction::Mse,
-            beta: DEFAULT_BETA,
-            epochs: DEFAULT_VAE_EPOCHS,
-            batch_size: 32,
-            learning_rate: 1e-3,
-            seed: 0,
-            heldout_fraction: 0.1,
-            device: "flex".into(),
-            data: data.into(),
-        }
-    }
-
-    /// Checks every hyper-parameter.
-    ///
-    /// # Errors
-    /// [`TrainError::InvalidParam`] naming the first one out of range.
-    pub fn check(&self) -> Result<()> {
-        self.model.check()?;
-        check_schedule(self.epochs, self.batch_size, self.learning_rate)?;
-        if !(self.beta.is_finite() && self.beta >= 0.0) {
-            return Err(TrainError::invalid("beta", self.beta, "must be a number ≥ 0"));
-        }
-        if !(self.heldout_fraction > 0.0 && self.heldout_fraction < 1.0) {
-            return Err(TrainError::invalid("held-out fraction", self.heldout_fraction, "must be in (0, 1)"));
-        }
-        Ok(())
-    }
-
-    /// Reads `config.json`.
-    ///
-    /// # Errors
-    /// [`TrainError::Io`] or [`TrainError::Json`] naming the file.
-    pub fn load(path: &std::path::Path) -> Result<VaeTrainConfig> {
-        read_json(path)
-    }
-}
-
-/// Which images train and which are held out; saved as `split.json`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HoldoutSplit {
-    /// Indices into the data's images used for training, ascending.
-    pub train: Vec<usize>,
-    /// Indices of the held-out images, ascending.
-    pub heldout: Vec<usize>,
-}
 
 /// A seeded split of `n` images: ⌈fraction · n⌉ held out, the rest for training.
 ///
@@ -144,22 +47,6 @@ pub fn holdout_split(n: usize, fraction: f64, seed: u64) -> Result<HoldoutSplit>
     Ok(HoldoutSplit { train, heldout })
 }
 
-/// Receives progress; the library itself never prints.
-pub trait VaeProgress {
-    /// Called after each training batch (`batch` of `batches`, 1-based) of `epoch`.
-    fn batch(&mut self, _epoch: usize, _batch: usize, _batches: usize) {}
-    /// Called after each epoch with its metrics.
-    fn epoch(&mut self, _metrics: &VaeEpochMetrics) {}
-    /// Asked after each epoch's checkpoint is committed: `true` stops training there, as an
-    /// interruption would (e.g. on a time budget); the run can be continued with `resume`.
-    fn stop_requested(&mut self) -> bool {
-        false
-    }
-}
-
-/// Ignores progress.
-impl VaeProgress for () {}
-
 type Optim = burn::optim::ModuleOptimizer;
 
 /// Trains a VAE on `images` (`[N, 3, size, size]`, pixels in `[0, 1]`, size =
@@ -167,7 +54,7 @@ type Optim = burn::optim::ModuleOptimizer;
 /// `split.json`, `history.json` and a checkpoint after every epoch, and
 /// `heldout_reconstructions.npy` at the end.
 ///
-/// With `resume`, weights and Adam's moments come from the last complete checkpoint, and
+/// With [`Start::Resume`], weights and Adam's moments come from the last complete checkpoint, and
 /// shuffling, ε and the learning-rate schedule continue with the same per-epoch seeds and
 /// steps, so an interrupted run ends exactly as an uninterrupted one (same seed, same device,
 /// same total epochs; a new total changes the schedule's remaining steps).
@@ -181,36 +68,33 @@ pub fn train_vae(
     run: &RunDir,
     config: &VaeTrainConfig,
     images: &Images,
-    resume: bool,
-    progress: &mut dyn VaeProgress,
+    start: Start,
+    progress: &mut dyn Progress<VaeEpochMetrics>,
 ) -> Result<VaeHistory> {
     config.check()?;
     check_images(images, config.model.image_size)?;
     let split = holdout_split(images.len(), config.heldout_fraction, config.seed)?;
     let (train, heldout) = (images.select(&split.train), images.select(&split.heldout));
-    let device = device_by_name(&config.device)?;
+    let device = device_by_name(config.device)?;
     let ad = device.clone().autodiff();
-    let (mut model, mut optimizer, mut history) =
-        if resume { resumed(run, config, &ad)? } else { fresh(run, config, &split, &ad)? };
+    let (mut model, mut optimizer, mut history) = match start {
+        Start::Fresh => fresh(run, config, &split, &ad)?,
+        Start::Resume => resumed(run, config, &ad)?,
+    };
     for epoch in history.epochs.len() + 1..=config.epochs {
         let started = Instant::now();
         let (m, o, sums) = train_epoch(model, optimizer, config, &train, epoch, &ad, progress);
         (model, optimizer) = (m, o);
         let eval = evaluate_vae(&model.valid(), &heldout, config, &device);
         let metrics = epoch_metrics(epoch, sums, train.len(), &eval, config.beta, started);
-        run.save_checkpoint(epoch, &model, &optimizer)?;
-        history.epochs.push(metrics.clone());
-        history.save(&run.history())?;
-        run.commit_checkpoint(epoch)?;
-        progress.epoch(&metrics);
-        if progress.stop_requested() {
+        if end_epoch(run, &model, &optimizer, &mut history, metrics, progress)? && epoch < config.epochs {
             return Ok(history);
         }
     }
     let eval = evaluate_vae(&model.valid(), &heldout, config, &device);
     let s = config.model.image_size;
     netlens_fetch::npy::write_f32(
-        &run.root().join(HELDOUT_RECONSTRUCTIONS),
+        &run.heldout_reconstructions(),
         &[heldout.len(), IMAGE_CHANNELS, s, s],
         &eval.reconstructions,
     )?;
@@ -226,12 +110,10 @@ fn train_epoch(
     train: &Images,
     epoch: usize,
     device: &Device,
-    progress: &mut dyn VaeProgress,
+    progress: &mut dyn Progress<VaeEpochMetrics>,
 ) -> (Vae, Optim, (f64, f64)) {
     let order = epoch_order(train.len(), config.seed, epoch);
-    let mut noise = rand::rngs::StdRng::seed_from_u64(
-        config.seed ^ NOISE_SALT ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-    );
+    let mut noise = rand::rngs::StdRng::seed_from_u64(epoch_seed(config.seed, NOISE_SALT, epoch));
     let batches = order.chunks(config.batch_size).count();
     let (mut rec, mut kl) = (0.0, 0.0);
     for (b, idx) in order.chunks(config.batch_size).enumerate() {
@@ -277,16 +159,16 @@ fn fresh(
     split: &HoldoutSplit,
     device: &Device,
 ) -> Result<(Vae, Optim, VaeHistory)> {
-    run.start_fresh(config, &config.model.card())?;
-    write_json(&run.root().join(SPLIT_FILE), split)?;
+    run.start_fresh(config, &Vae::card(&config.model))?;
+    write_json(&run.split(), split)?;
     device.seed(config.seed);
-    let history = VaeHistory { architecture: "vae".into(), epochs: Vec::new() };
-    Ok((config.model.init(device), AdamConfig::new().init(), history))
+    let history = VaeHistory::new("vae");
+    Ok((Vae::new(&config.model, device)?, AdamConfig::new().init(), history))
 }
 
 fn resumed(run: &RunDir, config: &VaeTrainConfig, device: &Device) -> Result<(Vae, Optim, VaeHistory)> {
     let epoch = run.start_resume(config)?;
-    let mut history = VaeHistory::load(&run.history())?;
+    let mut history = run.vae_history()?;
     run.truncate_history(&mut history.epochs, epoch)?;
     let model = load_vae(run, &config.model, epoch, device)?;
     Ok((model, run.load_adam(epoch)?, history))
@@ -297,8 +179,7 @@ fn resumed(run: &RunDir, config: &VaeTrainConfig, device: &Device) -> Result<(Va
 /// # Errors
 /// [`TrainError::Checkpoint`] when the file is missing or does not fit `config`.
 pub fn load_vae(run: &RunDir, config: &VaeConfig, epoch: usize, device: &Device) -> Result<Vae> {
-    config.check()?;
-    run.load_weights(config.init(device), epoch)
+    run.load_weights(Vae::new(config, device)?, epoch)
 }
 
 fn check_images(images: &Images, size: usize) -> Result<()> {
@@ -380,7 +261,7 @@ mod tests {
     /// Stops after `after` epochs, as an interruption would.
     struct StopAfter(usize, usize);
 
-    impl VaeProgress for StopAfter {
+    impl Progress<VaeEpochMetrics> for StopAfter {
         fn epoch(&mut self, _: &VaeEpochMetrics) {
             self.1 += 1;
         }
@@ -400,10 +281,10 @@ mod tests {
         (config.epochs, config.batch_size, config.model.latent) = (3, 16, 4);
         let dir = tempfile::tempdir().unwrap();
         let run = RunDir::new(dir.path().join("run"));
-        let stopped = train_vae(&run, &config, &faces, false, &mut StopAfter(1, 0)).unwrap();
+        let stopped = train_vae(&run, &config, &faces, Start::Fresh, &mut StopAfter(1, 0)).unwrap();
         assert_eq!(stopped.epochs.len(), 1);
         assert_eq!(run.latest_epoch().unwrap(), Some(1));
-        let resumed = train_vae(&run, &config, &faces, true, &mut ()).unwrap();
+        let resumed = train_vae(&run, &config, &faces, Start::Resume, &mut ()).unwrap();
         assert_eq!(resumed.epochs.len(), 3);
         // history.json round-trips f64 through decimal text: equal up to the last digit.
         const JSON_ROUND_TRIP: f64 = 1e-12;
@@ -412,14 +293,14 @@ mod tests {
             assert!((x - y).abs() <= JSON_ROUND_TRIP * y.abs(), "{x} vs {y}");
         }
         assert_eq!(run.latest_epoch().unwrap(), Some(3));
-        assert!(train_vae(&run, &config, &faces, false, &mut ()).is_err(), "a fresh start over a run");
+        assert!(train_vae(&run, &config, &faces, Start::Fresh, &mut ()).is_err(), "a fresh start over a run");
     }
 
     #[test]
     fn grayscale_images_are_refused_with_both_shapes() {
         let images = Images { data: vec![0.5; 40 * 32 * 32], shape: [40, 1, 32, 32] };
         let dir = tempfile::tempdir().unwrap();
-        let err = train_vae(&RunDir::new(dir.path()), &VaeTrainConfig::new("x"), &images, false, &mut ())
+        let err = train_vae(&RunDir::new(dir.path()), &VaeTrainConfig::new("x"), &images, Start::Fresh, &mut ())
             .unwrap_err()
             .to_string();
         assert!(err.contains("RGB images of 3×32×32") && err.contains("1×32×32"), "{err}");
