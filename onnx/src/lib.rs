@@ -11,8 +11,10 @@ pub mod taps;
 mod tract;
 
 pub use error::{OnnxError, Result};
-pub use executor::{DifferentiableModel, GradientAt, HostTensor, LogitGradient};
+pub use executor::{
+    DifferentiableGraph, DifferentiableModel, GradientAt, GraphInput, HostTensor, HostValue, LogitGradient,
+};
 pub use inspect::{Dim, Layer, LayerKind, ModelSummary, TensorInfo, inspect};
-pub use ops::SUPPORTED_OPS;
+pub use ops::supported_ops;
 pub use taps::{LayerSelection, Tap, TapOutput, TapRunner, select_taps};
 pub use tract::{BatchAxis, TractModel};

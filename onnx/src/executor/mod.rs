@@ -1,26 +1,25 @@
-//! Differentiable execution of an ONNX image classifier on burn.
+//! Differentiable execution of ONNX graphs on burn.
 //!
-//! tract runs ONNX graphs fast but has no gradients. [`DifferentiableModel`] parses the same
-//! file with `onnx-ir` (the parser behind burn-onnx, with `.simplify(false)` so nodes stay
-//! one-to-one with the file's), evaluates each node with burn tensor ops on the
-//! `Device::flex().autodiff()` device (one file per op family in `crate::ops`), and so gives the
-//! gradient of any class logit with respect to the input or to any intermediate tensor, named
-//! as in the ONNX file (`/relu2/Relu_output_0`).
+//! tract runs ONNX graphs fast but has no gradients. [`DifferentiableGraph`] reads the same
+//! file's protobuf and evaluates each node with burn tensor ops on the
+//! `Device::flex().autodiff()` device (one file per op family in `crate::ops`), as the ONNX spec
+//! defines the op at the model's opset. [`DifferentiableModel`] is an image classifier on top of
+//! it: the gradient of any class logit with respect to the input or to any intermediate tensor,
+//! named as in the ONNX file (`/relu2/Relu_output_0`).
 
-mod names;
+pub(crate) mod graph;
+pub(crate) mod proto;
 pub(crate) mod value;
 
-use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Tensor, TensorData};
 use netlens_fetch::Images;
-use onnx_ir::{ArgType, Message, ModelProto, Node, OnnxGraph, OnnxGraphBuilder, TensorDataExt};
+
+pub use graph::{DifferentiableGraph, GraphInput, HostValue};
 
 use crate::error::{OnnxError, Result};
-use crate::ops::{self, Ctx, SUPPORTED_OPS};
-use names::NameMap;
-use value::{MAX_RANK, Value};
+use value::{MAX_RANK, Phys, Value, padded};
 
 /// A float tensor on the host, row-major.
 #[derive(Clone, Debug, PartialEq)]
@@ -52,21 +51,31 @@ pub struct LogitGradient {
     pub gradient: HostTensor,
 }
 
-/// An ONNX classifier evaluated with burn autodiff.
+/// One float tensor of the graph as a dry run saw it.
+#[derive(Clone, Debug)]
+struct TensorSeen {
+    name: String,
+    op: String,
+    /// Its shape for one image, the batch axis first (`None` when it follows the batch).
+    shape: Vec<Option<usize>>,
+}
+
+/// An ONNX image classifier evaluated with burn autodiff: one image input
+/// `[batch, channels, height, width]`, logits as the first output (`[batch, classes]`, or any
+/// shape whose axes after the batch hold the classes, e.g. `[batch, classes, 1, 1]`).
 pub struct DifferentiableModel {
-    path: PathBuf,
-    graph: OnnxGraph,
-    names: NameMap,
-    device: Device,
-    /// Constant inputs, `statics[node][input]`, converted once at load.
-    statics: Vec<Vec<Option<Value>>>,
-    input_original: String,
-    input_dims: Vec<Option<usize>>,
+    graph: DifferentiableGraph,
+    input: GraphInput,
+    /// The graph's float tensors in order, from a dry run on one image.
+    tensors: Vec<TensorSeen>,
+    classes: Option<usize>,
+    /// The graph fixes its batch at 1 (e.g. a `Reshape` to `[1, 256]`): images run one by one.
+    one_at_a_time: bool,
 }
 
 impl std::fmt::Debug for DifferentiableModel {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DifferentiableModel").field("path", &self.path).field("nodes", &self.graph.nodes.len()).finish()
+        f.debug_struct("DifferentiableModel").field("graph", &self.graph).finish()
     }
 }
 
@@ -74,164 +83,188 @@ fn not_onnx(path: &Path, reason: impl Into<String>) -> OnnxError {
     OnnxError::NotOnnx { path: path.into(), reason: reason.into() }
 }
 
-/// Reads the file's protobuf, checks every op is one the executor evaluates, and returns the
-/// nodes and the original names of the data inputs.
-fn read_original(path: &Path) -> Result<(Vec<onnx_ir::NodeProto>, Vec<String>)> {
-    let bytes = std::fs::read(path).map_err(|source| OnnxError::Io { path: path.into(), source })?;
-    let model = ModelProto::parse_from_bytes(&bytes).map_err(|e| not_onnx(path, e.to_string()))?;
-    let graph = model.graph.as_ref().ok_or_else(|| not_onnx(path, "no graph in the file"))?;
-    if let Some(node) = graph.node.iter().find(|n| !SUPPORTED_OPS.contains(&n.op_type.as_str())) {
-        return Err(OnnxError::UnsupportedOp {
-            node: if node.name.is_empty() { node.output.join(",") } else { node.name.clone() },
-            op: node.op_type.clone(),
-            supported: SUPPORTED_OPS.join(", "),
-        });
-    }
-    let inits: Vec<&str> = graph.initializer.iter().map(|t| t.name.as_str()).collect();
-    let inputs = graph.input.iter().map(|i| i.name.clone()).filter(|n| !inits.contains(&n.as_str())).collect();
-    Ok((graph.node.clone(), inputs))
-}
-
-/// The value of a constant argument, on `device`.
-fn constant_value(arg: &onnx_ir::Argument, device: &Device) -> Option<Value> {
-    let data = arg.value()?;
-    let shape = data.shape().to_vec();
-    if data.dtype().is_float() {
-        Some(Value::float_from_host(data.to_f32_vec().ok()?, shape, device))
-    } else {
-        Some(Value::Int { data: data.to_i64_vec().ok()?, shape })
-    }
-}
-
 impl DifferentiableModel {
-    /// Loads an ONNX classifier with one image input `[batch, channels, height, width]` and one
-    /// logits output `[batch, classes]`.
+    /// Loads an ONNX classifier with one image input and checks that every node can be
+    /// evaluated: each op and attribute against the executor's, then one dry run on a blank
+    /// image of the declared size (which also finds graphs that only take one image at a time).
     ///
     /// # Errors
     /// [`OnnxError::Io`] if the file cannot be read; [`OnnxError::NotOnnx`] if it is not a valid
-    /// model or has no single image input; [`OnnxError::UnsupportedOp`] naming the first node
-    /// whose op the executor does not evaluate (see [`SUPPORTED_OPS`]).
+    /// model, has no single 4-D image input or takes channels-last images;
+    /// [`OnnxError::UnsupportedOp`] naming the first node whose op the executor does not
+    /// evaluate; [`OnnxError::Op`] for an attribute or input a node cannot take.
     pub fn load(path: &Path) -> Result<Self> {
-        let (original, data_inputs) = read_original(path)?;
-        let graph = OnnxGraphBuilder::new()
-            .simplify(false)
-            .parse_file(path)
-            .map_err(|e| not_onnx(path, format!("onnx-ir: {e}")))?;
-        let names = names::align(&original, &data_inputs, &graph);
-        if graph.inputs.len() != 1 || graph.outputs.is_empty() {
-            return Err(not_onnx(
-                path,
-                format!("expected one image input and a logits output, found {} inputs", graph.inputs.len()),
-            ));
-        }
-        let input_dims = match &graph.inputs[0].ty {
-            ArgType::Tensor(t) if t.rank == 4 => t.static_shape.clone().unwrap_or_else(|| vec![None; 4]),
-            other => return Err(not_onnx(path, format!("input of type {other}; expected a 4-D image tensor"))),
-        };
-        let device = Device::flex().autodiff();
-        let mut statics = Vec::with_capacity(graph.nodes.len());
-        for node in &graph.nodes {
-            let (name, op) = Self::original_node(&names, node);
-            if !ops::is_supported(node) {
-                return Err(OnnxError::UnsupportedOp { node: name, op, supported: SUPPORTED_OPS.join(", ") });
-            }
-            let mut row = Vec::with_capacity(node.inputs().len());
-            for arg in node.inputs() {
-                row.push(if arg.is_dynamic() || arg.is_optional() { None } else { constant_value(arg, &device) });
-            }
-            statics.push(row);
-        }
-        Ok(Self {
-            path: path.into(),
-            input_original: data_inputs[0].clone(),
-            graph,
-            names,
-            device,
-            statics,
-            input_dims,
-        })
+        let graph = DifferentiableGraph::load(path)?;
+        let input = image_input(path, graph.inputs())?;
+        let mut model = DifferentiableModel { graph, input, tensors: vec![], classes: None, one_at_a_time: false };
+        model.dry_run()?;
+        Ok(model)
     }
 
-    fn original_node(names: &NameMap, node: &Node) -> (String, String) {
-        names
-            .node_from_ir
-            .get(node.name())
-            .cloned()
-            .unwrap_or_else(|| (node.name().to_string(), node.node_type().to_string()))
+    /// Runs a blank image through the graph (two when the batch is symbolic, falling back to
+    /// one image at a time when the graph fixes its batch) and records every tensor's shape.
+    fn dry_run(&mut self) -> Result<()> {
+        let Some(chw) = self.input.dims[1..].iter().copied().collect::<Option<Vec<usize>>>() else {
+            return Ok(()); // Spatial size unknown until images come: shapes are learnt then.
+        };
+        let declared = self.input.dims[0];
+        let try_batch = |batch: usize| {
+            let mut shape = vec![batch];
+            shape.extend(&chw);
+            let x = Value::float_from_host(vec![0.0; shape.iter().product()], shape, self.graph.device());
+            self.graph.evaluate(vec![(self.input.name.clone(), x)], None, true)
+        };
+        let (eval, batch) = match declared {
+            Some(b) => (try_batch(b)?, b),
+            None => match try_batch(2) {
+                Ok(e) => (e, 2),
+                Err(_) => (try_batch(1)?, 1),
+            },
+        };
+        self.one_at_a_time = batch == 1;
+        let logits = eval.outputs.first().ok_or_else(|| not_onnx(self.graph.path(), "the graph has no output"))?;
+        let out = logits.shape();
+        if !matches!(logits, Value::Float { .. }) || out.len() < 2 || out[0] != batch {
+            return Err(not_onnx(
+                self.graph.path(),
+                format!(
+                    "the first output `{}` is {out:?}; expected float logits [batch, classes]",
+                    self.graph.output_names()[0]
+                ),
+            ));
+        }
+        self.classes = Some(out[1..].iter().product());
+        self.tensors = eval
+            .shapes
+            .into_iter()
+            .map(|(name, op, shape)| {
+                let shape = shape
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &d)| if i == 0 && d == batch && declared.is_none() { None } else { Some(d) })
+                    .collect();
+                TensorSeen { name, op, shape }
+            })
+            .collect();
+        Ok(())
     }
 
     /// The file this model was read from.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.graph.path()
+    }
+
+    /// The graph underneath.
+    pub fn graph(&self) -> &DifferentiableGraph {
+        &self.graph
     }
 
     /// The name of the image input in the ONNX file.
     pub fn input_name(&self) -> &str {
-        &self.input_original
+        &self.input.name
     }
 
     /// The declared input shape `[batch, channels, height, width]`; `None` for a symbolic axis.
     pub fn input_shape(&self) -> &[Option<usize>] {
-        &self.input_dims
+        &self.input.dims
     }
 
-    /// Number of classes: the last axis of the logits output, when it is static.
+    /// Number of classes: the logits' size after the batch axis.
     pub fn num_classes(&self) -> Option<usize> {
-        match &self.graph.outputs.first()?.ty {
-            ArgType::Tensor(t) => t.static_shape.as_ref()?.last().copied().flatten(),
-            _ => None,
-        }
+        self.classes
+    }
+
+    /// Whether the graph takes one image per run (its batch is fixed at 1).
+    pub fn one_at_a_time(&self) -> bool {
+        self.one_at_a_time
     }
 
     /// Names (as in the ONNX file) of the float tensors the nodes compute, in graph order.
     pub fn tensor_names(&self) -> Vec<String> {
-        self.names.ordered.clone()
+        self.tensors.iter().map(|t| t.name.clone()).collect()
     }
 
-    /// The op type (as in the ONNX file) of the node that computes `tensor`, and the tensor's
-    /// static shape as inferred by onnx-ir (`None` for a symbolic axis).
+    /// The op type of the node that computes `tensor`, and the tensor's shape (`None` for the
+    /// batch axis).
     pub fn tensor_info(&self, tensor: &str) -> Option<(String, Vec<Option<usize>>)> {
-        let ir = self.names.tensor_to_ir.get(tensor)?;
-        self.graph.nodes.iter().find_map(|n| {
-            let arg = n.outputs().iter().find(|a| &a.name == ir)?;
-            let shape = match &arg.ty {
-                ArgType::Tensor(t) => t.static_shape.clone().unwrap_or_else(|| vec![None; t.rank]),
-                _ => vec![],
-            };
-            Some((Self::original_node(&self.names, n).1, shape))
-        })
+        self.tensors.iter().find(|t| t.name == tensor).map(|t| (t.op.clone(), t.shape.clone()))
     }
 
-    /// The last convolutional feature map: the output of the last `Conv`, followed through the
-    /// element-wise ops right after it (BatchNormalization, Relu, Clip, a residual Add). This is
-    /// Grad-CAM's usual layer (the ReLU after the last convolution).
+    /// Grad-CAM's usual layer, as users of pytorch-grad-cam pick it: the output of the last
+    /// `Conv`, followed forward through the ops that keep the feature map's size — normalisation,
+    /// activations (including SiLU's `Sigmoid`·`Mul`), residual `Add`, `Concat` — and stopping at
+    /// pooling or flattening: ResNet's last block output, DenseNet's `norm5` + ReLU,
+    /// EfficientNet's SiLU, Inception's last concatenation.
     pub fn last_conv_feature_map(&self) -> Option<String> {
-        let ordered = &self.names.ordered;
-        let last_conv = ordered.iter().rposition(|t| self.tensor_info(t).is_some_and(|(op, _)| op == "Conv"))?;
-        let follow = ["BatchNormalization", "Relu", "Clip", "Add", "Identity", "Dropout"];
-        let mut end = last_conv;
-        while let Some(next) = ordered.get(end + 1) {
-            let op = self.tensor_info(next).map(|(op, _)| op).unwrap_or_else(|| "Identity".into());
-            if !follow.contains(&op.as_str()) {
-                break;
+        const FOLLOWED: &[&str] = &[
+            "BatchNormalization",
+            "InstanceNormalization",
+            "Relu",
+            "Clip",
+            "LeakyRelu",
+            "PRelu",
+            "Elu",
+            "Selu",
+            "Celu",
+            "Sigmoid",
+            "Tanh",
+            "HardSigmoid",
+            "HardSwish",
+            "Mish",
+            "Gelu",
+            "Softplus",
+            "Mul",
+            "Add",
+            "Sub",
+            "Div",
+            "Sum",
+            "Max",
+            "Concat",
+            "Identity",
+            "Dropout",
+        ];
+        let nodes = self.graph.nodes();
+        let last_conv = nodes.iter().rposition(|n| n.op == "Conv")?;
+        let mut at = last_conv;
+        let mut current = nodes[at].outputs.first()?.clone();
+        let spatial = |name: &str| self.tensor_info(name).map(|(_, s)| s).filter(|s| s.len() == 4);
+        let size = spatial(&current)?;
+        loop {
+            let mut next = nodes.iter().enumerate().skip(at + 1).filter(|(_, n)| {
+                FOLLOWED.contains(&n.op.as_str())
+                    && n.inputs.contains(&current)
+                    && n.outputs.first().and_then(|o| spatial(o)).is_some_and(|s| s[2..] == size[2..])
+            });
+            match next.next_back() {
+                Some((i, n)) => {
+                    at = i;
+                    current = n.outputs[0].clone();
+                }
+                None => return Some(current),
             }
-            end += 1;
         }
-        Some(ordered[end].clone())
     }
 
     fn check_images(&self, images: &Images) -> Result<()> {
-        let fits = self.input_dims.iter().zip(images.shape).skip(1).all(|(want, got)| want.is_none_or(|w| w == got));
+        let fits = self.input.dims.iter().zip(images.shape).skip(1).all(|(want, got)| want.is_none_or(|w| w == got));
         if !fits || images.data.len() != images.shape.iter().product::<usize>() || images.shape[0] == 0 {
             let show = |d: &Option<usize>| d.map_or("batch".to_string(), |d| d.to_string());
             return Err(OnnxError::InputShape {
-                path: self.path.clone(),
-                input: self.input_original.clone(),
-                expected: format!("[{}]", self.input_dims.iter().map(show).collect::<Vec<_>>().join(", ")),
+                path: self.path().into(),
+                input: self.input.name.clone(),
+                expected: format!("[{}]", self.input.dims.iter().map(show).collect::<Vec<_>>().join(", ")),
                 found: format!("{:?}", images.shape),
             });
         }
         Ok(())
+    }
+
+    /// The images in runs the graph takes: all at once, or one by one.
+    fn runs(&self, images: &Images) -> Vec<Images> {
+        if !self.one_at_a_time || images.len() == 1 {
+            return vec![images.clone()];
+        }
+        (0..images.len()).map(|i| images.select(&[i])).collect()
     }
 
     /// Pre-softmax logits for a batch of images.
@@ -245,10 +278,33 @@ impl DifferentiableModel {
     /// [`OnnxError::Op`] if a node cannot evaluate its inputs.
     pub fn forward(&self, images: &Images) -> Result<HostTensor> {
         self.check_images(images)?;
-        let x = Value::float_from_host(images.data.clone(), images.shape.to_vec(), &self.device);
-        let (logits, _) = self.run(x, None)?;
-        let (t, shape) = logits;
-        to_host(t.detach(), shape)
+        let mut data = Vec::new();
+        let mut classes = 0;
+        for part in self.runs(images) {
+            let x = Value::float_from_host(part.data.clone(), part.shape.to_vec(), self.graph.device());
+            let eval = self.graph.evaluate(vec![(self.input.name.clone(), x)], None, false)?;
+            let (logits, shape) = self.logits(eval.outputs.into_iter().next(), part.len())?;
+            classes = shape[1];
+            data.extend(to_host(logits.detach())?);
+        }
+        Ok(HostTensor { data, shape: vec![images.len(), classes] })
+    }
+
+    /// The first output as `[batch, classes]`.
+    fn logits(&self, out: Option<Value>, batch: usize) -> Result<(Phys, [usize; 2])> {
+        match out {
+            Some(Value::Float { tensor, shape }) if shape.len() >= 2 && shape[0] == batch => {
+                let classes = shape[1..].iter().product();
+                Ok((tensor.reshape(padded(&[batch, classes])), [batch, classes]))
+            }
+            other => Err(not_onnx(
+                self.path(),
+                format!(
+                    "the first output is {:?}; expected float logits [batch, classes]",
+                    other.map(|v| v.shape().to_vec())
+                ),
+            )),
+        }
     }
 
     /// Logits and the gradient of each image's target logit at the input or a named tensor.
@@ -268,16 +324,37 @@ impl DifferentiableModel {
         if targets.len() != images.shape[0] {
             return Err(OnnxError::TargetCount { targets: targets.len(), images: images.shape[0] });
         }
+        if let GradientAt::Tensor(name) = at
+            && !self.tensors.is_empty()
+            && self.tensor_info(name).is_none()
+        {
+            return Err(OnnxError::UnknownLayer {
+                path: self.path().into(),
+                name: name.into(),
+                available: self.tensor_names(),
+            });
+        }
+        let mut parts: Vec<LogitGradient> = vec![];
+        let mut first = 0;
+        for part in self.runs(images) {
+            parts.push(self.gradient_run(&part, &targets[first..first + part.len()], at)?);
+            first += part.len();
+        }
+        Ok(join(parts))
+    }
+
+    fn gradient_run(&self, images: &Images, targets: &[usize], at: GradientAt) -> Result<LogitGradient> {
         let tap = match at {
             GradientAt::Input => None,
-            GradientAt::Tensor(name) => Some(self.ir_tensor(name)?),
+            GradientAt::Tensor(name) => Some(name),
         };
-        let x = Value::float_from_host(images.data.clone(), images.shape.to_vec(), &self.device);
-        let Value::Float { tensor, shape } = x else { unreachable!("float_from_host returns a float") };
-        let input_leaf = tensor.require_grad();
+        let shape = images.shape.to_vec();
+        let input_leaf =
+            Tensor::<MAX_RANK>::from_data(TensorData::new(images.data.clone(), padded(&shape)), self.graph.device())
+                .require_grad();
         let x = Value::Float { tensor: input_leaf.clone(), shape: shape.clone() };
-        let ((logits, lshape), tapped) = self.run(x, tap.as_deref())?;
-        let (batch, classes) = (lshape[0], lshape[1..].iter().product::<usize>());
+        let eval = self.graph.evaluate(vec![(self.input.name.clone(), x)], tap, false)?;
+        let (logits, [batch, classes]) = self.logits(eval.outputs.into_iter().next(), images.len())?;
         if let Some(&t) = targets.iter().find(|&&t| t >= classes) {
             return Err(OnnxError::TargetClass { target: t, classes });
         }
@@ -285,78 +362,73 @@ impl DifferentiableModel {
         for (b, &t) in targets.iter().enumerate() {
             mask[b * classes + t] = 1.0;
         }
-        let mask = Tensor::<MAX_RANK>::from_data(TensorData::new(mask, value::padded(&lshape)), &self.device);
+        let mask = Tensor::<MAX_RANK>::from_data(TensorData::new(mask, padded(&[batch, classes])), self.graph.device());
         let grads = (logits.clone() * mask).sum().backward();
-        let (leaf, leaf_shape) = tapped.unwrap_or((input_leaf, shape));
+        let (leaf, leaf_shape) = eval.tapped.unwrap_or((input_leaf, shape));
         let grad = leaf.grad(&grads).unwrap_or_else(|| leaf.zeros_like());
         Ok(LogitGradient {
-            logits: to_host(logits.detach(), vec![batch, classes])?,
-            activation: to_host(leaf.detach(), leaf_shape.clone())?,
-            gradient: to_host(grad, leaf_shape)?,
+            logits: HostTensor { data: to_host(logits.detach())?, shape: vec![batch, classes] },
+            activation: HostTensor { data: to_host(leaf.detach())?, shape: leaf_shape.clone() },
+            gradient: HostTensor { data: to_host(grad)?, shape: leaf_shape },
         })
-    }
-
-    fn ir_tensor(&self, name: &str) -> Result<String> {
-        self.names.tensor_to_ir.get(name).cloned().ok_or_else(|| OnnxError::UnknownLayer {
-            path: self.path.clone(),
-            name: name.to_string(),
-            available: self.names.ordered.clone(),
-        })
-    }
-
-    /// Evaluates the graph; with `tap`, cuts the graph at that tensor (detached, requiring a
-    /// gradient) and returns the leaf too.
-    #[allow(clippy::type_complexity)]
-    fn run(
-        &self,
-        x: Value,
-        tap: Option<&str>,
-    ) -> Result<((value::Phys, Vec<usize>), Option<(value::Phys, Vec<usize>)>)> {
-        let mut env: HashMap<&str, Value> = HashMap::new();
-        env.insert(self.graph.inputs[0].name.as_str(), x);
-        let mut tapped = None;
-        for (idx, node) in self.graph.nodes.iter().enumerate() {
-            let (name, op) = Self::original_node(&self.names, node);
-            let ctx = Ctx { node: &name, op: &op, device: &self.device };
-            let mut inputs = Vec::with_capacity(node.inputs().len());
-            for (i, arg) in node.inputs().iter().enumerate() {
-                inputs.push(match (&self.statics[idx][i], arg.is_dynamic()) {
-                    (Some(v), _) => Some(v.clone()),
-                    (None, true) => Some(
-                        env.get(arg.name.as_str())
-                            .cloned()
-                            .ok_or_else(|| ctx.err(format!("input `{}` was not computed", arg.name)))?,
-                    ),
-                    (None, false) => None,
-                });
-            }
-            let outputs = ops::eval(node, &ctx, &inputs)?;
-            for (arg, mut v) in node.outputs().iter().zip(outputs) {
-                if Some(arg.name.as_str()) == tap
-                    && let Value::Float { tensor, shape } = &v
-                {
-                    let leaf = tensor.clone().detach().require_grad();
-                    tapped = Some((leaf.clone(), shape.clone()));
-                    v = Value::Float { tensor: leaf, shape: shape.clone() };
-                }
-                env.insert(arg.name.as_str(), v);
-            }
-        }
-        let out = &self.graph.outputs[0].name;
-        match env.remove(out.as_str()) {
-            Some(Value::Float { tensor, shape }) if !shape.is_empty() => Ok(((tensor, shape), tapped)),
-            _ => Err(not_onnx(&self.path, format!("output `{out}` is not a float tensor [batch, classes]"))),
-        }
     }
 }
 
-fn to_host(t: value::Phys, shape: Vec<usize>) -> Result<HostTensor> {
-    let data = t.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| OnnxError::Op {
+/// Gradients of consecutive runs as one batch.
+fn join(mut parts: Vec<LogitGradient>) -> LogitGradient {
+    let mut all = parts.remove(0);
+    for p in parts {
+        for (a, b) in
+            [(&mut all.logits, p.logits), (&mut all.activation, p.activation), (&mut all.gradient, p.gradient)]
+        {
+            a.data.extend(b.data);
+            a.shape[0] += b.shape[0];
+        }
+    }
+    all
+}
+
+/// The one float image input `[batch, channels, height, width]`.
+fn image_input(path: &Path, inputs: &[GraphInput]) -> Result<GraphInput> {
+    let [input] = inputs else {
+        let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+        return Err(not_onnx(
+            path,
+            format!("expected one image input, found {} inputs: {}", inputs.len(), names.join(", ")),
+        ));
+    };
+    let dims = &input.dims;
+    if !input.float || dims.len() != 4 {
+        return Err(not_onnx(
+            path,
+            format!(
+                "input `{}` is {} with {} axes; expected float images [batch, channels, height, width]",
+                input.name,
+                if input.float { "float" } else { "integer" },
+                dims.len()
+            ),
+        ));
+    }
+    let image_channels = |d: Option<usize>| d.is_some_and(|c| matches!(c, 1 | 3 | 4));
+    if image_channels(dims[3]) && !image_channels(dims[1]) {
+        return Err(not_onnx(
+            path,
+            format!(
+                "input `{}` {dims:?} looks channels-last [batch, height, width, channels] (a TensorFlow/Keras export); \
+                 netlens takes channels-first [batch, channels, height, width] images — re-export with NCHW input",
+                input.name
+            ),
+        ));
+    }
+    Ok(input.clone())
+}
+
+fn to_host(t: Phys) -> Result<Vec<f32>> {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| OnnxError::Op {
         node: "output".into(),
         op: "read".into(),
         reason: format!("{e:?}"),
-    })?;
-    Ok(HostTensor { data, shape })
+    })
 }
 
 #[cfg(test)]

@@ -128,14 +128,24 @@ fn an_unsupported_op_names_the_op_and_the_node() {
     let bytes = std::fs::read(torch_cnn()).unwrap();
     let mut proto = ModelProto::parse_from_bytes(&bytes).unwrap();
     let node = proto.graph.as_mut().unwrap().node.iter_mut().find(|n| n.op_type == "Relu").unwrap();
-    node.op_type = "Elu".into();
+    node.op_type = "NonMaxSuppression".into();
     let name = node.name.clone();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("elu.onnx");
+    let path = dir.path().join("nms.onnx");
     std::fs::write(&path, proto.write_to_bytes().unwrap()).unwrap();
     let err = DifferentiableModel::load(&path).unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, OnnxError::UnsupportedOp { .. }) && msg.contains("`Elu`") && msg.contains(&name), "{msg}");
+    assert!(
+        matches!(err, OnnxError::UnsupportedOp { .. }) && msg.contains("`NonMaxSuppression`") && msg.contains(&name),
+        "{msg}"
+    );
+    // An attribute the op does not implement is refused by name, before anything runs.
+    let mut proto = ModelProto::parse_from_bytes(&bytes).unwrap();
+    let node = proto.graph.as_mut().unwrap().node.iter_mut().find(|n| n.op_type == "MaxPool").unwrap();
+    node.attribute.push(onnx_ir::AttributeProto { name: "future_option".into(), i: 1, ..Default::default() });
+    std::fs::write(&path, proto.write_to_bytes().unwrap()).unwrap();
+    let msg = DifferentiableModel::load(&path).unwrap_err().to_string();
+    assert!(msg.contains("`future_option`") && msg.contains("MaxPool"), "{msg}");
 }
 
 mod burn_export {
