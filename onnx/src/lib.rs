@@ -12,7 +12,8 @@ mod tract;
 
 pub use error::{OnnxError, Result};
 pub use executor::{
-    DifferentiableGraph, DifferentiableModel, GradientAt, GraphInput, HostTensor, HostValue, LogitGradient,
+    DifferentiableGraph, DifferentiableModel, FeatureLayout, GradientAt, GraphInput, HostTensor, HostValue,
+    LogitGradient,
 };
 pub use inspect::{Dim, Layer, LayerKind, ModelSummary, TensorInfo, inspect};
 pub use ops::supported_ops;

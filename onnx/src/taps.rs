@@ -151,6 +151,8 @@ pub struct TapRunner {
     input_dims: Vec<usize>,
     taps: Vec<Tap>,
     plan: Arc<TypedRunnableModel>,
+    /// The batch the graph fixes, if it does (images then run in runs of that size).
+    batch: Option<usize>,
 }
 
 impl TapRunner {
@@ -180,7 +182,8 @@ impl TapRunner {
         let optimized = parsed.model.into_optimized().map_err(tract_err("optimise the graph"))?;
         let plan = optimized.into_runnable().map_err(tract_err("plan the graph"))?;
         let input_name = crate::model::data_input(path, crate::model::graph(&proto))?.name.clone();
-        Ok(TapRunner { path: path.into(), input_name, input_dims: parsed.input_dims, taps, plan })
+        let batch = parsed.batch;
+        Ok(TapRunner { path: path.into(), input_name, input_dims: parsed.input_dims, taps, plan, batch })
     }
 
     /// The image shape the model expects after the batch axis, e.g. `[1, 32, 32]`.
@@ -212,6 +215,7 @@ impl TapRunner {
         let mut outputs: Vec<TapOutput> =
             self.taps.iter().map(|t| TapOutput { tap: t.clone(), sample_shape: vec![], data: vec![] }).collect();
         let (n, per_image) = (images.len(), images.image_len());
+        let batch_size = self.batch.unwrap_or(batch_size);
         for start in (0..n).step_by(batch_size) {
             let end = (start + batch_size).min(n);
             let batch = &images.data[start * per_image..end * per_image];
@@ -241,14 +245,19 @@ impl TapRunner {
             action: "run a batch".into(),
             source: e.into(),
         };
-        let mut shape = vec![len];
+        // A graph with a fixed batch gets a short last run padded with blank images.
+        let planned = self.batch.unwrap_or(len).max(len);
+        let mut shape = vec![planned];
         shape.extend_from_slice(&self.input_dims);
-        let input = Tensor::from_shape(&shape, batch).map_err(err)?;
+        let mut data = batch.to_vec();
+        data.resize(planned * self.input_dims.iter().product::<usize>(), 0.0);
+        let input = Tensor::from_shape(&shape, &data).map_err(err)?;
         let results = self.plan.run(tvec![input.into_tvalue()]).map_err(err)?;
         for (out, value) in outputs.iter_mut().zip(results.iter()) {
             let values = value.cast_to::<f32>().map_err(err)?;
             out.sample_shape = values.shape()[1..].to_vec();
-            out.data.extend(values.to_plain_array_view::<f32>().map_err(err)?.iter());
+            let per: usize = out.sample_shape.iter().product();
+            out.data.extend(values.to_plain_array_view::<f32>().map_err(err)?.iter().take(len * per));
         }
         Ok(())
     }

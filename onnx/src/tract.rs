@@ -65,6 +65,7 @@ impl TractModel {
         let parsed = inference_model(path, &proto)?;
         let dims = input_dims.map_or(parsed.input_dims.clone(), <[usize]>::to_vec);
         let mut model = parsed.model;
+        let batch = parsed.batch.map_or(batch, BatchAxis::Fixed);
         let fail = |action: &'static str| move |e: TractError| tract_error(path, action, e);
         let shape: TVec<TDim> = match batch {
             BatchAxis::Symbolic => std::iter::once(model.symbols.sym(crate::model::BATCH_SYMBOL).to_dim())

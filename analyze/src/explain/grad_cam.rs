@@ -9,15 +9,17 @@
 
 use netlens_fetch::Images;
 use netlens_fetch::resize::resize_bilinear;
-use netlens_onnx::{DifferentiableModel, GradientAt};
+use netlens_fetch::runs::InvalidSetting;
+use netlens_onnx::{DifferentiableModel, FeatureLayout, GradientAt};
 
 use super::{Map, Target, resolve_targets};
-use crate::error::{AnalyzeError, Result};
+use crate::error::Result;
 
 pub use netlens_fetch::runs::{GradCam, GradCamSettings};
 
 /// Parameters of Grad-CAM: a builder over the recorded [`GradCamSettings`]. Defaults: the last
-/// convolutional feature map ([`DifferentiableModel::last_conv_feature_map`]), the predicted
+/// feature map ([`DifferentiableModel::grad_cam_layer`]: a CNN's last convolutional map, a
+/// transformer's last-block token map), the predicted
 /// class, ReLU applied.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GradCamParams(GradCamSettings);
@@ -61,25 +63,29 @@ impl GradCamParams {
     pub fn resolve_layer(&self, model: &DifferentiableModel) -> Result<String> {
         let layer = match &self.0.layer {
             Some(l) => l.clone(),
-            None => model.last_conv_feature_map().ok_or_else(|| {
-                AnalyzeError::InvalidParam(netlens_fetch::runs::InvalidSetting {
-                    name: "layer".into(),
-                    value: "auto".into(),
-                    reason: "the model has no Conv node; name a 4-D feature map".into(),
-                })
+            None => model.grad_cam_layer().ok_or_else(|| {
+                InvalidSetting::new(
+                    "layer",
+                    "auto",
+                    "the model has no Conv node; name a 4-D feature map or a token map",
+                )
             })?,
         };
-        if let Some((op, shape)) = model.tensor_info(&layer)
-            && shape.len() != 4
-        {
-            return Err(AnalyzeError::InvalidParam(netlens_fetch::runs::InvalidSetting {
-                name: "layer".into(),
-                value: layer,
-                reason: format!(
-                    "Grad-CAM needs a 4-D feature map [batch, channels, height, width]; this {op} output has rank {}",
-                    shape.len()
-                ),
-            }));
+        if let Some((op, shape)) = model.tensor_info(&layer) {
+            let Some(layout) = model.feature_layout(&layer) else {
+                let reason = format!(
+                    "Grad-CAM needs a feature map [batch, channels, height, width] (or a transformer's token map); \
+                     this {op} output has shape {shape:?}"
+                );
+                return Err(InvalidSetting::new("layer", &layer, &reason).into());
+            };
+            let dims: Vec<usize> = shape[1..].iter().map(|d| d.unwrap_or(0)).collect();
+            if let Some([_, h, w]) = layout.chw(&dims)
+                && h * w <= 1
+            {
+                let reason = format!("its feature map is {h}×{w}: a single position cannot show where the evidence is");
+                return Err(InvalidSetting::new("layer", &layer, &reason).into());
+            }
         }
         Ok(layer)
     }
@@ -98,22 +104,23 @@ impl GradCamParams {
         let logits = model.forward(images)?;
         let targets = resolve_targets(&logits, self.0.target)?;
         let g = model.gradient(images, &targets, GradientAt::Tensor(&layer))?;
-        if g.activation.shape.len() != 4 {
-            return Err(AnalyzeError::InvalidParam(netlens_fetch::runs::InvalidSetting {
-                name: "layer".into(),
-                value: layer,
-                reason: format!("Grad-CAM needs a 4-D feature map, found shape {:?}", g.activation.shape),
-            }));
-        }
-        let [_, k, h, w] = <[usize; 4]>::try_from(g.activation.shape.as_slice()).expect("rank checked");
+        let one = &g.activation.shape[1..];
+        let layout = model.feature_layout(&layer).unwrap_or(FeatureLayout::ChannelsFirst);
+        let Some([k, h, w]) = layout.chw(one) else {
+            let reason = format!(
+                "Grad-CAM needs a feature map [batch, channels, height, width], found shape {:?}",
+                g.activation.shape
+            );
+            return Err(InvalidSetting::new("layer", &layer, &reason).into());
+        };
         let (ih, iw) = (images.shape[2], images.shape[3]);
         let classes = g.logits.shape[1];
-        let per = k * h * w;
+        let per: usize = one.iter().product();
         Ok((0..images.shape[0])
             .map(|b| {
-                let a = &g.activation.data[b * per..(b + 1) * per];
-                let d = &g.gradient.data[b * per..(b + 1) * per];
-                let layer_map = cam(a, d, k, h, w, self.0.relu);
+                let chw = |v: &[f32]| layout.to_chw(&v[b * per..(b + 1) * per], one).expect("layout checked above");
+                let (a, d) = (chw(&g.activation.data), chw(&g.gradient.data));
+                let layer_map = cam(&a, &d, k, h, w, self.0.relu);
                 let map = Map { height: ih, width: iw, data: resize_bilinear(&layer_map.data, h, w, ih, iw) };
                 GradCam {
                     layer: layer.clone(),

@@ -51,6 +51,61 @@ pub struct LogitGradient {
     pub gradient: HostTensor,
 }
 
+/// How a feature tensor lays out its channels and positions (for Grad-CAM).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FeatureLayout {
+    /// `[batch, channels, height, width]`: a convolutional feature map.
+    ChannelsFirst,
+    /// `[batch, height, width, channels]`: Swin's and ConvNeXt's token maps.
+    ChannelsLast,
+    /// `[batch, tokens, channels]` with `prefix` class/distillation tokens first and the rest a
+    /// `grid[0] × grid[1]` patch grid, row by row (ViT, DeiT).
+    Tokens {
+        /// Patch-grid rows and columns.
+        grid: [usize; 2],
+        /// Tokens before the patch tokens.
+        prefix: usize,
+    },
+}
+
+impl FeatureLayout {
+    /// `[channels, height, width]` of one image's feature map in this layout of `shape`
+    /// (`shape` without the batch axis).
+    pub fn chw(self, shape: &[usize]) -> Option<[usize; 3]> {
+        match (self, shape) {
+            (FeatureLayout::ChannelsFirst, &[c, h, w]) => Some([c, h, w]),
+            (FeatureLayout::ChannelsLast, &[h, w, c]) => Some([c, h, w]),
+            (FeatureLayout::Tokens { grid, prefix }, &[t, c]) if t == prefix + grid[0] * grid[1] => {
+                Some([c, grid[0], grid[1]])
+            }
+            _ => None,
+        }
+    }
+
+    /// One image's values (`shape` without the batch axis, row-major) as `[channels, height,
+    /// width]`, the prefix tokens dropped.
+    pub fn to_chw(self, values: &[f32], shape: &[usize]) -> Option<Vec<f32>> {
+        let [c, h, w] = self.chw(shape)?;
+        Some(match self {
+            FeatureLayout::ChannelsFirst => values.to_vec(),
+            FeatureLayout::ChannelsLast => (0..c * h * w).map(|i| values[(i % (h * w)) * c + i / (h * w)]).collect(),
+            FeatureLayout::Tokens { prefix, .. } => {
+                (0..c * h * w).map(|i| values[(prefix + i % (h * w)) * c + i / (h * w)]).collect()
+            }
+        })
+    }
+}
+
+/// The token layout of a `[tokens, channels]` shape: the largest square grid of patches that
+/// leaves 0, 1 or 2 tokens in front (class and distillation tokens), at least 2 × 2.
+fn token_layout(tokens: usize) -> Option<FeatureLayout> {
+    let g = (tokens as f64).sqrt() as usize;
+    (g..=g + 1)
+        .rev()
+        .find(|&g| g * g <= tokens && tokens - g * g <= 2 && g >= 2)
+        .map(|g| FeatureLayout::Tokens { grid: [g, g], prefix: tokens - g * g })
+}
+
 /// One float tensor of the graph as a dry run saw it.
 #[derive(Clone, Debug)]
 struct TensorSeen {
@@ -190,11 +245,48 @@ impl DifferentiableModel {
         self.tensors.iter().find(|t| t.name == tensor).map(|t| (t.op.clone(), t.shape.clone()))
     }
 
-    /// Grad-CAM's usual layer, as users of pytorch-grad-cam pick it: the output of the last
-    /// `Conv`, followed forward through the ops that keep the feature map's size — normalisation,
-    /// activations (including SiLU's `Sigmoid`·`Mul`), residual `Add`, `Concat` — and stopping at
-    /// pooling or flattening: ResNet's last block output, DenseNet's `norm5` + ReLU,
-    /// EfficientNet's SiLU, Inception's last concatenation.
+    /// Grad-CAM's layer as users of pytorch-grad-cam pick it: for a transformer (two or more
+    /// `LayerNormalization`s of token maps after the last `Conv`, which is its patch embedding)
+    /// the first `LayerNormalization` of the last block — the third last one, before the last
+    /// block's second and the final norm — (ViT/DeiT `blocks[-1].norm1`, Swin
+    /// `layers[-1].blocks[-1].norm1`); otherwise [`Self::last_conv_feature_map`].
+    pub fn grad_cam_layer(&self) -> Option<String> {
+        let nodes = self.graph.nodes();
+        let last_conv = nodes.iter().rposition(|n| n.op == "Conv")?;
+        let token_norms: Vec<&str> = nodes[last_conv..]
+            .iter()
+            .filter(|n| n.op == "LayerNormalization")
+            .filter_map(|n| n.outputs.first())
+            .filter(|o| self.feature_layout(o).is_some_and(|l| l != FeatureLayout::ChannelsFirst))
+            .map(String::as_str)
+            .collect();
+        if token_norms.len() >= 2 {
+            return Some(token_norms[token_norms.len().saturating_sub(3)].to_string());
+        }
+        self.last_conv_feature_map()
+    }
+
+    /// How `tensor` lays out channels and positions: `[batch, tokens, channels]` with a square
+    /// patch grid, a 4-D `LayerNormalization` output channels-last, other 4-D tensors
+    /// channels-first; `None` for other shapes or an unknown tensor.
+    pub fn feature_layout(&self, tensor: &str) -> Option<FeatureLayout> {
+        let (op, shape) = self.tensor_info(tensor)?;
+        let dims: Option<Vec<usize>> = shape[1..].iter().copied().collect();
+        match *dims?.as_slice() {
+            [tokens, _] => token_layout(tokens),
+            [_, h, w] if op == "LayerNormalization" && h > 1 && w > 1 => Some(FeatureLayout::ChannelsLast),
+            [_, _, _] => Some(FeatureLayout::ChannelsFirst),
+            _ => None,
+        }
+    }
+
+    /// Grad-CAM's usual layer in a convolutional network, as users of pytorch-grad-cam pick
+    /// it: the output of the last `Conv`, followed forward through the ops that keep the
+    /// feature map's size — normalisation, activations (including SiLU's `Sigmoid`·`Mul`),
+    /// residual `Add`, `Concat` — and stopping at pooling or flattening: ResNet's last block
+    /// output, DenseNet's `norm5` + ReLU, EfficientNet's SiLU, Inception's last concatenation.
+    /// A later channels-first map of the same size (ConvNeXt's block output after its
+    /// channels-last MLP) is taken when there is one.
     pub fn last_conv_feature_map(&self) -> Option<String> {
         const FOLLOWED: &[&str] = &[
             "BatchNormalization",
@@ -240,9 +332,17 @@ impl DifferentiableModel {
                     at = i;
                     current = n.outputs[0].clone();
                 }
-                None => return Some(current),
+                None => break,
             }
         }
+        // ConvNeXt: the block's MLP runs channels-last; its output comes back channels-first,
+        // of the conv's size, after the last conv node.
+        let names: Vec<&str> = nodes[at..].iter().flat_map(|n| n.outputs.iter().map(String::as_str)).collect();
+        let later = names.iter().rev().find(|&&n| {
+            self.feature_layout(n) == Some(FeatureLayout::ChannelsFirst)
+                && spatial(n).is_some_and(|s| s[1..] == size[1..])
+        });
+        Some(later.map_or(current, |n| n.to_string()))
     }
 
     fn check_images(&self, images: &Images) -> Result<()> {

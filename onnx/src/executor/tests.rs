@@ -231,3 +231,158 @@ fn forward_matches_tract_on_the_converted_tiny_resnet34() {
     let g = model.gradient(&images, &[281], GradientAt::Tensor(&layer)).unwrap();
     assert_eq!(g.activation.shape, vec![1, 32, 7, 7], "layer {layer}");
 }
+
+/// A conformance-case model (a small graph of one op) by name.
+fn conformance_model(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/conformance/cases/{name}.onnx"))
+}
+
+#[test]
+fn a_model_without_one_image_input_is_refused_by_what_it_has() {
+    // One input of rank 3: no [batch, channels, height, width] image.
+    let err = DifferentiableModel::load(&conformance_model("relu_opset6_basic")).unwrap_err().to_string();
+    assert!(err.contains("expected float images [batch, channels, height, width]") && err.contains("3 axes"), "{err}");
+    // Two data inputs.
+    let err = DifferentiableModel::load(&conformance_model("add_opset13_same_shape")).unwrap_err().to_string();
+    assert!(err.contains("expected one image input, found 2 inputs"), "{err}");
+}
+
+#[test]
+fn a_truncated_file_is_not_onnx_and_says_so() {
+    let bytes = std::fs::read(torch_cnn()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cut.onnx");
+    std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+    let err = DifferentiableModel::load(&path).unwrap_err();
+    assert!(matches!(err, OnnxError::NotOnnx { .. }) && err.to_string().contains("cut.onnx"), "{err}");
+}
+
+#[test]
+fn a_channels_last_input_is_refused_as_channels_last() {
+    let bytes = std::fs::read(torch_cnn()).unwrap();
+    let mut proto = ModelProto::parse_from_bytes(&bytes).unwrap();
+    let input = &mut proto.graph.as_mut().unwrap().input[0];
+    let shape = input.type_.mut_or_insert_default().mut_tensor_type().shape.mut_or_insert_default();
+    // [batch, 1, 32, 32] → [batch, 32, 32, 1], as tf2onnx writes Keras models.
+    let dims: Vec<_> = shape.dim.clone();
+    shape.dim = vec![dims[0].clone(), dims[2].clone(), dims[3].clone(), dims[1].clone()];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nhwc.onnx");
+    std::fs::write(&path, proto.write_to_bytes().unwrap()).unwrap();
+    let err = DifferentiableModel::load(&path).unwrap_err().to_string();
+    assert!(err.contains("channels-last"), "{err}");
+}
+
+#[test]
+fn logits_shaped_n_c_1_1_count_as_c_classes() {
+    // Append Unsqueeze(axes 2, 3) to the torch CNN's logits: [batch, 10] → [batch, 10, 1, 1].
+    let bytes = std::fs::read(torch_cnn()).unwrap();
+    let mut proto = ModelProto::parse_from_bytes(&bytes).unwrap();
+    let graph = proto.graph.as_mut().unwrap();
+    let old = graph.output[0].name.clone();
+    let mut node = onnx_ir::NodeProto::new();
+    node.op_type = "Unsqueeze".into();
+    node.name = "to_nc11".into();
+    node.input = vec![old, "axes_23".into()];
+    node.output = vec!["logits_nc11".into()];
+    graph.node.push(node);
+    let mut axes = onnx_ir::TensorProto::new();
+    axes.name = "axes_23".into();
+    axes.data_type = 7;
+    axes.dims = vec![2];
+    axes.int64_data = vec![2, 3];
+    graph.initializer.push(axes);
+    graph.output[0].name = "logits_nc11".into();
+    graph.output[0].type_.mut_or_insert_default().mut_tensor_type().shape.clear();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nc11.onnx");
+    std::fs::write(&path, proto.write_to_bytes().unwrap()).unwrap();
+    let model = DifferentiableModel::load(&path).unwrap();
+    assert_eq!(model.num_classes(), Some(10));
+    let plain = DifferentiableModel::load(&torch_cnn()).unwrap();
+    let images = test_images(2);
+    assert_eq!(model.forward(&images).unwrap(), plain.forward(&images).unwrap());
+}
+
+#[test]
+fn a_graph_that_fixes_its_batch_at_one_runs_image_by_image() {
+    // The torch CNN with its flatten's Reshape target fixed to [1, -1] and its input to batch 1.
+    let bytes = std::fs::read(torch_cnn()).unwrap();
+    let mut proto = ModelProto::parse_from_bytes(&bytes).unwrap();
+    let graph = proto.graph.as_mut().unwrap();
+    let dim = &mut graph.input[0].type_.mut_or_insert_default().mut_tensor_type().shape.mut_or_insert_default().dim[0];
+    dim.set_dim_value(1);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("batch1.onnx");
+    std::fs::write(&path, proto.write_to_bytes().unwrap()).unwrap();
+    let model = DifferentiableModel::load(&path).unwrap();
+    assert!(model.one_at_a_time());
+    let plain = DifferentiableModel::load(&torch_cnn()).unwrap();
+    let images = test_images(3);
+    let (a, b) = (model.forward(&images).unwrap(), plain.forward(&images).unwrap());
+    assert_eq!(a.shape, vec![3, 10]);
+    assert_close_to_tract(&a.data, &b.data);
+    let g = model.gradient(&images, &[0, 1, 2], GradientAt::Input).unwrap();
+    let h = plain.gradient(&images, &[0, 1, 2], GradientAt::Input).unwrap();
+    assert_close_to_tract(&g.gradient.data, &h.gradient.data);
+}
+
+/// The torch CNN with every float initializer, the input and the output stored as float16.
+fn half_precision_copy(dir: &Path) -> PathBuf {
+    let bytes = std::fs::read(torch_cnn()).unwrap();
+    let mut proto = ModelProto::parse_from_bytes(&bytes).unwrap();
+    let graph = proto.graph.as_mut().unwrap();
+    for t in graph.initializer.iter_mut().filter(|t| t.data_type == 1) {
+        let values: Vec<f32> = if t.raw_data.is_empty() {
+            t.float_data.clone()
+        } else {
+            t.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()
+        };
+        t.float_data.clear();
+        t.raw_data = values.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect();
+        t.data_type = 10;
+    }
+    for v in graph.input.iter_mut().chain(graph.output.iter_mut()) {
+        v.type_.mut_or_insert_default().mut_tensor_type().elem_type = 10;
+    }
+    let path = dir.join("half.onnx");
+    std::fs::write(&path, proto.write_to_bytes().unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn a_float16_model_runs_in_float32_on_both_engines() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = half_precision_copy(dir.path());
+    let images = test_images(2);
+    let full = DifferentiableModel::load(&torch_cnn()).unwrap().forward(&images).unwrap();
+    let half = DifferentiableModel::load(&path).unwrap().forward(&images).unwrap();
+    let tract = crate::TractModel::load(&path, crate::BatchAxis::Symbolic).unwrap();
+    let tract = tract.run(&images.data, 2).unwrap().remove(0);
+    let scale = full.data.iter().fold(0f32, |m, v| m.max(v.abs()));
+    // Weights rounded to float16 (11 significant bits) move the logits by well under 1 %.
+    for (name, got) in [("executor", &half.data), ("tract", &tract.data)] {
+        let worst = got.iter().zip(&full.data).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst < 1e-2 * scale, "{name}: float16 weights moved a logit by {worst} (scale {scale})");
+    }
+}
+
+#[test]
+fn token_maps_are_read_as_patch_grids_without_their_class_tokens() {
+    assert_eq!(token_layout(197), Some(FeatureLayout::Tokens { grid: [14, 14], prefix: 1 }));
+    assert_eq!(token_layout(196), Some(FeatureLayout::Tokens { grid: [14, 14], prefix: 0 }));
+    assert_eq!(token_layout(198), Some(FeatureLayout::Tokens { grid: [14, 14], prefix: 2 }));
+    assert_eq!(token_layout(3), None);
+    // 1 class token + a 2×2 grid, 3 channels: token t, channel c at t·3 + c.
+    let tokens: Vec<f32> = (0..15).map(|v| v as f32).collect();
+    let layout = FeatureLayout::Tokens { grid: [2, 2], prefix: 1 };
+    assert_eq!(layout.chw(&[5, 3]), Some([3, 2, 2]));
+    // Channel 0 of patches 1..=4 is 3, 6, 9, 12; channel 2 is 5, 8, 11, 14.
+    let chw = layout.to_chw(&tokens, &[5, 3]).unwrap();
+    assert_eq!(&chw[..4], &[3.0, 6.0, 9.0, 12.0]);
+    assert_eq!(&chw[8..], &[5.0, 8.0, 11.0, 14.0]);
+    // Channels-last [2, 2, 3] → [3, 2, 2].
+    let hwc: Vec<f32> = (0..12).map(|v| v as f32).collect();
+    let chw = FeatureLayout::ChannelsLast.to_chw(&hwc, &[2, 2, 3]).unwrap();
+    assert_eq!(&chw[..4], &[0.0, 3.0, 6.0, 9.0]);
+}
