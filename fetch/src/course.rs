@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::dataset::{Dataset, Images, fashion_mnist_class_names};
 use crate::error::{FetchError, Result};
 use crate::idx::read_idx_u8;
-use crate::npy::read_u8;
+use crate::npy::{read_integers, read_pixels};
 use crate::resize::resize_bilinear_u8;
 
 /// Side of the course's square images.
@@ -74,34 +74,49 @@ pub fn load_split(dir: &Path, split: Split) -> Result<Dataset> {
     })
 }
 
-fn find_plain_or_gz(dir: &Path, stem: &str) -> Option<PathBuf> {
+/// `dir/stem` or `dir/stem.gz`, whichever exists (the plain name first).
+pub(crate) fn find_plain_or_gz(dir: &Path, stem: &str) -> Option<PathBuf> {
     [stem.to_string(), format!("{stem}.gz")].into_iter().map(|n| dir.join(n)).find(|p| p.exists())
 }
 
-/// Loads images `(N, H, W)` or `(N, C, H, W)` (C = 1 or 3) as uint8 from a `.npy` file.
+/// Loads images `(N, H, W)` or `(N, C, H, W)` (C = 1 or 3) from a `.npy` file: `uint8`
+/// (scaled by 1/255) or `float32`/`float64` (taken as they are: already in the model's scale,
+/// usually `[0, 1]`).
 ///
 /// # Errors
-/// [`FetchError::Format`] for another dtype or rank, plus the errors of [`read_u8`].
+/// [`FetchError::Format`] for another dtype or rank, or non-finite float pixels (naming the
+/// first), plus the errors of [`read_pixels`].
 pub fn load_npy_images(path: &Path) -> Result<Images> {
     let want = "(N, H, W) or (N, C, H, W) with C = 1 or 3";
-    let arr = read_u8(path, want)?;
+    let (arr, dtype) = read_pixels(path, want)?;
     let shape = match arr.shape[..] {
         [n, h, w] => [n, 1, h, w],
         [n, c, h, w] if c == 1 || c == 3 => [n, c, h, w],
         _ => {
             let dims: Vec<String> = arr.shape.iter().map(|d| d.to_string()).collect();
-            return Err(FetchError::format(path, format!("uint8 {want}"), format!("uint8 ({})", dims.join(", "))));
+            return Err(FetchError::format(path, format!("{dtype} {want}"), format!("{dtype} ({})", dims.join(", "))));
         }
     };
-    Ok(Images { data: arr.data.iter().map(|&v| v as f32 / 255.0).collect(), shape })
+    if dtype == "uint8" {
+        return Ok(Images { data: arr.data.iter().map(|&v| v / 255.0).collect(), shape });
+    }
+    if let Some(i) = arr.data.iter().position(|v| !v.is_finite()) {
+        let per = shape[1] * shape[2] * shape[3];
+        return Err(FetchError::format(
+            path,
+            "finite pixel values",
+            format!("{} at image {}, value {}", arr.data[i], i / per, i % per),
+        ));
+    }
+    Ok(Images { data: arr.data, shape })
 }
 
-/// Loads labels `(N,)` as uint8 from a `.npy` file.
-fn load_npy_labels(path: &Path) -> Result<Vec<u8>> {
-    let arr = read_u8(path, "(N,)")?;
+/// Loads labels `(N,)` of any integer dtype (numpy's default int64 included) from a `.npy` file.
+fn load_npy_labels(path: &Path) -> Result<Vec<i64>> {
+    let arr = read_integers(path, "(N,)")?;
     if arr.shape.len() != 1 {
         let dims: Vec<String> = arr.shape.iter().map(|d| d.to_string()).collect();
-        return Err(FetchError::format(path, "uint8 (N,)", format!("uint8 ({})", dims.join(", "))));
+        return Err(FetchError::format(path, "labels (N,)", format!("an array of shape ({})", dims.join(", "))));
     }
     Ok(arr.data)
 }
@@ -124,16 +139,17 @@ pub fn load_npy_pair(images_path: &Path, labels_path: &Path) -> Result<Dataset> 
 pub fn load_idx_pair(images_path: &Path, labels_path: &Path) -> Result<Dataset> {
     let x = read_idx_u8(images_path, 3)?;
     let y = read_idx_u8(labels_path, 1)?;
+    let y: Vec<i64> = y.data.iter().map(|&v| v as i64).collect();
     let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2]);
     let s = COURSE_IMAGE_SIZE;
     let mut data = Vec::with_capacity(n * s * s);
     for plane in x.data.chunks_exact(h * w) {
         data.extend(resize_bilinear_u8(plane, h, w, s, s).into_iter().map(|v| v as f32 / 255.0));
     }
-    assemble(Images { data, shape: [n, 1, s, s] }, y.data, images_path, labels_path)
+    assemble(Images { data, shape: [n, 1, s, s] }, y, images_path, labels_path)
 }
 
-fn assemble(images: Images, labels: Vec<u8>, images_path: &Path, labels_path: &Path) -> Result<Dataset> {
+fn assemble(images: Images, labels: Vec<i64>, images_path: &Path, labels_path: &Path) -> Result<Dataset> {
     if images.len() != labels.len() {
         return Err(FetchError::LengthMismatch {
             images_path: images_path.into(),
@@ -143,7 +159,7 @@ fn assemble(images: Images, labels: Vec<u8>, images_path: &Path, labels_path: &P
         });
     }
     let class_names = fashion_mnist_class_names();
-    if let Some((index, &label)) = labels.iter().enumerate().find(|(_, l)| **l as usize >= class_names.len()) {
+    if let Some((index, &label)) = labels.iter().enumerate().find(|(_, l)| !(0..class_names.len() as i64).contains(l)) {
         return Err(FetchError::LabelOutOfRange {
             path: labels_path.into(),
             index,
@@ -151,7 +167,7 @@ fn assemble(images: Images, labels: Vec<u8>, images_path: &Path, labels_path: &P
             num_classes: class_names.len(),
         });
     }
-    Ok(Dataset { images, labels, class_names })
+    Ok(Dataset { images, labels: labels.into_iter().map(|l| l as u8).collect(), class_names })
 }
 
 #[cfg(test)]
@@ -190,11 +206,31 @@ mod tests {
         let dir = d.path();
         let imgs = dir.join("X.npy");
         write_u8(&imgs, &[3, 32, 32], &vec![0; 3 * 32 * 32]).unwrap();
-        // wrong dtype
+        // wrong dtype (integers other than uint8 are not pixels)
         let f = dir.join("F.npy");
-        write_f32(&f, &[3, 28, 28], &vec![0.0; 3 * 28 * 28]).unwrap();
+        crate::npy::write_array(&f, &[3, 28, 28], &vec![0i64; 3 * 28 * 28]).unwrap();
         let e = load_npy_pair(&f, &imgs).unwrap_err().to_string();
-        assert!(e.contains("F.npy") && e.contains("expected uint8") && e.contains("found float32 (3, 28, 28)"), "{e}");
+        assert!(
+            e.contains("F.npy") && e.contains("expected uint8 or float") && e.contains("found int64 (3, 28, 28)"),
+            "{e}"
+        );
+        // float pixels are taken as they are; a NaN is named
+        let fl = dir.join("FL.npy");
+        let mut pixels = vec![0.5f32; 3 * 32 * 32];
+        pixels[2 * 1024 + 7] = f32::NAN;
+        write_f32(&fl, &[3, 32, 32], &pixels).unwrap();
+        let e = load_npy_pair(&fl, &dir.join("Y3.npy")).unwrap_err().to_string();
+        assert!(e.contains("FL.npy") && e.contains("NaN at image 2"), "{e}");
+        pixels[2 * 1024 + 7] = 0.25;
+        write_f32(&fl, &[3, 32, 32], &pixels).unwrap();
+        assert_eq!(load_npy_images(&fl).unwrap().data[2 * 1024 + 7], 0.25);
+        // labels of numpy's default int64, and a negative one named
+        let y64 = dir.join("Y64.npy");
+        crate::npy::write_array(&y64, &[3], &[0i64, 9, 3]).unwrap();
+        assert_eq!(load_npy_pair(&imgs, &y64).unwrap().labels, vec![0, 9, 3]);
+        crate::npy::write_array(&y64, &[3], &[0i8, -1, 3]).unwrap();
+        let e = load_npy_pair(&imgs, &y64).unwrap_err().to_string();
+        assert!(e.contains("Y64.npy") && e.contains("label -1 at index 1"), "{e}");
         // wrong rank
         let r = dir.join("R.npy");
         write_u8(&r, &[3, 2, 32, 32, 1], &vec![0; 3 * 2 * 32 * 32]).unwrap();

@@ -234,31 +234,55 @@ fn fetch_once(
     if have > 0 {
         request = request.header(RANGE, format!("bytes={have}-"));
     }
-    let response = request.send().map_err(|source| transport(url, source))?;
-    let (start, total) = match response.status() {
-        StatusCode::PARTIAL_CONTENT if resumes_at(&response, have) => {
-            (have, response.content_length().map(|n| have + n))
+    let mut response = request.send().map_err(|source| transport(url, source))?;
+    // The body's place in the file comes from `Content-Range` whatever the status (some proxies
+    // answer a range with 200 and only the slice); a 200 without it is the whole file.
+    let first = content_range_start(&response);
+    let (start, total) = match (response.status(), first) {
+        (StatusCode::OK | StatusCode::PARTIAL_CONTENT, Some(first)) if first <= have => {
+            // Bytes already on disk are skipped, so the good partial is never overwritten.
+            skip(&mut response, have - first).map_err(|e| transport_io(part, e))?;
+            (have, response.content_length().map(|n| first + n))
         }
-        StatusCode::OK => (0, response.content_length()),
-        StatusCode::PARTIAL_CONTENT => {
-            // A range other than the one asked for: start over on the next attempt.
-            let _ = std::fs::remove_file(part);
+        (StatusCode::OK | StatusCode::PARTIAL_CONTENT, Some(_)) => {
+            // A range beyond the bytes on disk: ask again, keeping what is there.
+            let error = FetchError::BadRange { url: url.into(), asked: have };
+            return Err(AttemptError { error, retryable: true });
+        }
+        (StatusCode::OK, None) => (0, response.content_length()),
+        (StatusCode::PARTIAL_CONTENT, None) => {
             let error = FetchError::BadRange { url: url.into(), asked: have };
             return Err(AttemptError { error, retryable: true });
         }
         // The part already holds every byte; the checksum decides whether it is right.
-        StatusCode::RANGE_NOT_SATISFIABLE if have > 0 => return Ok(()),
-        status => return Err(http_status(url, status)),
+        (StatusCode::RANGE_NOT_SATISFIABLE, _) if have > 0 => return Ok(()),
+        (status, _) => return Err(http_status(url, status)),
     };
     let mut file = open_part(part, start).map_err(|error| AttemptError { error, retryable: false })?;
     copy_body(response, &mut file, part, url, DownloadProgress { downloaded: start, total }, progress)
 }
 
-/// Whether a 206 response's `Content-Range: bytes <first>-<last>/<size>` starts at `have`.
-fn resumes_at(response: &Response, have: u64) -> bool {
-    let range = response.headers().get(CONTENT_RANGE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let first = range.strip_prefix("bytes ").and_then(|r| r.split('-').next());
-    first.and_then(|f| f.trim().parse::<u64>().ok()) == Some(have)
+/// The first byte of `Content-Range: bytes <first>-<last>/<size>`, when the response has one.
+fn content_range_start(response: &Response) -> Option<u64> {
+    let range = response.headers().get(CONTENT_RANGE)?.to_str().ok()?;
+    range.strip_prefix("bytes ")?.split('-').next()?.trim().parse().ok()
+}
+
+/// Reads and drops `n` bytes of the body.
+fn skip(response: &mut Response, n: u64) -> std::io::Result<()> {
+    let copied = std::io::copy(&mut response.take(n), &mut std::io::sink())?;
+    if copied < n {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "the body ended inside the bytes already on disk",
+        ));
+    }
+    Ok(())
+}
+
+/// A body that broke off while bytes were being skipped: retried, the partial kept.
+fn transport_io(part: &Path, e: std::io::Error) -> AttemptError {
+    AttemptError { error: FetchError::io(part, e), retryable: true }
 }
 
 fn open_part(part: &Path, start: u64) -> Result<File> {

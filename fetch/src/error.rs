@@ -24,7 +24,7 @@ pub enum FetchError {
     LengthMismatch { images_path: PathBuf, images: usize, labels_path: PathBuf, labels: usize },
     /// A label is outside `0..num_classes`.
     #[error("{}: label {label} at index {index} is outside 0–{}", path.display(), num_classes - 1)]
-    LabelOutOfRange { path: PathBuf, index: usize, label: u8, num_classes: usize },
+    LabelOutOfRange { path: PathBuf, index: usize, label: i64, num_classes: usize },
     /// A directory does not hold the files a data set needs.
     #[error("{}: expected {expected}", path.display())]
     MissingFiles { path: PathBuf, expected: String },

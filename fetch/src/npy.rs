@@ -41,17 +41,44 @@ fn shape_text(shape: &[usize]) -> String {
     if parts.len() == 1 { format!("({},)", parts[0]) } else { format!("({})", parts.join(", ")) }
 }
 
-/// Reads a whole `.npy` file and checks that its dtype is `want` (e.g. `"uint8"`).
-fn read_checked(path: &Path, want: &str, want_shape: &str) -> Result<(NpyHeader, Vec<u8>, usize)> {
+/// Whether a `.npy` header that npyz refused declares an object (pickled) dtype: `'descr': '|O'`.
+fn is_object_array(bytes: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).replace(' ', "");
+    bytes.starts_with(b"\x93NUMPY") && (head.contains("'descr':'|O'") || head.contains("'descr':'O'"))
+}
+
+/// Reads a whole `.npy` file's header; `want` words the errors.
+fn read_header(path: &Path, want: &str) -> Result<(NpyHeader, Vec<u8>, usize)> {
     let bytes = std::fs::read(path).map_err(|e| FetchError::io(path, e))?;
     let mut rest: &[u8] = &bytes;
-    let header = NpyHeader::from_reader(&mut rest).map_err(|e| {
-        FetchError::format(
-            path,
-            format!("a .npy file holding {want} {want_shape}"),
-            format!("no valid .npy header ({e})"),
-        )
-    })?;
+    let header = match NpyHeader::from_reader(&mut rest) {
+        Ok(h) => h,
+        Err(_) if is_object_array(&bytes) => {
+            return Err(FetchError::format(
+                path,
+                format!("a .npy file holding {want}"),
+                "an object (pickled) array, which is not supported: save a numeric array (e.g. np.asarray(x, dtype=np.uint8))",
+            ));
+        }
+        Err(e) => {
+            return Err(FetchError::format(
+                path,
+                format!("a .npy file holding {want}"),
+                format!("no valid .npy header ({e})"),
+            ));
+        }
+    };
+    if header.order() == Order::Fortran {
+        return Err(FetchError::format(path, "a C-order array", "a Fortran-order array"));
+    }
+    let offset = bytes.len() - rest.len();
+    Ok((header, bytes, offset))
+}
+
+/// Reads a whole `.npy` file and checks that its dtype is `want` (e.g. `"uint8"`).
+fn read_checked(path: &Path, want: &str, want_shape: &str) -> Result<(NpyHeader, Vec<u8>, usize)> {
+    let (header, bytes, offset) = read_header(path, &format!("{want} {want_shape}"))?;
+    let rest = &bytes[offset..];
     let shape: Vec<usize> = header.shape().iter().map(|&d| d as usize).collect();
     let found_dtype = dtype_name(&header.dtype());
     if found_dtype != want {
@@ -61,10 +88,6 @@ fn read_checked(path: &Path, want: &str, want_shape: &str) -> Result<(NpyHeader,
             format!("{found_dtype} {}", shape_text(&shape)),
         ));
     }
-    if header.order() == Order::Fortran {
-        return Err(FetchError::format(path, "a C-order array", "a Fortran-order array"));
-    }
-    let offset = bytes.len() - rest.len();
     let item = match &header.dtype() {
         DType::Plain(ts) => ts.size_field() as usize,
         _ => unreachable!("dtype_name matched a plain dtype"),
@@ -74,6 +97,87 @@ fn read_checked(path: &Path, want: &str, want_shape: &str) -> Result<(NpyHeader,
         return Err(FetchError::Truncated { path: path.into(), expected: expected as u64, found: rest.len() as u64 });
     }
     Ok((header, bytes, offset))
+}
+
+/// Reads an array of any integer or boolean dtype (`uint8` … `int64`, either byte order) as
+/// `i64`. `want_shape` only words the error (e.g. `"(N,)"`).
+///
+/// # Errors
+/// [`FetchError::Io`] if unreadable, [`FetchError::Format`] if not a `.npy` or not of an integer
+/// dtype (floats, objects), [`FetchError::Truncated`] if shorter than its header says.
+pub fn read_integers(path: &Path, want_shape: &str) -> Result<NpyArray<i64>> {
+    let want = format!("integers {want_shape}");
+    let (header, bytes, offset) = read_header(path, &want)?;
+    let shape: Vec<usize> = header.shape().iter().map(|&d| d as usize).collect();
+    let DType::Plain(ts) = header.dtype() else {
+        return Err(FetchError::format(path, want, format!("{} {}", dtype_name(&header.dtype()), shape_text(&shape))));
+    };
+    let size = ts.size_field() as usize;
+    let signed = match ts.type_char() {
+        TypeChar::Int => true,
+        TypeChar::Uint | TypeChar::Bool => false,
+        _ => {
+            return Err(FetchError::format(
+                path,
+                want,
+                format!("{} {}", dtype_name(&header.dtype()), shape_text(&shape)),
+            ));
+        }
+    };
+    let n: usize = shape.iter().product();
+    let rest = &bytes[offset..];
+    if !matches!(size, 1 | 2 | 4 | 8) || rest.len() < n * size {
+        return Err(FetchError::Truncated { path: path.into(), expected: (n * size) as u64, found: rest.len() as u64 });
+    }
+    let big = ts.endianness() == npyz::Endianness::Big;
+    let data = rest[..n * size]
+        .chunks_exact(size)
+        .map(|c| {
+            let mut b = [0u8; 8];
+            if big {
+                b[8 - size..].copy_from_slice(c);
+                b.reverse();
+            } else {
+                b[..size].copy_from_slice(c);
+            }
+            let v = u64::from_le_bytes(b);
+            // Sign-extend from `size` bytes.
+            if signed && size < 8 { ((v << (64 - 8 * size)) as i64) >> (64 - 8 * size) } else { v as i64 }
+        })
+        .collect();
+    Ok(NpyArray { data, shape })
+}
+
+/// Reads an array of `uint8`, `float32` or `float64` values as `f32`, with the dtype's name.
+///
+/// # Errors
+/// As [`read_integers`], for another dtype.
+pub fn read_pixels(path: &Path, want_shape: &str) -> Result<(NpyArray<f32>, String)> {
+    let (header, _, _) = read_header(path, &format!("uint8 or float {want_shape}"))?;
+    let dtype = dtype_name(&header.dtype());
+    let arr = match dtype.as_str() {
+        "uint8" => {
+            let a = read_u8(path, want_shape)?;
+            NpyArray { data: a.data.iter().map(|&v| v as f32).collect(), shape: a.shape }
+        }
+        "float32" => read_f32(path, want_shape)?,
+        "float64" => {
+            let (header, bytes, _) = read_checked(path, "float64", want_shape)?;
+            let shape: Vec<usize> = header.shape().iter().map(|&d| d as usize).collect();
+            let file = NpyFile::new(&bytes[..]).map_err(|e| FetchError::io(path, e))?;
+            let data = file.into_vec::<f64>().map_err(|e| FetchError::io(path, e))?;
+            NpyArray { data: data.into_iter().map(|v| v as f32).collect(), shape }
+        }
+        other => {
+            let shape: Vec<usize> = header.shape().iter().map(|&d| d as usize).collect();
+            return Err(FetchError::format(
+                path,
+                format!("uint8 or float {want_shape}"),
+                format!("{other} {}", shape_text(&shape)),
+            ));
+        }
+    };
+    Ok((arr, dtype))
 }
 
 /// Reads a `uint8` array. `want_shape` only words the error (e.g. `"(N, 32, 32)"`).
@@ -100,7 +204,7 @@ pub fn read_f32(path: &Path, want_shape: &str) -> Result<NpyArray<f32>> {
     Ok(NpyArray { data, shape })
 }
 
-fn write_array<T: npyz::Serialize + npyz::AutoSerialize + Copy>(
+pub(crate) fn write_array<T: npyz::Serialize + npyz::AutoSerialize + Copy>(
     path: &Path,
     shape: &[usize],
     data: &[T],
@@ -140,6 +244,59 @@ pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A `.npy` file made by hand: the header dict padded as NumPy does, then `body`.
+    fn npy_bytes(descr: &str, shape: &str, body: &[u8]) -> Vec<u8> {
+        let mut dict = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+        while (10 + dict.len() + 1) % 64 != 0 {
+            dict.push(' ');
+        }
+        dict.push('\n');
+        let mut out = b"\x93NUMPY\x01\x00".to_vec();
+        out.extend((dict.len() as u16).to_le_bytes());
+        out.extend(dict.as_bytes());
+        out.extend(body);
+        out
+    }
+
+    #[test]
+    fn labels_of_any_integer_dtype_read_as_i64() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: [(&str, Vec<u8>); 5] = [
+            ("<i8", [3i64, -1, 9].iter().flat_map(|v| v.to_le_bytes()).collect()),
+            ("|i1", vec![3, 0xFF, 9]),
+            ("<u2", [3u16, 65535, 9].iter().flat_map(|v| v.to_le_bytes()).collect()),
+            (">i4", [3i32, -1, 9].iter().flat_map(|v| v.to_be_bytes()).collect()),
+            ("|b1", vec![1, 0, 1]),
+        ];
+        for (descr, body) in cases {
+            let path = dir.path().join("y.npy");
+            std::fs::write(&path, npy_bytes(descr, "(3,)", &body)).unwrap();
+            let arr = read_integers(&path, "(N,)").unwrap();
+            let want: Vec<i64> = match descr {
+                "|b1" => vec![1, 0, 1],
+                "<u2" => vec![3, 65535, 9],
+                _ => vec![3, -1, 9],
+            };
+            assert_eq!(arr.data, want, "{descr}");
+        }
+        let path = dir.path().join("f.npy");
+        std::fs::write(&path, npy_bytes("<f4", "(1,)", &1.5f32.to_le_bytes())).unwrap();
+        let err = read_integers(&path, "(N,)").unwrap_err().to_string();
+        assert!(err.contains("float32") && err.contains("f.npy"), "{err}");
+    }
+
+    #[test]
+    fn an_object_array_is_named_as_such() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("objects.npy");
+        // A pickled payload follows an object header; its content does not matter here.
+        std::fs::write(&path, npy_bytes("|O", "(2,)", b"\x80\x04\x95")).unwrap();
+        for err in [read_integers(&path, "(N,)").unwrap_err(), read_u8(&path, "(N,)").unwrap_err()] {
+            let msg = err.to_string();
+            assert!(msg.contains("object (pickled) array") && msg.contains("objects.npy"), "{msg}");
+        }
+    }
 
     #[test]
     fn round_trips_u8_and_f32() {

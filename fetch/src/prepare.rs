@@ -57,7 +57,13 @@ pub fn prepare_fashion_mnist(idx_dir: &Path, out_dir: &Path) -> Result<SplitSize
 
 fn prepare_fashion_split(idx_dir: &Path, out_dir: &Path, split: Split, suffix: &str) -> Result<usize> {
     let [images_name, labels_name] = fashion_mnist_idx_names(split);
-    let (images_path, labels_path) = (idx_dir.join(images_name), idx_dir.join(labels_name));
+    // Some mirrors (and Kaggle) ship the files uncompressed: either name is taken, and the
+    // reader tells gzip from plain by content.
+    let find = |name: &str| {
+        let stem = name.trim_end_matches(".gz");
+        crate::course::find_plain_or_gz(idx_dir, stem).unwrap_or_else(|| idx_dir.join(name))
+    };
+    let (images_path, labels_path) = (find(images_name), find(labels_name));
     let images = read_idx_u8(&images_path, 3)?;
     let labels = read_idx_u8(&labels_path, 1)?;
     let (n, h, w) = (images.shape[0], images.shape[1], images.shape[2]);
@@ -85,7 +91,7 @@ fn check_labels(images_path: &Path, images: usize, labels_path: &Path, labels: &
         Some(index) => Err(FetchError::LabelOutOfRange {
             path: labels_path.into(),
             index,
-            label: labels[index],
+            label: labels[index] as i64,
             num_classes: FASHION_MNIST_NUM_CLASSES,
         }),
         None => Ok(()),
@@ -156,9 +162,10 @@ pub fn prepare_lfw(lfw_dir: &Path, out_dir: &Path, sizes: &[usize]) -> Result<Ve
     Ok(images)
 }
 
-/// [`prepare_lfw`] from what a user has: an extracted LFW folder, or a `.tgz` archive, which is
-/// extracted safely ([`crate::extract_tar_gz`]) into `out_dir/extracted` first (its inner
-/// `lfw/` folder when there is one).
+/// [`prepare_lfw`] from what a user has: an LFW folder, or a `.tgz` archive, which is extracted
+/// safely ([`crate::extract_tar_gz`]) into `out_dir/extracted` first. The archives' top folder
+/// differs (`lfw/`, `lfw_funneled/`, `lfw-deepfunneled/`): the folder of person folders is
+/// found by structure ([`lfw_root`]).
 ///
 /// # Errors
 /// Those of [`crate::extract_tar_gz`] and [`prepare_lfw`].
@@ -170,10 +177,37 @@ pub fn prepare_lfw_from(from: &Path, out_dir: &Path, sizes: &[usize]) -> Result<
         if !extracted.exists() {
             crate::extract_tar_gz(from, &extracted)?;
         }
-        let inner = extracted.join("lfw");
-        if inner.is_dir() { inner } else { extracted }
+        extracted
     };
-    prepare_lfw(&folder, out_dir, sizes)
+    prepare_lfw(&lfw_root(&folder)?, out_dir, sizes)
+}
+
+/// The folder whose subfolders hold the JPEGs (one per person), descending through single
+/// wrapping folders (`extracted/lfw_funneled/`); `dir` itself when none is found (then
+/// [`list_lfw_images`] says what is missing).
+///
+/// # Errors
+/// [`FetchError::Io`] if a folder cannot be listed.
+pub fn lfw_root(dir: &Path) -> Result<PathBuf> {
+    let has_jpegs = |d: &Path| -> Result<bool> {
+        Ok(sorted_entries(d)?.iter().any(|f| {
+            f.is_file()
+                && f.extension().is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("jpeg"))
+        }))
+    };
+    let mut current = dir.to_path_buf();
+    loop {
+        let subdirs: Vec<PathBuf> = sorted_entries(&current)?.into_iter().filter(|p| p.is_dir()).collect();
+        for s in &subdirs {
+            if has_jpegs(s)? {
+                return Ok(current);
+            }
+        }
+        match subdirs.as_slice() {
+            [only] => current = only.clone(),
+            _ => return Ok(current),
+        }
+    }
 }
 
 /// Decodes and resizes every image; one output array per size, images in order.
@@ -252,6 +286,35 @@ mod tests {
         let loaded = crate::load_split(out.path(), Split::Train).unwrap();
         assert_eq!(loaded.images.shape, [5, 1, 32, 32]);
         assert_eq!(loaded.labels, vec![0, 3, 6, 9, 2]);
+    }
+
+    #[test]
+    fn uncompressed_idx_files_are_read_as_mirrors_ship_them() {
+        let raw = tempfile::tempdir().unwrap();
+        for (split, n) in [(Split::Train, 4), (Split::Test, 2)] {
+            let [x, y] = fashion_mnist_idx_names(split);
+            let images: Vec<u8> = (0..n).flat_map(|i| vec![(30 * i) as u8; 28 * 28]).collect();
+            let labels: Vec<u8> = (0..n).map(|i| i as u8).collect();
+            std::fs::write(raw.path().join(x.trim_end_matches(".gz")), encode_idx_u8(&[n, 28, 28], &images)).unwrap();
+            std::fs::write(raw.path().join(y.trim_end_matches(".gz")), encode_idx_u8(&[n], &labels)).unwrap();
+        }
+        let out = tempfile::tempdir().unwrap();
+        assert_eq!(prepare_fashion_mnist(raw.path(), out.path()).unwrap(), SplitSizes { train: 4, test: 2 });
+        let y = read_u8(&out.path().join("Y_train.npy"), "(4,)").unwrap();
+        assert_eq!(y.data, vec![0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn any_single_top_folder_of_person_folders_is_lfw() {
+        for top in ["lfw", "lfw_funneled", "lfw-deepfunneled"] {
+            let dir = tempfile::tempdir().unwrap();
+            let person = dir.path().join(top).join("Ann_Lee");
+            std::fs::create_dir_all(&person).unwrap();
+            image::RgbImage::from_pixel(40, 40, image::Rgb([9, 9, 9])).save(person.join("Ann_Lee_0001.jpg")).unwrap();
+            assert_eq!(lfw_root(dir.path()).unwrap(), dir.path().join(top), "{top}");
+            let out = tempfile::tempdir().unwrap();
+            assert_eq!(prepare_lfw_from(dir.path(), out.path(), &[32]).unwrap().len(), 1, "{top}");
+        }
     }
 
     #[test]

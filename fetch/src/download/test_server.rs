@@ -26,6 +26,9 @@ struct State {
     cut_offs: HashMap<String, usize>,
     /// Paths answered with the whole file (200) even when a `Range` is asked for.
     ignore_range: Vec<String>,
+    /// Paths whose ranges are answered with `200 OK` carrying only the slice and its
+    /// `Content-Range` (a misbehaving proxy).
+    slice_with_ok: Vec<String>,
     seen: Vec<SeenRequest>,
 }
 
@@ -78,6 +81,12 @@ impl TestServer {
         self.state.lock().unwrap().ignore_range.push(path.into());
     }
 
+    /// Answers range requests for `path` with `200 OK`, only the requested slice and a
+    /// `Content-Range` header, as some proxies and CDNs do.
+    pub fn slice_with_ok(&self, path: &str) {
+        self.state.lock().unwrap().slice_with_ok.push(path.into());
+    }
+
     /// Every request so far, in order.
     pub fn seen(&self) -> Vec<SeenRequest> {
         self.state.lock().unwrap().seen.clone()
@@ -86,10 +95,11 @@ impl TestServer {
 
 fn serve(mut stream: TcpStream, state: &Mutex<State>) {
     let Some(request) = read_request(&stream) else { return };
-    let (body, cut, honour_range) = {
+    let (body, cut, honour_range, ok_slice) = {
         let mut state = state.lock().unwrap();
         state.seen.push(request.clone());
         let honour_range = !state.ignore_range.contains(&request.path);
+        let ok_slice = state.slice_with_ok.contains(&request.path);
         let body = state.files.get(&request.path).cloned();
         let cut = match state.cut_offs.get_mut(&request.path) {
             Some(n) if *n > 0 => {
@@ -98,7 +108,7 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
             }
             _ => false,
         };
-        (body, cut, honour_range)
+        (body, cut, honour_range, ok_slice)
     };
     let Some(body) = body else {
         let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found");
@@ -112,7 +122,7 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) {
         }
         Some(s) => {
             let header = format!("Content-Range: bytes {s}-{}/{}\r\n", body.len() - 1, body.len());
-            ("206 Partial Content", &body[s..], header)
+            (if ok_slice { "200 OK" } else { "206 Partial Content" }, &body[s..], header)
         }
         None => ("200 OK", &body[..], String::new()),
     };

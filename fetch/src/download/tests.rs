@@ -114,6 +114,21 @@ fn server_without_range_support_makes_the_resume_start_over() {
 }
 
 #[test]
+fn a_range_answered_with_200_and_only_the_slice_is_appended_by_its_content_range() {
+    let server = TestServer::start();
+    let bytes = content();
+    server.add("/slice.bin", bytes.clone());
+    server.cut_off("/slice.bin", 1);
+    server.slice_with_ok("/slice.bin");
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("slice.bin");
+    let checksum = Checksum::Sha256(sha256_hex(&bytes));
+    download(&server.url("/slice.bin"), &dest, &checksum, &quick(1), &mut |_| {}).unwrap();
+    assert_eq!(std::fs::read(&dest).unwrap(), bytes, "the slice went after the good partial, not over it");
+    assert_eq!(server.seen()[1].range, Some(format!("bytes={}-", FILE_BYTES / 2)));
+}
+
+#[test]
 fn checksum_mismatch_is_an_error_and_leaves_nothing_behind() {
     let server = TestServer::start();
     server.add("/t10k-images-idx3-ubyte.gz", content());
