@@ -59,9 +59,18 @@ pub enum OnnxError {
     /// A checkpoint tensor that a torchvision BasicBlock ResNet (ResNet-18/34) does not have.
     #[error("{}: unexpected key `{key}`: not part of a torchvision BasicBlock ResNet (ResNet-18/34; Bottleneck ResNets such as ResNet-50 are not supported)", path.display())]
     UnexpectedKey { path: PathBuf, key: String },
-    /// A checkpoint tensor that is not float32.
-    #[error("{}: key `{key}`: expected float32, found {found}", path.display())]
+    /// A checkpoint tensor that is not floating point (float16, bfloat16, float32 or float64).
+    #[error("{}: key `{key}`: expected a floating-point tensor, found {found}", path.display())]
     KeyDType { path: PathBuf, key: String, found: String },
+    /// A checkpoint whose pickle names a global `torch.load(..., weights_only=True)` refuses.
+    #[error("{}: the checkpoint's pickle names `{global}`, which is not a tensor, storage or plain container (torch.load's weights_only=True refuses it too); save the weights with torch.save(model.state_dict(), path)", path.display())]
+    UnsafeGlobal { path: PathBuf, global: String },
+    /// No set of tensors in the checkpoint looks like the state dict sought.
+    #[error("{}: no state dict with `{wanted}` found; the file holds {found}", path.display())]
+    NoStateDict { path: PathBuf, wanted: String, found: String },
+    /// More than one set of tensors in the checkpoint looks like the state dict sought.
+    #[error("{}: {} state dicts with `{wanted}` found, under the prefixes {}; keep one of them", path.display(), prefixes.len(), prefixes.iter().map(|p| format!("`{p}`")).collect::<Vec<_>>().join(", "))]
+    AmbiguousStateDict { path: PathBuf, wanted: String, prefixes: Vec<String> },
     /// burn-onnx could not export the module.
     #[error("ONNX export failed")]
     Export {

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod checkpoint;
 mod error;
 mod executor;
 pub mod inspect;

@@ -12,7 +12,8 @@
 //! and the widths and class count from the tensor shapes, and then checks every tensor against
 //! the shape that architecture needs. So torchvision's `resnet34-b627a593.pth` (widths
 //! 64/128/256/512) and a narrow test checkpoint convert with the same code. Weights are read by
-//! burn-store's [`PytorchStore`], which parses the pickle without executing it.
+//! burn-store's [`PytorchStore`], which parses the pickle without executing it, after
+//! [`crate::checkpoint::check_weights_only`] has checked the globals it names.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -22,9 +23,9 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::store::pytorch::PytorchReader;
-use burn::store::{ModuleSnapshot, PytorchStore};
+use burn::store::{FloatCastAdapter, ModuleAdapter, ModuleSnapshot, ModuleStore, PyTorchToBurnAdapter, PytorchStore};
 use burn::tensor::activation::relu;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{DType, Device, Tensor};
 use burn_onnx::export::{AxisSpec, InputSpec, OnnxExporter};
 
 use crate::error::{OnnxError, Result};
@@ -89,17 +90,12 @@ impl ResNetArchitecture {
     }
 
     /// Reads the architecture from a checkpoint's keys and tensor shapes and checks that every
-    /// tensor has the shape it needs. `num_batches_tracked` entries may be present or absent.
+    /// tensor has the shape it needs (see [`ResNetCheckpoint::read`]).
     ///
     /// # Errors
-    /// [`OnnxError::Checkpoint`] if the file cannot be parsed; [`OnnxError::MissingKey`],
-    /// [`OnnxError::KeyShape`] or [`OnnxError::UnexpectedKey`] naming the first key that does
-    /// not fit a BasicBlock ResNet; [`OnnxError::KeyDType`] for a tensor that is not float32.
+    /// Those of [`ResNetCheckpoint::read`].
     pub fn from_checkpoint(path: &Path) -> Result<Self> {
-        let shapes = checkpoint_shapes(path)?;
-        let arch = infer_architecture(path, &shapes)?;
-        check_checkpoint(path, &shapes, &arch.expected_shapes())?;
-        Ok(arch)
+        Ok(ResNetCheckpoint::read(path)?.architecture)
     }
 
     /// Every parameter and buffer torchvision stores for this architecture, with its shape,
@@ -167,23 +163,75 @@ fn insert_batch_norm(keys: &mut BTreeMap<String, Vec<usize>>, prefix: &str, chan
     }
 }
 
-/// Names and shapes of the checkpoint's tensors; fails on any tensor that is not float32
-/// (except the integer `num_batches_tracked` counters, which are dropped).
-fn checkpoint_shapes(path: &Path) -> Result<BTreeMap<String, Vec<usize>>> {
+/// A torchvision ResNet checkpoint as found: its architecture, where its state dict sits and
+/// which float types its tensors had.
+#[derive(Clone, Debug)]
+pub struct ResNetCheckpoint {
+    /// The architecture the tensors describe.
+    pub architecture: ResNetArchitecture,
+    /// What was stripped from the tensor names to reach torchvision's (`state_dict.module.`
+    /// for a `DataParallel` model saved in a training checkpoint; see
+    /// [`crate::checkpoint::find_state_dict`]); empty for `torch.save(model.state_dict())`.
+    pub prefix: String,
+    /// The float types other than float32 found (`"float16"`, `"bfloat16"`, `"float64"`), each
+    /// cast to float32 on load as PyTorch's `load_state_dict` does.
+    pub cast_from: Vec<String>,
+}
+
+/// The state-dict names every torchvision ResNet has, used to find the state dict in a file.
+const RESNET_ANCHORS: [&str; 2] = ["conv1.weight", "fc.weight"];
+
+impl ResNetCheckpoint {
+    /// Reads a checkpoint as training scripts save it: a plain state dict, or one nested in a
+    /// dictionary beside `epoch`/`optimizer`, with or without `module.`/`_orig_mod.` prefixes,
+    /// in float16, bfloat16, float32 or float64. The pickle is first checked to name only the
+    /// globals `torch.load(..., weights_only=True)` allows.
+    ///
+    /// # Errors
+    /// [`OnnxError::UnsafeGlobal`], [`OnnxError::NoStateDict`], [`OnnxError::AmbiguousStateDict`];
+    /// [`OnnxError::Checkpoint`] if the file cannot be parsed; [`OnnxError::MissingKey`],
+    /// [`OnnxError::KeyShape`] or [`OnnxError::UnexpectedKey`] naming the first key that does
+    /// not fit a BasicBlock ResNet; [`OnnxError::KeyDType`] for a tensor that is not floating
+    /// point (other than the integer `num_batches_tracked` counters, which are dropped).
+    pub fn read(path: &Path) -> Result<Self> {
+        let StateDict { prefix, shapes, cast_from } = read_state_dict(path)?;
+        let architecture = infer_architecture(path, &shapes)?;
+        check_checkpoint(path, &shapes, &architecture.expected_shapes())?;
+        Ok(Self { architecture, prefix, cast_from })
+    }
+}
+
+/// A ResNet state dict found in a checkpoint: its prefix, the shapes of its tensors under
+/// torchvision's names (without `num_batches_tracked`), and the float types cast.
+struct StateDict {
+    prefix: String,
+    shapes: BTreeMap<String, Vec<usize>>,
+    cast_from: Vec<String>,
+}
+
+fn read_state_dict(path: &Path) -> Result<StateDict> {
+    crate::checkpoint::check_weights_only(path)?;
     let reader = PytorchReader::new(path)
         .map_err(|source| OnnxError::Checkpoint { path: path.into(), source: Box::new(source) })?;
+    let prefix =
+        crate::checkpoint::find_state_dict(path, reader.tensors().keys().map(String::as_str), &RESNET_ANCHORS)?;
     let mut shapes = BTreeMap::new();
+    let mut cast_from = std::collections::BTreeSet::new();
     for (key, tensor) in reader.tensors() {
-        if key.ends_with("num_batches_tracked") {
+        let Some(name) = key.strip_prefix(&prefix) else { continue };
+        if name.ends_with("num_batches_tracked") {
             continue;
         }
-        let dtype = format!("{:?}", tensor.dtype());
-        if dtype != "F32" {
-            return Err(OnnxError::KeyDType { path: path.into(), key: key.clone(), found: dtype });
+        match format!("{:?}", tensor.dtype()).as_str() {
+            "F32" => {}
+            "F16" => _ = cast_from.insert("float16"),
+            "BF16" => _ = cast_from.insert("bfloat16"),
+            "F64" => _ = cast_from.insert("float64"),
+            other => return Err(OnnxError::KeyDType { path: path.into(), key: key.clone(), found: other.into() }),
         }
-        shapes.insert(key.clone(), tensor.shape().to_vec());
+        shapes.insert(name.to_string(), tensor.shape().to_vec());
     }
-    Ok(shapes)
+    Ok(StateDict { prefix, shapes, cast_from: cast_from.into_iter().map(str::to_string).collect() })
 }
 
 /// The shape of `key`, which must exist and have `rank` axes.
@@ -360,23 +408,29 @@ impl ResNet {
         }
     }
 
-    /// Reads a torchvision BasicBlock ResNet checkpoint (`torch.save(model.state_dict())`, zip
-    /// or legacy container) into a burn module on `device`. No pickle code is executed.
+    /// Reads a torchvision BasicBlock ResNet checkpoint (see [`ResNetCheckpoint::read`] for
+    /// the layouts and float types accepted) into a burn module on `device`, float tensors cast
+    /// to float32. No pickle code is executed.
     ///
     /// # Errors
-    /// Those of [`ResNetArchitecture::from_checkpoint`], and [`OnnxError::Checkpoint`] if
-    /// burn-store cannot apply the weights.
-    pub fn from_checkpoint(path: &Path, device: &Device) -> Result<(Self, ResNetArchitecture)> {
-        let arch = ResNetArchitecture::from_checkpoint(path)?;
-        let mut model = Self::new(&arch, device);
+    /// Those of [`ResNetCheckpoint::read`], and [`OnnxError::Checkpoint`] if burn-store cannot
+    /// apply the weights.
+    pub fn from_checkpoint(path: &Path, device: &Device) -> Result<(Self, ResNetCheckpoint)> {
+        let checkpoint = ResNetCheckpoint::read(path)?;
+        let mut model = Self::new(&checkpoint.architecture, device);
+        let apply_error = |e: String| OnnxError::Checkpoint { path: path.into(), source: e.into() };
         let mut store = PytorchStore::from_file(path)
+            .with_key_remapping(format!("^{}", regex::escape(&checkpoint.prefix)), "")
             .with_key_remapping(r"\.downsample\.0\.", ".downsample.conv.")
             .with_key_remapping(r"\.downsample\.1\.", ".downsample.bn.")
-            .map_indices_contiguous(false)
-            .validate(true)
-            .allow_partial(false);
-        model.load_from(&mut store).map_err(|e| OnnxError::Checkpoint { path: path.into(), source: Box::new(e) })?;
-        Ok((model, arch))
+            .map_indices_contiguous(false);
+        let tensors = store.get_all_tensors().map_err(|e| apply_error(e.to_string()))?.values().cloned().collect();
+        let adapter = PyTorchToBurnAdapter.chain(FloatCastAdapter::to(DType::F32));
+        let applied = model.apply(tensors, None, Some(Box::new(adapter)), false);
+        if !applied.errors.is_empty() || !applied.missing.is_empty() {
+            return Err(apply_error(applied.to_string()));
+        }
+        Ok((model, checkpoint))
     }
 
     /// Class scores for a batch of preprocessed images (see `netlens_fetch::imagenet`).
@@ -418,16 +472,16 @@ pub fn export_resnet(model: &ResNet, size: usize, device: &Device) -> Result<Vec
 /// input `image` `[batch, 3, 224, 224]` (ImageNet-normalised RGB, see
 /// `netlens_fetch::imagenet`), output `logits` `[batch, classes]` (pre-softmax), nodes named
 /// after torchvision's modules (`/layer1/0/conv1/Conv`, see [`crate::naming`]). Returns the
-/// architecture read from the checkpoint.
+/// checkpoint as read (architecture, state-dict prefix, float types cast).
 ///
 /// # Errors
 /// Those of [`ResNet::from_checkpoint`] and [`export_resnet`]; [`OnnxError::Io`] naming `out`.
-pub fn convert_resnet_checkpoint(checkpoint: &Path, out: &Path) -> Result<ResNetArchitecture> {
+pub fn convert_resnet_checkpoint(checkpoint: &Path, out: &Path) -> Result<ResNetCheckpoint> {
     let device = Device::flex();
-    let (model, arch) = ResNet::from_checkpoint(checkpoint, &device)?;
+    let (model, read) = ResNet::from_checkpoint(checkpoint, &device)?;
     let bytes = export_resnet(&model, RESNET_INPUT_SIZE, &device)?;
     crate::naming::write_named(&bytes, out, &["image"], &["logits"])?;
-    Ok(arch)
+    Ok(read)
 }
 
 #[cfg(test)]
@@ -513,7 +567,7 @@ mod tests {
     #[test]
     fn missing_and_misshapen_keys_are_named() {
         let path = tiny_checkpoint();
-        let shapes = checkpoint_shapes(&path).unwrap();
+        let shapes = read_state_dict(&path).unwrap().shapes;
         let arch = infer_architecture(&path, &shapes).unwrap();
         let expected = arch.expected_shapes();
 
@@ -536,6 +590,154 @@ mod tests {
         no_fc.remove("fc.weight");
         let err = infer_architecture(&path, &no_fc).unwrap_err().to_string();
         assert!(err.contains("missing key `fc.weight`"), "{err}");
+    }
+
+    use crate::checkpoint::torch_save::{self, Py, str};
+
+    /// The tiny fixture's state dict, each float tensor converted by `float` (storage class
+    /// and bytes from the float32 values), each name prefixed by `prefix`.
+    /// Float32 values → a PyTorch storage class and its bytes.
+    type Encode<'a> = &'a dyn Fn(&[f32]) -> (&'static str, Vec<u8>);
+
+    fn fixture_state_dict(prefix: &str, float: Encode) -> Py {
+        let reader = PytorchReader::new(tiny_checkpoint()).unwrap();
+        let mut names: Vec<&String> = reader.tensors().keys().collect();
+        names.sort();
+        let entries = names
+            .into_iter()
+            .map(|name| {
+                let tensor = &reader.tensors()[name];
+                let bytes = tensor.read().unwrap();
+                let (storage, bytes) = if name.ends_with("num_batches_tracked") {
+                    ("LongStorage", bytes)
+                } else {
+                    let values: Vec<f32> =
+                        bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+                    float(&values)
+                };
+                (str(&format!("{prefix}{name}")), Py::Tensor { storage, shape: tensor.shape().to_vec(), bytes })
+            })
+            .collect();
+        Py::OrderedDict(entries)
+    }
+
+    fn as_f32(values: &[f32]) -> (&'static str, Vec<u8>) {
+        ("FloatStorage", values.iter().flat_map(|v| v.to_le_bytes()).collect())
+    }
+
+    /// `{"epoch": 3, "state_dict": ..., "optimizer": {"state": {0: {"momentum_buffer": ...}},
+    /// "param_groups": [{"lr": 0.1}]}}`, as a training loop saves it.
+    fn training_checkpoint(state_dict: Py) -> Py {
+        let momentum = Py::Tensor {
+            storage: "FloatStorage",
+            shape: vec![2],
+            bytes: [0.5f32, -0.25].iter().flat_map(|v| v.to_le_bytes()).collect(),
+        };
+        let state = Py::Dict(vec![(Py::Int(0), Py::Dict(vec![(str("momentum_buffer"), momentum)]))]);
+        let groups = Py::List(vec![Py::Dict(vec![(str("lr"), Py::Float(0.1))])]);
+        let optimizer = Py::Dict(vec![(str("state"), state), (str("param_groups"), groups)]);
+        Py::Dict(vec![(str("epoch"), Py::Int(3)), (str("state_dict"), state_dict), (str("optimizer"), optimizer)])
+    }
+
+    fn logits_of(model: &ResNet, device: &Device) -> Vec<f32> {
+        let n = RESNET_INPUT_SIZE;
+        let input = Tensor::<4>::from_data(burn::tensor::TensorData::new(synthetic_input(), [1, 3, n, n]), device);
+        model.forward(input).into_data().try_to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn a_training_checkpoint_is_found_under_its_nesting_and_prefixes() {
+        let dir = tempfile::tempdir().unwrap();
+        let device = Device::flex();
+        for wrapper in ["module.", "_orig_mod.", "module._orig_mod."] {
+            let path = dir.path().join("checkpoint.pth");
+            torch_save::save(&training_checkpoint(fixture_state_dict(wrapper, &as_f32)), &path);
+            let (model, read) = ResNet::from_checkpoint(&path, &device).unwrap();
+            assert_eq!(read.prefix, format!("state_dict.{wrapper}"));
+            assert!(read.cast_from.is_empty());
+            assert_close(&logits_of(&model, &device), &expected_logits());
+        }
+    }
+
+    #[test]
+    fn float64_float16_and_bfloat16_checkpoints_are_cast_to_float32() {
+        let dir = tempfile::tempdir().unwrap();
+        let device = Device::flex();
+        let path = dir.path().join("double.pth");
+        let double = |v: &[f32]| ("DoubleStorage", v.iter().flat_map(|x| f64::from(*x).to_le_bytes()).collect());
+        torch_save::save(&fixture_state_dict("", &double), &path);
+        let (model, read) = ResNet::from_checkpoint(&path, &device).unwrap();
+        assert_eq!(read.cast_from, ["float64"]);
+        assert_close(&logits_of(&model, &device), &expected_logits());
+
+        // Half precision rounds the weights: the loaded float32 values must be exactly the
+        // rounded ones (as PyTorch's `load_state_dict` copies them), and the forward pass runs.
+        type Round = fn(f32) -> f32;
+        let halves: [(&str, &'static str, Round); 2] = [
+            ("float16", "HalfStorage", |x| half::f16::from_f32(x).to_f32()),
+            ("bfloat16", "BFloat16Storage", |x| half::bf16::from_f32(x).to_f32()),
+        ];
+        let original = PytorchReader::new(tiny_checkpoint()).unwrap().get("conv1.weight").unwrap().read().unwrap();
+        let original: Vec<f32> = original.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        for (name, storage, round) in halves {
+            let path = dir.path().join(format!("{name}.pth"));
+            let encode = move |v: &[f32]| -> (&'static str, Vec<u8>) {
+                let bytes = v
+                    .iter()
+                    .flat_map(|x| match storage {
+                        "HalfStorage" => half::f16::from_f32(*x).to_le_bytes(),
+                        _ => half::bf16::from_f32(*x).to_le_bytes(),
+                    })
+                    .collect();
+                (storage, bytes)
+            };
+            torch_save::save(&fixture_state_dict("", &encode), &path);
+            let (model, read) = ResNet::from_checkpoint(&path, &device).unwrap();
+            assert_eq!(read.cast_from, [name]);
+            let loaded = model.conv1.weight.val().into_data();
+            assert_eq!(loaded.dtype(), DType::F32, "{name}");
+            let loaded = loaded.try_to_vec::<f32>().unwrap();
+            let rounded: Vec<f32> = original.iter().map(|&x| round(x)).collect();
+            assert_eq!(loaded, rounded, "{name}: conv1.weight after the cast");
+            assert!(logits_of(&model, &device).iter().all(|v| v.is_finite()), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_naming_other_globals_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("with-args.pth");
+        let args = Py::Object { module: "argparse", name: "Namespace", state: vec![(str("lr"), Py::Float(0.1))] };
+        torch_save::save(
+            &Py::Dict(vec![(str("state_dict"), fixture_state_dict("", &as_f32)), (str("args"), args)]),
+            &path,
+        );
+        let err = ResNetArchitecture::from_checkpoint(&path).unwrap_err().to_string();
+        assert!(err.contains("with-args.pth") && err.contains("`argparse.Namespace`"), "{err}");
+
+        let evil = Py::Object { module: "posix", name: "system", state: vec![] };
+        torch_save::save(&Py::Dict(vec![(str("x"), evil)]), &path);
+        let err = ResNetArchitecture::from_checkpoint(&path).unwrap_err().to_string();
+        assert!(err.contains("`posix.system`"), "{err}");
+    }
+
+    #[test]
+    fn a_file_without_a_resnet_state_dict_names_what_it_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.pth");
+        let tensor = |n: usize| Py::Tensor { storage: "FloatStorage", shape: vec![n], bytes: vec![0; 4 * n] };
+        let body = Py::OrderedDict(vec![(str("encoder.weight"), tensor(2)), (str("decoder.weight"), tensor(3))]);
+        torch_save::save(&Py::Dict(vec![(str("model"), body)]), &path);
+        let err = ResNetArchitecture::from_checkpoint(&path).unwrap_err().to_string();
+        assert!(err.contains("no state dict with `conv1.weight`, `fc.weight`") && err.contains("`model` (2)"), "{err}");
+
+        let int = Py::Tensor { storage: "LongStorage", shape: vec![1], bytes: vec![0; 8] };
+        let Py::OrderedDict(mut entries) = fixture_state_dict("", &as_f32) else { unreachable!() };
+        entries.retain(|(k, _)| !matches!(k, Py::Str(k) if k == "fc.bias"));
+        entries.push((str("fc.bias"), int));
+        torch_save::save(&Py::OrderedDict(entries), &path);
+        let err = ResNetArchitecture::from_checkpoint(&path).unwrap_err().to_string();
+        assert!(err.contains("key `fc.bias`: expected a floating-point tensor, found I64"), "{err}");
     }
 
     #[test]

@@ -68,8 +68,10 @@ pub struct FetchArgs {
     #[arg(long, value_name = "URL")]
     pub url: Option<String>,
     /// Use files you already have instead of downloading (not checksummed): fashion-mnist, a
-    /// folder with the four IDX .gz files; lfw, lfw.tgz or its extracted lfw/ folder;
-    /// resnet34, a torchvision BasicBlock ResNet .pth (ResNet-18/34, any width).
+    /// folder with the four IDX files (plain or .gz); lfw, an LFW .tgz (lfw, lfw_funneled,
+    /// lfw-deepfunneled) or its extracted folder; resnet34, a torchvision BasicBlock ResNet .pth
+    /// (ResNet-18/34, any width; a state dict or a training checkpoint holding one, float16 to
+    /// float64).
     #[arg(long, value_name = "PATH", conflicts_with = "url")]
     pub from: Option<PathBuf>,
     /// Seconds to wait for a connection and for each read before retrying.

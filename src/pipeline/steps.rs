@@ -13,7 +13,7 @@ use netlens_fetch::runs::{EpochMetrics, History, TrainConfig, VaeEpochMetrics, V
 use netlens_fetch::sources::{self, FetchSettings, LFW_SIZES};
 use netlens_fetch::{Images, Split, load_split};
 use netlens_onnx::naming::write_named;
-use netlens_onnx::resnet::ResNetArchitecture;
+use netlens_onnx::resnet::ResNetCheckpoint;
 use netlens_train::vae::{export_vae, load_vae, train_vae as train_vae_model};
 use netlens_train::{Module, Progress, RunDir, Start, TrainData};
 
@@ -147,8 +147,8 @@ pub enum Fetched {
     FashionMnist(SplitSizes),
     /// LFW's number of faces.
     Lfw(usize),
-    /// The converted ResNet and where its ONNX file is.
-    Resnet(ResNetArchitecture, PathBuf),
+    /// The checkpoint as read and where its ONNX file is.
+    Resnet(ResNetCheckpoint, PathBuf),
 }
 
 impl std::fmt::Display for Fetched {
@@ -156,15 +156,18 @@ impl std::fmt::Display for Fetched {
         match self {
             Fetched::FashionMnist(s) => write!(f, "fashion-mnist: {} train + {} test images (32×32)", s.train, s.test),
             Fetched::Lfw(n) => write!(f, "lfw: {n} faces at {LFW_SIZES:?} px"),
-            Fetched::Resnet(arch, onnx) => {
+            Fetched::Resnet(read, onnx) => {
+                let arch = &read.architecture;
                 let blocks: Vec<usize> = arch.stages.iter().map(|s| s.blocks).collect();
                 let widths: Vec<usize> = arch.stages.iter().map(|s| s.width).collect();
-                write!(
-                    f,
-                    "resnet34: ResNet with blocks {blocks:?}, widths {widths:?}, {} classes → {}",
-                    arch.num_classes,
-                    onnx.display()
-                )
+                write!(f, "resnet34: ResNet with blocks {blocks:?}, widths {widths:?}, {} classes", arch.num_classes)?;
+                if !read.prefix.is_empty() {
+                    write!(f, " (state dict under `{}`)", read.prefix)?;
+                }
+                if !read.cast_from.is_empty() {
+                    write!(f, " ({} weights cast to float32)", read.cast_from.join(", "))?;
+                }
+                write!(f, " → {}", onnx.display())
             }
         }
     }
@@ -210,7 +213,7 @@ pub fn prepare_local(source: Source, from: &Path, out: &Path) -> Result<Fetched,
 /// Conversion errors naming the checkpoint and the keys involved; I/O errors naming the file.
 pub fn convert_resnet(checkpoint: &Path, out: &Path) -> Result<Fetched, PipelineError> {
     let onnx = out.join("resnet34.onnx");
-    let arch = netlens_onnx::resnet::convert_resnet_checkpoint(checkpoint, &onnx)?;
+    let read = netlens_onnx::resnet::convert_resnet_checkpoint(checkpoint, &onnx)?;
     netlens_fetch::write_atomically(&out.join("imagenet-classes.txt"), IMAGENET_CLASSES_TXT.as_bytes())?;
-    Ok(Fetched::Resnet(arch, onnx))
+    Ok(Fetched::Resnet(read, onnx))
 }
