@@ -5,6 +5,7 @@ mod common;
 mod explain;
 mod features;
 mod fetch;
+mod hostile;
 mod report;
 mod run;
 mod train;

@@ -62,14 +62,32 @@ pub fn write_training_curves(history: &History, dir: &Path) -> Result<[std::path
 }
 
 /// Draws the series into an SVG string.
+///
+/// # Errors
+/// [`AnalyzeError::NonFinite`] naming the series and epoch of a NaN or ±∞ (a diverged
+/// training run); [`AnalyzeError::Plot`] when plotters fails.
 pub(crate) fn line_chart(title: &str, y_label: &str, series: &[Series<'_>]) -> Result<String> {
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (640, 420)).into_drawing_area();
-        draw(&root, title, y_label, series).map_err(|e| AnalyzeError::Plot(e.to_string()))?;
-        root.present().map_err(|e| AnalyzeError::Plot(e.to_string()))?;
+    for s in series {
+        let what = || format!("{title}: series `{}`", s.label);
+        crate::finite::ensure_finite(what, s.points.iter().flat_map(|p| [p.0, p.1]), |i| {
+            format!("epoch {}", s.points[i / 2].0)
+        })?;
     }
-    Ok(svg)
+    let all = || series.iter().flat_map(|s| s.points.iter());
+    let (y_min, y_max) = crate::finite::bounds(all().map(|p| p.1)).unwrap_or((0.0, 1.0));
+    let y_range = crate::finite::padded_range(y_label, y_min, y_max)?;
+    let x_max = all().map(|p| p.0).fold(2.0f64, f64::max);
+    // plotters panics on some layouts (e.g. text wider than the canvas); that is an error too.
+    netlens_fetch::panic::catch(|| {
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (640, 420)).into_drawing_area();
+            draw(&root, title, y_label, series, 1.0..x_max, y_range).map_err(|e| AnalyzeError::Plot(e.to_string()))?;
+            root.present().map_err(|e| AnalyzeError::Plot(e.to_string()))?;
+        }
+        Ok(svg)
+    })
+    .unwrap_or_else(|message| Err(AnalyzeError::Plot(format!("{title}: plotters panicked: {message}"))))
 }
 
 fn draw<DB: DrawingBackend>(
@@ -77,18 +95,16 @@ fn draw<DB: DrawingBackend>(
     title: &str,
     y_label: &str,
     series: &[Series<'_>],
+    x_range: std::ops::Range<f64>,
+    y_range: std::ops::Range<f64>,
 ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
-    let all = series.iter().flat_map(|s| s.points.iter());
-    let (x_max, y_min, y_max) =
-        all.fold((1.0f64, f64::INFINITY, f64::NEG_INFINITY), |(x, lo, hi), &(ex, v)| (x.max(ex), lo.min(v), hi.max(v)));
-    let pad = ((y_max - y_min) * 0.05).max(1e-3);
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(56)
-        .build_cartesian_2d(1.0..x_max.max(2.0), (y_min - pad)..(y_max + pad))?;
+        .build_cartesian_2d(x_range, y_range)?;
     chart.configure_mesh().x_desc("epoch").y_desc(y_label).draw()?;
     for s in series {
         let color = s.color;

@@ -54,6 +54,9 @@ pub enum AnalyzeError {
     /// A folder given as a run is none of the kinds the report reads.
     #[error("{}: not a run folder: {reason}", path.display())]
     NotARun { path: PathBuf, reason: String },
+    /// NaN or ±∞ where numbers were expected (see `finite`).
+    #[error("{what}: {count} of {total} values are not finite, the first ({value}) at {at}")]
+    NonFinite { what: String, at: String, value: String, count: usize, total: usize },
     /// An error from the ONNX layer.
     #[error(transparent)]
     Onnx(#[from] netlens_onnx::OnnxError),

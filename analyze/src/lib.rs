@@ -5,6 +5,7 @@ mod error;
 pub mod explain;
 pub mod features;
 pub mod figures;
+pub mod finite;
 pub mod report;
 pub mod vae;
 

@@ -8,6 +8,7 @@ mod error;
 pub mod idx;
 pub mod imagenet;
 pub mod npy;
+pub mod panic;
 pub mod prepare;
 pub mod resample;
 pub mod resize;

@@ -31,6 +31,10 @@ pub enum OnnxError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// tract or burn panicked (a bug or an unchecked limit in the library): caught at the
+    /// boundary and reported with what was being done.
+    #[error("{}: {engine} failed to {action}: {message}", path.display())]
+    Panic { path: PathBuf, engine: &'static str, action: String, message: String },
     /// An op the differentiable executor does not evaluate.
     #[error("node `{node}`: ONNX op `{op}` is not supported by the differentiable executor; supported: {supported}")]
     UnsupportedOp { node: String, op: String, supported: String },
@@ -84,6 +88,18 @@ pub enum OnnxError {
         #[source]
         source: netlens_fetch::FetchError,
     },
+}
+
+/// Runs `f` behind the panic boundary (see `netlens_fetch::panic`): a panic inside `engine`
+/// becomes [`OnnxError::Panic`] naming `path` and `action`.
+pub(crate) fn guard<T>(
+    path: &std::path::Path,
+    engine: &'static str,
+    action: &str,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    netlens_fetch::panic::catch(f)
+        .unwrap_or_else(|message| Err(OnnxError::Panic { path: path.into(), engine, action: action.into(), message }))
 }
 
 /// Result of this crate.

@@ -203,7 +203,10 @@ pub fn inspect(path: &Path) -> Result<ModelSummary> {
     let proto = read_proto(path)?;
     let mut parsed = inference_model(path, &proto)?;
     // Partial shape inference is fine for a table: unknown shapes print as `?`.
-    let _ = parsed.model.analyse(false);
+    crate::error::guard(path, "tract", "infer the shapes", || {
+        let _ = parsed.model.analyse(false);
+        Ok(())
+    })?;
     let g = graph(&proto);
     let shape_of = |tensor: &str| parsed.outlets.get(tensor).and_then(|&o| outlet_shape(&parsed.model, o));
     let nodes: Vec<&pb::NodeProto> = g.node.iter().filter(|n| n.op_type != "Constant").collect();

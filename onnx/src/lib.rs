@@ -10,6 +10,7 @@ mod ops;
 pub mod resnet;
 pub mod taps;
 mod tract;
+mod validate;
 
 pub use error::{OnnxError, Result};
 pub use executor::{

@@ -130,8 +130,14 @@ pub(crate) fn declared_dims(info: &pb::ValueInfoProto) -> Vec<Option<usize>> {
 ///
 /// # Errors
 /// [`OnnxError::NotOnnx`] when tract cannot parse the graph or the input is not rank ≥ 2 with
-/// known non-batch dimensions.
+/// known non-batch dimensions; [`OnnxError::Op`] for an attribute tract would ignore (see
+/// `validate`); [`OnnxError::Panic`] when tract panics.
 pub(crate) fn inference_model(path: &Path, proto: &pb::ModelProto) -> Result<ParsedModel> {
+    crate::validate::check_for_tract(proto)?;
+    crate::error::guard(path, "tract", "parse the graph", || parse_for_tract(path, proto))
+}
+
+fn parse_for_tract(path: &Path, proto: &pb::ModelProto) -> Result<ParsedModel> {
     let fail = |reason: String| OnnxError::NotOnnx { path: path.into(), reason };
     let dir = path.parent().and_then(|d| d.to_str());
     let parsed = onnx().parse(proto, dir).map_err(|e| fail(format!("tract cannot parse the graph: {e:#}")))?;

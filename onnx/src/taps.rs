@@ -164,7 +164,7 @@ impl TapRunner {
     /// tensor is not in the graph; [`OnnxError::Tract`] when tract cannot type or optimise it.
     pub fn new(path: &Path, taps: Vec<Tap>) -> Result<TapRunner> {
         let proto = read_proto(path)?;
-        let mut parsed = inference_model(path, &proto)?;
+        let parsed = inference_model(path, &proto)?;
         let mut outlets = Vec::with_capacity(taps.len());
         for tap in &taps {
             let outlet = parsed.outlets.get(&tap.tensor).ok_or_else(|| OnnxError::UnknownLayer {
@@ -178,9 +178,15 @@ impl TapRunner {
             let action = action.to_string();
             move |e: TractError| OnnxError::Tract { path: path.into(), action, source: e.into() }
         };
-        parsed.model.select_output_outlets(&outlets).map_err(tract_err("select the tapped outputs"))?;
-        let optimized = parsed.model.into_optimized().map_err(tract_err("optimise the graph"))?;
-        let plan = optimized.into_runnable().map_err(tract_err("plan the graph"))?;
+        let model = parsed.model;
+        let plan = crate::error::guard(path, "tract", "plan the graph", move || {
+            let mut model = model;
+            model.select_output_outlets(&outlets).map_err(tract_err("select the tapped outputs"))?;
+            let typed = model.into_typed().map_err(tract_err("type the graph"))?;
+            crate::validate::check_typed_for_tract(&typed)?;
+            let optimized = typed.into_optimized().map_err(tract_err("optimise the graph"))?;
+            optimized.into_runnable().map_err(tract_err("plan the graph"))
+        })?;
         let input_name = crate::model::data_input(path, crate::model::graph(&proto))?.name.clone();
         let batch = parsed.batch;
         Ok(TapRunner { path: path.into(), input_name, input_dims: parsed.input_dims, taps, plan, batch })
@@ -252,7 +258,9 @@ impl TapRunner {
         let mut data = batch.to_vec();
         data.resize(planned * self.input_dims.iter().product::<usize>(), 0.0);
         let input = Tensor::from_shape(&shape, &data).map_err(err)?;
-        let results = self.plan.run(tvec![input.into_tvalue()]).map_err(err)?;
+        let results = crate::error::guard(&self.path, "tract", "run a batch", || {
+            self.plan.run(tvec![input.into_tvalue()]).map_err(err)
+        })?;
         for (out, value) in outputs.iter_mut().zip(results.iter()) {
             let values = value.cast_to::<f32>().map_err(err)?;
             out.sample_shape = values.shape()[1..].to_vec();

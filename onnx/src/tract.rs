@@ -73,10 +73,14 @@ impl TractModel {
                 .collect(),
             BatchAxis::Fixed(n) => std::iter::once(n).chain(dims.iter().copied()).map(|d| d.to_dim()).collect(),
         };
-        model.set_input_fact(0, f32::fact(shape).into()).map_err(fail("set the input shape"))?;
-        let optimized = model.into_optimized().map_err(fail("optimise the graph"))?;
-        let outputs = optimized.output_outlets().map_err(fail("list the outputs"))?.len();
-        let plan = optimized.into_runnable().map_err(fail("plan the graph"))?;
+        let (plan, outputs) = crate::error::guard(path, "tract", "plan the graph", || {
+            model.set_input_fact(0, f32::fact(shape).into()).map_err(fail("set the input shape"))?;
+            let typed = model.into_typed().map_err(fail("type the graph"))?;
+            crate::validate::check_typed_for_tract(&typed)?;
+            let optimized = typed.into_optimized().map_err(fail("optimise the graph"))?;
+            let outputs = optimized.output_outlets().map_err(fail("list the outputs"))?.len();
+            Ok((optimized.into_runnable().map_err(fail("plan the graph"))?, outputs))
+        })?;
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(TractModel { plan, path: path.into(), batch, input_dims: dims, outputs, threads })
     }
@@ -197,7 +201,9 @@ impl TractModel {
             Tensor::from_shape(&shape, &padded)
         }
         .map_err(fail("make the input tensor"))?;
-        let results = self.plan.run(tvec![tensor.into_tvalue()]).map_err(fail("run the graph"))?;
+        let results = crate::error::guard(&self.path, "tract", "run the graph", || {
+            self.plan.run(tvec![tensor.into_tvalue()]).map_err(fail("run the graph"))
+        })?;
         results
             .iter()
             .map(|value| {

@@ -43,8 +43,43 @@ pub struct DisplayImage<'a> {
     pub width: usize,
 }
 
-/// Draws the panels in a row.
-pub fn render(image: &DisplayImage, panels: &[Panel]) -> RgbImage {
+/// Draws the panels in a row. Any finite map draws (all zero, one pixel, any magnitude).
+///
+/// # Errors
+/// [`AnalyzeError::NonFinite`] for NaN or ±∞ in the image or a map;
+/// [`AnalyzeError::ShapeMismatch`] when the image data is not `channels × height × width` or
+/// a map's data not `height × width` (both at least 1).
+pub fn render(image: &DisplayImage, panels: &[Panel]) -> Result<RgbImage> {
+    let want = image.channels * image.height * image.width;
+    if image.data.len() != want || want == 0 {
+        return Err(AnalyzeError::ShapeMismatch {
+            what: "the image to draw".into(),
+            expected: format!("{}×{}×{} = {want} values", image.channels, image.height, image.width),
+            found: format!("{} values", image.data.len()),
+        });
+    }
+    crate::finite::ensure_finite(
+        || "the image to draw".into(),
+        image.data.iter().map(|&v| f64::from(v)),
+        |i| format!("value {i}"),
+    )?;
+    for panel in panels {
+        if let Some(m) = &panel.map {
+            let title = panel.title.first().cloned().unwrap_or_default();
+            if m.height == 0 || m.width == 0 || m.data.len() != m.height * m.width {
+                return Err(AnalyzeError::ShapeMismatch {
+                    what: format!("the map `{title}`"),
+                    expected: "height × width values with height, width ≥ 1".into(),
+                    found: format!("{} values for {}×{}", m.data.len(), m.height, m.width),
+                });
+            }
+            crate::finite::ensure_finite(
+                || format!("the map `{title}`"),
+                m.data.iter().map(|&v| f64::from(v)),
+                |i| format!("value {i}"),
+            )?;
+        }
+    }
     let scale = MIN_PANEL.div_ceil(image.height.max(image.width)).max(1);
     let (ph, pw) = (image.height * scale, image.width * scale);
     let title_h = TITLE_LINES * 9 * 2 / 2 + 8;
@@ -81,7 +116,7 @@ pub fn render(image: &DisplayImage, panels: &[Panel]) -> RgbImage {
             colour_bar(&mut out, x0, bar_y, pw, l, panel.signed);
         }
     }
-    out
+    Ok(out)
 }
 
 /// A bar from −`limit` (or 0) to `limit` in the map's colours, over mid grey, labelled at both
@@ -234,7 +269,7 @@ mod tests {
             Panel { title: vec!["ORIGINAL".into()], map: None, signed: false },
             Panel { title: vec!["IG".into()], map: Some(map), signed: true },
         ];
-        let fig = render(&display, &panels);
+        let fig = render(&display, &panels).unwrap();
         let side = MIN_PANEL.div_ceil(8) * 8;
         assert_eq!(fig.width() as usize, 2 * (side + GAP) + GAP);
         assert!(fig.pixels().any(|p| p.0 == [0, 0, 0]), "titles drawn");
@@ -245,7 +280,7 @@ mod tests {
         let img = vec![0.5f32; 8 * 8];
         let display = DisplayImage { data: &img, channels: 1, height: 8, width: 8 };
         let map = Map { height: 2, width: 2, data: vec![0.0, 0.25, -0.5, 0.1] };
-        let fig = render(&display, &[Panel { title: vec![], map: Some(map), signed: true }]);
+        let fig = render(&display, &[Panel { title: vec![], map: Some(map), signed: true }]).unwrap();
         let side = MIN_PANEL.div_ceil(8) * 8;
         let bar_y = (TITLE_LINES * 9 + 8 + side + GAP) as u32;
         let (left, right) = (fig.get_pixel(GAP as u32, bar_y).0, fig.get_pixel((GAP + side - 1) as u32, bar_y).0);

@@ -446,7 +446,7 @@ pub fn explain_to_dir(
         let display =
             DisplayImage { data: &img.display, channels: img.shape[0], height: img.shape[1], width: img.shape[2] };
         let path = out.join(format!("{}.png", img.name));
-        write_png(&path, &render(&display, &panels))?;
+        write_png(&path, &render(&display, &panels)?)?;
         progress(&summary);
         written.figures.push(path);
         written.summaries.push(summary);
@@ -467,6 +467,11 @@ fn explain_one(
     let [c, h, w] = img.shape;
     let batch = Images { data: img.pixels.clone(), shape: [1, c, h, w] };
     let logits = model.forward(&batch)?;
+    crate::finite::ensure_finite(
+        || format!("image `{}`: the model's logits", img.name),
+        logits.data.iter().map(|&v| f64::from(v)),
+        |i| format!("class {i}"),
+    )?;
     let target = super::resolve_targets(&logits, cfg.target)?[0];
     let predicted = argmax(&logits.data);
     let name = |k| class_name(&cfg.class_names, k);
@@ -541,6 +546,21 @@ fn explain_one(
                 record.shapley = Some(s);
             }
         }
+    }
+    for (method, map) in &maps {
+        crate::finite::ensure_finite(
+            || format!("image `{}`: the {} map", img.name, method.title()),
+            map.data.iter().map(|&v| f64::from(v)),
+            |i| {
+                format!(
+                    "pixel (y {}, x {}) of {}×{}",
+                    i / map.width.max(1),
+                    i % map.width.max(1),
+                    map.height,
+                    map.width
+                )
+            },
+        )?;
     }
     record.rank_correlation = rank_correlations(&maps);
     if let Some(f) = cfg.faithfulness {

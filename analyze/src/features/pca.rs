@@ -34,9 +34,14 @@ impl Pca {
     /// # Shapes
     /// `x`: `[n, d]`, one sample per row.
     ///
+    /// Data with magnitudes outside `[1e-100, 1e100]` is scaled by a power of two for the
+    /// decomposition (exact; squares would otherwise overflow or underflow) and the variances
+    /// scaled back.
+    ///
     /// # Errors
     /// [`AnalyzeError::InvalidParam`] when `n < 2`, `k == 0` or `k > min(n, d)`;
-    /// [`AnalyzeError::Numeric`] when the eigendecomposition fails.
+    /// [`AnalyzeError::NonFinite`] when `x` holds NaN or ±∞; [`AnalyzeError::Numeric`] when
+    /// the eigendecomposition fails or the variance exceeds float64's range.
     pub fn fit(x: ArrayView2<f64>, k: usize) -> Result<Pca> {
         let (n, d) = x.dim();
         if n < 2 || k == 0 || k > n.min(d) {
@@ -46,10 +51,25 @@ impl Pca {
                 reason: format!("PCA of {n} samples × {d} features needs 1 ≤ components ≤ {}", n.min(d)),
             }));
         }
-        let mean = x.mean_axis(Axis(0)).expect("n ≥ 2 rows");
-        let centred = &x - &mean;
+        crate::finite::ensure_finite(
+            || "PCA input".into(),
+            x.iter().copied(),
+            |i| format!("sample {}, feature {}", i / d, i % d),
+        )?;
+        // The mean of finite values can overflow (two values near f64::MAX): average scaled.
+        let largest = crate::finite::max_abs(x.iter().copied());
+        let scale = if (1e-100..=1e100).contains(&largest) { 1.0 } else { crate::finite::power_of_two_scale(largest) };
+        let mean = x.mapv(|v| v * scale).mean_axis(Axis(0)).expect("n ≥ 2 rows") / scale;
+        let centred = x.mapv(|v| v * scale) - &mean.mapv(|m| m * scale);
         let total_variance = centred.iter().map(|v| v * v).sum::<f64>() / (n - 1) as f64;
         let (variance, components) = if d <= n { by_covariance(&centred, k)? } else { by_gram(&centred, k)? };
+        let (variance, total_variance) = (variance / (scale * scale), total_variance / (scale * scale));
+        if !total_variance.is_finite() || mean.iter().any(|m| !m.is_finite()) {
+            return Err(AnalyzeError::Numeric {
+                what: "PCA".into(),
+                reason: format!("the features (magnitudes up to {largest:e}) have a variance beyond float64's range"),
+            });
+        }
         Ok(Pca { mean, components, variance, total_variance })
     }
 
@@ -70,10 +90,11 @@ impl Pca {
 
 /// Top `k` eigenpairs of a symmetric matrix, by decreasing eigenvalue: (`[k]`, vectors as columns `[m, k]`).
 fn top_eigen(matrix: Array2<f64>, k: usize) -> Result<(Array1<f64>, Array2<f64>)> {
-    let (values, vectors) = matrix.eigh_into().map_err(|e| AnalyzeError::Numeric {
-        what: "symmetric eigendecomposition for PCA".into(),
-        reason: e.to_string(),
-    })?;
+    let numeric =
+        |reason: String| AnalyzeError::Numeric { what: "symmetric eigendecomposition for PCA".into(), reason };
+    let (values, vectors) = netlens_fetch::panic::catch(|| matrix.eigh_into())
+        .map_err(|message| numeric(format!("linfa panicked: {message}")))?
+        .map_err(|e| numeric(e.to_string()))?;
     let mut order: Vec<usize> = (0..values.len()).collect();
     order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
     let top = &order[..k];

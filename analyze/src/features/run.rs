@@ -114,6 +114,10 @@ pub fn study_to_dir(
         .run(&sample.images, options.batch_size.max(1), |done| progress(FeatureProgress::Tapped { done, total }))?;
     std::fs::create_dir_all(out).map_err(|source| crate::error::AnalyzeError::Io { path: out.into(), source })?;
     let s = Sample { labels: &sample.labels, indices: &indices, class_names: &sample.class_names };
+    // Every layer is checked before the first figure is drawn.
+    for output in &outputs {
+        super::study::check_features(output, &s)?;
+    }
     let steps = outputs.len() * params.methods.len();
     let mut studies = Vec::with_capacity(outputs.len());
     for output in &outputs {

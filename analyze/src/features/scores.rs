@@ -4,6 +4,9 @@
 
 use ndarray::{Array2, ArrayView2, Axis};
 
+use crate::error::Result;
+use crate::finite::{ensure_finite, max_abs, power_of_two_scale};
+
 /// The `k` of the k-NN accuracy reported for every layer.
 pub const KNN_K: usize = 5;
 
@@ -27,16 +30,39 @@ pub fn squared_distances(x: ArrayView2<f64>) -> Array2<f64> {
 /// # Shapes
 /// `x`: `[n, d]`, `labels`: `[n]`.
 ///
+/// Any finite `x` works: it is scaled by a power of two first (exact, and the accuracy does
+/// not depend on scale), so squared distances of large values do not overflow. With fewer than
+/// two samples there are no neighbours and the accuracy is 0.
+///
+/// # Errors
+/// [`crate::AnalyzeError::NonFinite`] when `x` holds NaN or ±∞.
+///
 /// # Panics
 /// If `labels.len() != x.nrows()` or `k == 0`.
-pub fn knn_accuracy(x: ArrayView2<f64>, labels: &[u8], k: usize) -> f64 {
+pub fn knn_accuracy(x: ArrayView2<f64>, labels: &[u8], k: usize) -> Result<f64> {
     assert_eq!(labels.len(), x.nrows(), "one label per row");
     assert!(k > 0, "k must be positive");
-    let d = squared_distances(x);
+    let x = scaled(x, "k-NN input")?;
+    let d = squared_distances(x.view());
     let n = labels.len();
+    if n < 2 {
+        return Ok(0.0);
+    }
     let correct =
         (0..n).filter(|&i| knn_vote(d.row(i).as_slice().expect("standard layout"), labels, i, k) == labels[i]).count();
-    correct as f64 / n as f64
+    Ok(correct as f64 / n as f64)
+}
+
+/// `x` scaled by [`power_of_two_scale`] of its largest magnitude, after checking it is finite.
+fn scaled(x: ArrayView2<f64>, what: &str) -> Result<Array2<f64>> {
+    let cols = x.ncols();
+    ensure_finite(
+        || what.to_string(),
+        x.iter().copied(),
+        |i| format!("row {}, column {}", i / cols.max(1), i % cols.max(1)),
+    )?;
+    let s = power_of_two_scale(max_abs(x.iter().copied()));
+    Ok(x.mapv(|v| v * s))
 }
 
 /// The majority label among the `k` nearest neighbours of `i` (excluding `i`) given its distance row.
@@ -62,12 +88,22 @@ fn knn_vote(dist: &[f64], labels: &[u8], i: usize, k: usize) -> u8 {
 /// # Shapes
 /// `x`: `[n, d]`, `labels`: `[n]`.
 ///
+/// Any finite `x` works (scaled as in [`knn_accuracy`]; the score does not depend on scale).
+/// With no samples the score is 0.
+///
+/// # Errors
+/// [`crate::AnalyzeError::NonFinite`] when `x` holds NaN or ±∞.
+///
 /// # Panics
 /// If `labels.len() != x.nrows()`.
-pub fn silhouette(x: ArrayView2<f64>, labels: &[u8]) -> f64 {
+pub fn silhouette(x: ArrayView2<f64>, labels: &[u8]) -> Result<f64> {
     assert_eq!(labels.len(), x.nrows(), "one label per row");
-    let d = squared_distances(x).mapv(f64::sqrt);
+    let x = scaled(x, "silhouette input")?;
+    let d = squared_distances(x.view()).mapv(f64::sqrt);
     let n = labels.len();
+    if n == 0 {
+        return Ok(0.0);
+    }
     let mut total = 0.0;
     for i in 0..n {
         let (mut sums, mut counts) = ([0.0f64; 256], [0usize; 256]);
@@ -88,7 +124,7 @@ pub fn silhouette(x: ArrayView2<f64>, labels: &[u8]) -> f64 {
             total += (b - a) / a.max(b);
         }
     }
-    total / n as f64
+    Ok(total / n as f64)
 }
 
 #[cfg(test)]
@@ -105,7 +141,7 @@ mod tests {
         let labels = [0, 0, 1, 1];
         // s = (b − a)/max: i0: a=1, b=5 → 0.8; i1: a=1, b=4 → 0.75; i2: a=2, b=3.5 → 3/7; i3: a=2, b=5.5 → 7/11.
         let want = (0.8 + 0.75 + 3.0 / 7.0 + 7.0 / 11.0) / 4.0;
-        assert!((silhouette(x.view(), &labels) - want).abs() < TOLERANCE);
+        assert!((silhouette(x.view(), &labels).unwrap() - want).abs() < TOLERANCE);
     }
 
     #[test]
@@ -114,9 +150,9 @@ mod tests {
             if j == 0 { (i / 20) as f64 * 10.0 + (i % 7) as f64 * 0.1 } else { (i % 5) as f64 * 0.1 }
         });
         let labels: Vec<u8> = (0..40).map(|i| (i / 20) as u8).collect();
-        assert!((knn_accuracy(x.view(), &labels, KNN_K) - 1.0).abs() < TOLERANCE);
+        assert!((knn_accuracy(x.view(), &labels, KNN_K).unwrap() - 1.0).abs() < TOLERANCE);
         let shuffled: Vec<u8> = (0..40).map(|i| (i % 2) as u8).collect();
-        assert!(knn_accuracy(x.view(), &shuffled, KNN_K) < 0.8);
+        assert!(knn_accuracy(x.view(), &shuffled, KNN_K).unwrap() < 0.8);
     }
 
     #[test]

@@ -83,6 +83,33 @@ pub fn feature_matrix(output: &TapOutput) -> Array2<f64> {
         .expect("TapOutput data is [n, width]")
 }
 
+/// Checks that a tapped layer's features are all finite.
+///
+/// # Errors
+/// [`AnalyzeError::NonFinite`] naming the layer, the first sample (its position in the sample
+/// and its index in the data set) and feature holding NaN or ±∞, and how many values do;
+/// [`AnalyzeError::ShapeMismatch`] for a layer with no values (a zero-size tensor) or not one
+/// row per sample.
+pub fn check_features(output: &TapOutput, sample: &Sample) -> Result<()> {
+    if output.width() == 0 || output.data.len() != output.width() * sample.labels.len() {
+        return Err(AnalyzeError::ShapeMismatch {
+            what: format!("layer `{}` features", output.tap.layer),
+            expected: format!("{} samples of at least one value", sample.labels.len()),
+            found: format!("{} values of shape {:?} per sample", output.data.len(), output.sample_shape),
+        });
+    }
+    let width = output.width().max(1);
+    crate::finite::ensure_finite(
+        || format!("layer `{}` features (the model computes NaN or ±inf there)", output.tap.layer),
+        output.data.iter().map(|&v| f64::from(v)),
+        |i| {
+            let row = i / width;
+            let image = sample.indices.get(row).map_or(String::new(), |n| format!(" (test image {n})"));
+            format!("sample {row}{image}, feature {}", i % width)
+        },
+    )
+}
+
 /// File-name stem of a layer: its name with anything but letters, digits, `-` and `_` replaced.
 pub fn file_stem(layer: &str) -> String {
     layer.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
@@ -92,7 +119,9 @@ pub fn file_stem(layer: &str) -> String {
 /// to `out_dir` as `<layer>_<method>.{svg,npy,csv}`; `progress(method)` runs before each method.
 ///
 /// # Errors
-/// Those of [`EmbedParams::check`], [`Pca::fit`], [`tsne`], and file writing.
+/// Those of [`check_features`] (before anything is written), [`EmbedParams::check`],
+/// [`Pca::fit`], [`tsne`], and file writing; [`AnalyzeError::NonFinite`] for an embedding
+/// with non-finite coordinates.
 pub fn study_layer(
     output: &TapOutput,
     sample: &Sample,
@@ -100,6 +129,7 @@ pub fn study_layer(
     out_dir: &Path,
     mut progress: impl FnMut(EmbeddingMethod),
 ) -> Result<LayerStudy> {
+    check_features(output, sample)?;
     let x = feature_matrix(output);
     params.check(x.nrows())?;
     let mut record = LayerRecord {
@@ -109,15 +139,21 @@ pub fn study_layer(
         role: output.tap.role,
         sample_shape: output.sample_shape.clone(),
         features: x.ncols(),
-        knn_accuracy: knn_accuracy(x.view(), sample.labels, KNN_K),
+        knn_accuracy: knn_accuracy(x.view(), sample.labels, KNN_K)?,
         embeddings: vec![],
     };
     let mut all_points = Vec::with_capacity(params.methods.len());
     for &method in &params.methods {
         progress(method);
         let (points, mut embedding) = embed(x.view(), method, params, out_dir, &record.layer)?;
-        embedding.silhouette = silhouette(points.view(), sample.labels);
-        embedding.knn_accuracy = knn_accuracy(points.view(), sample.labels, KNN_K);
+        let dims = points.ncols().max(1);
+        crate::finite::ensure_finite(
+            || format!("layer `{}` {} embedding", record.layer, method.title()),
+            points.iter().copied(),
+            |i| format!("sample {}, axis {}", i / dims, i % dims),
+        )?;
+        embedding.silhouette = silhouette(points.view(), sample.labels)?;
+        embedding.knn_accuracy = knn_accuracy(points.view(), sample.labels, KNN_K)?;
         embedding.files = write_embedding(out_dir, &record, &embedding, points.view(), sample)?;
         record.embeddings.push(embedding);
         all_points.push(points);

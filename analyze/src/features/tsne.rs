@@ -103,6 +103,11 @@ impl TsneParams {
 /// Those of [`Pca::fit`].
 pub fn tsne_input(x: ArrayView2<f64>) -> Result<Array2<f64>> {
     let (n, d) = x.dim();
+    crate::finite::ensure_finite(
+        || "t-SNE input".into(),
+        x.iter().copied(),
+        |i| format!("sample {}, feature {}", i / d.max(1), i % d.max(1)),
+    )?;
     let k = TSNE_INPUT_DIMS.min(n);
     if d <= k {
         return Ok(x.to_owned());
@@ -115,11 +120,20 @@ pub fn tsne_input(x: ArrayView2<f64>) -> Result<Array2<f64>> {
 /// # Shapes
 /// `x`: `[n, d]` → `[n, params.dims]`.
 ///
+/// Input with magnitudes outside `[1e-100, 1e100]` is scaled by a power of two first: t-SNE's
+/// affinities are calibrated per point to the perplexity, so they do not depend on scale.
+///
 /// # Errors
-/// Those of [`TsneParams::check`] and [`tsne_input`]; [`AnalyzeError::Tsne`] when bhtsne fails.
+/// Those of [`TsneParams::check`] and [`tsne_input`] (NaN or ±∞ in `x` included);
+/// [`AnalyzeError::Tsne`] when bhtsne fails or gives non-finite coordinates.
 pub fn tsne(x: ArrayView2<f64>, params: &TsneParams) -> Result<Array2<f64>> {
     params.check(x.nrows())?;
-    let input = break_ties(tsne_input(x)?, params.seed);
+    let mut input = tsne_input(x)?;
+    let largest = crate::finite::max_abs(input.iter().copied());
+    if !(1e-100..=1e100).contains(&largest) {
+        input.mapv_inplace(|v| v * crate::finite::power_of_two_scale(largest));
+    }
+    let input = break_ties(input, params.seed);
     let (n, dims) = input.dim();
     let params = params.clone();
     let fail = |reason: String| AnalyzeError::Tsne { n, dims, reason };
@@ -128,9 +142,13 @@ pub fn tsne(x: ArrayView2<f64>, params: &TsneParams) -> Result<Array2<f64>> {
         .stack_size(TSNE_STACK_BYTES)
         .spawn(move || run_bhtsne(input, &params))
         .map_err(|e| fail(format!("cannot start its thread: {e}")))?;
-    match handle.join() {
-        Ok(result) => result.map_err(fail),
-        Err(panic) => Err(fail(panic_message(panic.as_ref()))),
+    let points = match handle.join() {
+        Ok(result) => result.map_err(fail)?,
+        Err(panic) => return Err(fail(panic_message(panic.as_ref()))),
+    };
+    match crate::finite::first_non_finite(points.iter().copied()) {
+        None => Ok(points),
+        Some(bad) => Err(fail(format!("{} of {} coordinates came out non-finite", bad.count, bad.total))),
     }
 }
 
@@ -188,7 +206,7 @@ mod tests {
         assert_eq!(y.dim(), (60, 2));
         assert!(y.iter().all(|v| v.is_finite()));
         let labels: Vec<u8> = (0..60).map(|i| (i / 30) as u8).collect();
-        let acc = super::super::scores::knn_accuracy(y.view(), &labels, 5);
+        let acc = super::super::scores::knn_accuracy(y.view(), &labels, 5).unwrap();
         assert!(acc > 0.95, "k-NN accuracy in the embedding {acc}");
     }
 

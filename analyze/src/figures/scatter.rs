@@ -45,19 +45,21 @@ fn color(label: u8) -> RGBColor {
     CLASS_COLORS[label as usize % CLASS_COLORS.len()]
 }
 
-/// `(min, max)` of column `c`, widened by 5% on each side (and to a unit span when flat).
-fn range(points: ArrayView2<f64>, c: usize) -> std::ops::Range<f64> {
-    let col = points.index_axis(Axis(1), c);
-    let (lo, hi) = col.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    let pad = if hi > lo { (hi - lo) * 0.05 } else { 0.5 };
-    (lo - pad)..(hi + pad)
+/// The range of column `c`, padded (see [`crate::finite::padded_range`]); `0..1` padded for
+/// no points.
+fn range(points: ArrayView2<f64>, c: usize, name: &str) -> Result<std::ops::Range<f64>> {
+    let (lo, hi) = crate::finite::bounds(points.index_axis(Axis(1), c).iter().copied()).unwrap_or((0.0, 1.0));
+    crate::finite::padded_range(name, lo, hi)
 }
 
 /// Draws `scatter` as an SVG at `path` (written atomically).
 ///
+/// Any finite points draw (one point, all equal, up to ±`f64::MAX`, which is clipped to a
+/// quarter of it); NaN or ±∞ are refused before drawing.
+///
 /// # Errors
 /// [`AnalyzeError::InvalidParam`] unless the points have 2 or 3 columns, one label each and one
-/// axis name per column;
+/// axis name per column; [`AnalyzeError::NonFinite`] for NaN or ±∞ among the points;
 /// [`AnalyzeError::Figure`] when plotters fails; [`AnalyzeError::Fetch`] when the file cannot
 /// be written.
 pub fn write_scatter_svg(path: &Path, scatter: &Scatter) -> Result<()> {
@@ -74,28 +76,36 @@ pub fn write_scatter_svg(path: &Path, scatter: &Scatter) -> Result<()> {
             reason: "a scatter needs [n, 2] or [n, 3] points, n labels and one name per axis".into(),
         }));
     }
+    crate::finite::ensure_finite(
+        || format!("points of the scatter plot `{}`", scatter.title),
+        scatter.points.iter().copied(),
+        |i| format!("point {}, axis {}", i / dims, i % dims),
+    )?;
+    let ranges = (0..dims).map(|c| range(scatter.points, c, &scatter.axis_names[c])).collect::<Result<Vec<_>>>()?;
     let mut svg = String::new();
-    {
+    let drawn = netlens_fetch::panic::catch(|| {
         let root = SVGBackend::with_string(&mut svg, SCATTER_SIZE).into_drawing_area();
-        let drawn = if dims == 2 { draw_2d(&root, scatter) } else { draw_3d(&root, scatter) };
-        drawn
-            .and_then(|_| root.present().map_err(|e| e.to_string()))
-            .map_err(|reason| AnalyzeError::Figure { path: path.into(), reason })?;
-    }
+        let drawn = if dims == 2 { draw_2d(&root, scatter, &ranges) } else { draw_3d(&root, scatter, &ranges) };
+        drawn.and_then(|_| root.present().map_err(|e| e.to_string()))
+    })
+    .unwrap_or_else(|message| Err(format!("plotters panicked: {message}")));
+    drawn.map_err(|reason| AnalyzeError::Figure { path: path.into(), reason })?;
     netlens_fetch::write_atomically(path, svg.as_bytes())?;
     Ok(())
 }
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 
-fn draw_2d(root: &Area, s: &Scatter) -> std::result::Result<(), String> {
+type Ranges = [std::ops::Range<f64>];
+
+fn draw_2d(root: &Area, s: &Scatter, r: &Ranges) -> std::result::Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let mut chart = ChartBuilder::on(root)
         .caption(&s.title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
-        .build_cartesian_2d(range(s.points, 0), range(s.points, 1))
+        .build_cartesian_2d(r[0].clone(), r[1].clone())
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
@@ -116,12 +126,12 @@ fn draw_2d(root: &Area, s: &Scatter) -> std::result::Result<(), String> {
     legend(&mut chart)
 }
 
-fn draw_3d(root: &Area, s: &Scatter) -> std::result::Result<(), String> {
+fn draw_3d(root: &Area, s: &Scatter, r: &Ranges) -> std::result::Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
     let mut chart = ChartBuilder::on(root)
         .caption(&s.title, ("sans-serif", 20))
         .margin(12)
-        .build_cartesian_3d(range(s.points, 0), range(s.points, 1), range(s.points, 2))
+        .build_cartesian_3d(r[0].clone(), r[1].clone(), r[2].clone())
         .map_err(|e| e.to_string())?;
     chart.with_projection(|mut p| {
         p.yaw = 0.6;

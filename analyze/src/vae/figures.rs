@@ -5,6 +5,8 @@
 use image::{Rgb, RgbImage};
 use netlens_fetch::Images;
 
+use crate::error::{AnalyzeError, Result};
+
 /// Target side of one face on the figure, in pixels (a 32-pixel face is drawn 4× larger).
 const CELL: usize = 128;
 /// White space between faces, in pixels.
@@ -40,8 +42,32 @@ fn text(canvas: &mut RgbImage, s: &str, x: usize, y: usize, max_width: usize) {
     crate::explain::figure::draw_text(canvas, s, x, y, max_width);
 }
 
+/// Checks that `images` can be drawn: at least one channel, row and column, as many values as
+/// the shape says, all finite.
+fn check_faces(what: &str, images: &Images) -> Result<()> {
+    let [n, c, h, w] = images.shape;
+    if c == 0 || h == 0 || w == 0 || images.data.len() != n * c * h * w {
+        return Err(AnalyzeError::ShapeMismatch {
+            what: what.into(),
+            expected: "[N, C, H, W] images with C, H, W ≥ 1 and N·C·H·W values".into(),
+            found: format!("shape {:?} with {} values", images.shape, images.data.len()),
+        });
+    }
+    let plane = c * h * w;
+    crate::finite::ensure_finite(
+        || what.into(),
+        images.data.iter().map(|&v| f64::from(v)),
+        |i| format!("image {}, value {}", i / plane, i % plane),
+    )
+}
+
 /// Faces (`[N, 3, H, W]`) in rows of `cols`, under a title line.
-pub fn face_grid(title: &str, images: &Images, cols: usize) -> RgbImage {
+///
+/// # Errors
+/// [`AnalyzeError::ShapeMismatch`] or [`AnalyzeError::NonFinite`] for faces that cannot be
+/// drawn (see `check_faces`).
+pub fn face_grid(title: &str, images: &Images, cols: usize) -> Result<RgbImage> {
+    check_faces(title, images)?;
     let [n, _, h, w] = images.shape;
     let s = scale_for(h.max(w));
     let cols = cols.clamp(1, n.max(1));
@@ -53,13 +79,26 @@ pub fn face_grid(title: &str, images: &Images, cols: usize) -> RgbImage {
     for i in 0..n {
         blit(&mut canvas, images, i, GAP + (i % cols) * cw, LINE + GAP + (i / cols) * ch, s);
     }
-    canvas
+    Ok(canvas)
 }
 
 /// Input faces above their reconstructions: for each group of `cols` faces, a row of inputs
 /// and below it the row of their reconstructions. `inputs` and `reconstructions` have the same
 /// shape `[N, 3, H, W]`.
-pub fn reconstruction_grid(title: &str, inputs: &Images, reconstructions: &Images, cols: usize) -> RgbImage {
+///
+/// # Errors
+/// [`AnalyzeError::ShapeMismatch`] for faces that cannot be drawn or shapes that differ;
+/// [`AnalyzeError::NonFinite`] for NaN or ±∞ among them.
+pub fn reconstruction_grid(title: &str, inputs: &Images, reconstructions: &Images, cols: usize) -> Result<RgbImage> {
+    check_faces(&format!("{title}: inputs"), inputs)?;
+    check_faces(&format!("{title}: reconstructions"), reconstructions)?;
+    if inputs.shape != reconstructions.shape {
+        return Err(AnalyzeError::ShapeMismatch {
+            what: format!("{title}: reconstructions"),
+            expected: format!("the inputs' shape {:?}", inputs.shape),
+            found: format!("{:?}", reconstructions.shape),
+        });
+    }
     let [n, _, h, w] = inputs.shape;
     let s = scale_for(h.max(w));
     let cols = cols.clamp(1, n.max(1));
@@ -79,7 +118,7 @@ pub fn reconstruction_grid(title: &str, inputs: &Images, reconstructions: &Image
             blit(&mut canvas, reconstructions, i, x, y + ch, s);
         }
     }
-    canvas
+    Ok(canvas)
 }
 
 /// One column of an interpolation strip: a label and a face, or up to four input faces drawn
@@ -92,8 +131,24 @@ pub struct StripColumn {
 }
 
 /// An interpolation strip: columns left to right under a title line.
-pub fn strip(title: &str, columns: &[StripColumn]) -> RgbImage {
+///
+/// # Errors
+/// [`AnalyzeError::ShapeMismatch`] for a column without faces, faces that cannot be drawn or
+/// columns of different face sizes; [`AnalyzeError::NonFinite`] for NaN or ±∞ among them.
+pub fn strip(title: &str, columns: &[StripColumn]) -> Result<RgbImage> {
     let [_, _, h, w] = columns.first().map(|c| c.faces.shape).unwrap_or([0, 3, 32, 32]);
+    for col in columns {
+        let what = format!("{title}: column `{}`", col.label);
+        check_faces(&what, &col.faces)?;
+        let [n, _, ch, cw] = col.faces.shape;
+        if n == 0 || [ch, cw] != [h, w] {
+            return Err(AnalyzeError::ShapeMismatch {
+                what,
+                expected: format!("at least one face of {h}×{w}"),
+                found: format!("{n} of {ch}×{cw}"),
+            });
+        }
+    }
     let s = scale_for(h.max(w));
     let (cw, ch) = (w * s + GAP, h * s + GAP);
     let mut canvas = blank(GAP + columns.len() * cw, 2 * LINE + GAP + ch);
@@ -110,7 +165,7 @@ pub fn strip(title: &str, columns: &[StripColumn]) -> RgbImage {
             }
         }
     }
-    canvas
+    Ok(canvas)
 }
 
 #[cfg(test)]
@@ -123,7 +178,7 @@ mod tests {
 
     #[test]
     fn grids_place_inputs_above_reconstructions() {
-        let canvas = reconstruction_grid("T", &faces(3, 0.0), &faces(3, 1.0), 2);
+        let canvas = reconstruction_grid("T", &faces(3, 0.0), &faces(3, 1.0), 2).unwrap();
         let s = scale_for(32);
         let x0 = 7 * 6 + GAP + GAP;
         let y0 = LINE + GAP;
@@ -139,7 +194,7 @@ mod tests {
     fn strip_has_one_column_per_entry() {
         let cols: Vec<StripColumn> =
             (0..6).map(|i| StripColumn { label: format!("{i}"), faces: faces(1 + i % 3, 0.5) }).collect();
-        let canvas = strip("TITLE", &cols);
+        let canvas = strip("TITLE", &cols).unwrap();
         assert_eq!(canvas.width() as usize, GAP + 6 * (32 * scale_for(32) + GAP));
         let mid = canvas.get_pixel((GAP + 16) as u32, (2 * LINE + GAP + 16) as u32);
         assert_eq!(mid, &Rgb([128, 128, 128]));

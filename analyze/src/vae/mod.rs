@@ -51,7 +51,7 @@ pub fn write_reconstructions(inputs: &Images, recon: &Images, cols: usize, path:
         inputs.len(),
         inputs.len()
     );
-    write_png(path, &reconstruction_grid(&title, inputs, recon, cols))?;
+    write_png(path, &reconstruction_grid(&title, inputs, recon, cols)?)?;
     Ok(mse)
 }
 
@@ -161,7 +161,7 @@ pub fn write_run_interpolations(
 pub fn write_samples(models: &VaeModels, n: usize, seed: u64, path: &Path) -> Result<()> {
     let z = standard_normal(n * models.latent(), seed);
     let faces = models.decode(&z)?;
-    write_png(path, &face_grid(&format!("{n} SAMPLES DECODED FROM Z DRAWN FROM N(0, I), SEED {seed}"), &faces, 8))
+    write_png(path, &face_grid(&format!("{n} SAMPLES DECODED FROM Z DRAWN FROM N(0, I), SEED {seed}"), &faces, 8)?)
 }
 
 /// `len` standard-normal values (Box–Muller) from a generator seeded with `seed`.
@@ -262,7 +262,7 @@ impl Interpolation {
             self.b,
             count(&self.b, b.len())
         );
-        write_png(&out.png, &strip(&title, &columns))?;
+        write_png(&out.png, &strip(&title, &columns)?)?;
         Ok(out)
     }
 

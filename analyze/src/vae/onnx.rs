@@ -139,11 +139,20 @@ impl VaeModels {
     ///
     /// # Errors
     /// [`AnalyzeError::ShapeMismatch`] for images of another shape, [`AnalyzeError::Tract`] when
-    /// the run fails.
+    /// the run fails, [`AnalyzeError::NonFinite`] naming the image and latent axis where μ or
+    /// log σ² is NaN or ±∞.
     pub fn encode(&self, images: &Images) -> Result<Latents> {
         self.check_images(images, "images to encode")?;
         let mut outs = self.encoder.run(&images.data, images.len())?.into_iter();
         let (mu, log_var) = (outs.next().unwrap_or_default(), outs.next().unwrap_or_default());
+        let latent = self.latent.max(1);
+        for (name, values) in [("μ", &mu), ("log σ²", &log_var)] {
+            crate::finite::ensure_finite(
+                || format!("{}: the encoder's {name}", self.encoder.model.path().display()),
+                values.iter().map(|&v| f64::from(v)),
+                |i| format!("image {}, latent {}", i / latent, i % latent),
+            )?;
+        }
         Ok(Latents { mu, log_var, latent: self.latent })
     }
 
@@ -151,7 +160,8 @@ impl VaeModels {
     ///
     /// # Errors
     /// [`AnalyzeError::ShapeMismatch`] when `z.len()` is not a multiple of the latent size,
-    /// [`AnalyzeError::Tract`] when the run fails.
+    /// [`AnalyzeError::Tract`] when the run fails, [`AnalyzeError::NonFinite`] naming the image
+    /// where the decoder gives NaN or ±∞.
     pub fn decode(&self, z: &[f32]) -> Result<Images> {
         if z.is_empty() || !z.len().is_multiple_of(self.latent) {
             return Err(AnalyzeError::ShapeMismatch {
@@ -163,6 +173,12 @@ impl VaeModels {
         let total = z.len() / self.latent;
         let data = self.decoder.run(z, total)?.into_iter().next().unwrap_or_default();
         let [c, h, w] = self.image_shape;
+        let plane = (c * h * w).max(1);
+        crate::finite::ensure_finite(
+            || format!("{}: the decoded images", self.decoder.model.path().display()),
+            data.iter().map(|&v| f64::from(v)),
+            |i| format!("image {}, value {}", i / plane, i % plane),
+        )?;
         Ok(Images { data, shape: [total, c, h, w] })
     }
 }

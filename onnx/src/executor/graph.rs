@@ -220,7 +220,8 @@ impl DifferentiableGraph {
                     );
                 });
             }
-            let outputs = ops::eval(&ctx, &inputs)?;
+            let outputs = netlens_fetch::panic::catch(|| ops::eval(&ctx, &inputs))
+                .unwrap_or_else(|message| Err(ctx.err(format!("evaluation panicked: {message}"))))?;
             for name in node.inputs.iter().filter(|n| self.last_use.get(*n) == Some(&idx) && !keep.contains(n.as_str()))
             {
                 env.remove(name);
@@ -313,7 +314,8 @@ impl DifferentiableGraph {
                 None => term,
             });
         }
-        let grads = total.map(|t| t.backward());
+        let grads =
+            crate::error::guard(&self.path, "burn", "run the backward pass", || Ok(total.map(|t| t.backward())))?;
         let gradients = leaves
             .into_iter()
             .map(|(leaf, shape)| {

@@ -286,7 +286,9 @@ impl DifferentiableModel {
     /// residual `Add`, `Concat` — and stopping at pooling or flattening: ResNet's last block
     /// output, DenseNet's `norm5` + ReLU, EfficientNet's SiLU, Inception's last concatenation.
     /// A later channels-first map of the same size (ConvNeXt's block output after its
-    /// channels-last MLP) is taken when there is one.
+    /// channels-last MLP) is taken when there is one. A `Conv` whose output is 1 × 1 (or 1 in
+    /// either axis: DenseNet-style classifiers as a 1×1 convolution after global pooling) is
+    /// passed over for the last one with a map.
     pub fn last_conv_feature_map(&self) -> Option<String> {
         const FOLLOWED: &[&str] = &[
             "BatchNormalization",
@@ -316,10 +318,12 @@ impl DifferentiableModel {
             "Dropout",
         ];
         let nodes = self.graph.nodes();
-        let last_conv = nodes.iter().rposition(|n| n.op == "Conv")?;
+        let spatial = |name: &str| self.tensor_info(name).map(|(_, s)| s).filter(|s| s.len() == 4);
+        let is_map =
+            |name: &String| spatial(name).is_some_and(|s| s[2].is_some_and(|h| h > 1) && s[3].is_some_and(|w| w > 1));
+        let last_conv = nodes.iter().rposition(|n| n.op == "Conv" && n.outputs.first().is_some_and(is_map))?;
         let mut at = last_conv;
         let mut current = nodes[at].outputs.first()?.clone();
-        let spatial = |name: &str| self.tensor_info(name).map(|(_, s)| s).filter(|s| s.len() == 4);
         let size = spatial(&current)?;
         loop {
             let mut next = nodes.iter().enumerate().skip(at + 1).filter(|(_, n)| {
@@ -463,7 +467,8 @@ impl DifferentiableModel {
             mask[b * classes + t] = 1.0;
         }
         let mask = Tensor::<MAX_RANK>::from_data(TensorData::new(mask, padded(&[batch, classes])), self.graph.device());
-        let grads = (logits.clone() * mask).sum().backward();
+        let target = (logits.clone() * mask).sum();
+        let grads = crate::error::guard(self.path(), "burn", "run the backward pass", || Ok(target.backward()))?;
         let (leaf, leaf_shape) = eval.tapped.unwrap_or((input_leaf, shape));
         let grad = leaf.grad(&grads).unwrap_or_else(|| leaf.zeros_like());
         Ok(LogitGradient {
