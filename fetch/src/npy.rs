@@ -47,9 +47,44 @@ fn is_object_array(bytes: &[u8]) -> bool {
     bytes.starts_with(b"\x93NUMPY") && (head.contains("'descr':'|O'") || head.contains("'descr':'O'"))
 }
 
+/// Deepest bracket nesting a header may have. A plain array's header dict nests two deep
+/// (`{'shape': (2, 3)}`), a structured dtype four or five; npyz's parser (py_literal, a
+/// backtracking PEG parser) takes time exponential in the nesting of unclosed brackets, so a
+/// 4-KiB header of `[[[[…` would hang it.
+const MAX_HEADER_NESTING: usize = 8;
+
+/// The nesting depth of `(`, `[` and `{` in a `.npy` header's dict, read from its length field
+/// (format 1.0: 2 bytes at offset 8; 2.0 and 3.0: 4 bytes); `None` if the preamble is not there.
+fn header_nesting(bytes: &[u8]) -> Option<usize> {
+    let (len, start) = match bytes.get(6)? {
+        1 => (u16::from_le_bytes([*bytes.get(8)?, *bytes.get(9)?]) as usize, 10),
+        _ => (u32::from_le_bytes(bytes.get(8..12)?.try_into().ok()?) as usize, 12),
+    };
+    let dict = &bytes[start.min(bytes.len())..start.saturating_add(len).min(bytes.len())];
+    let (mut depth, mut max) = (0usize, 0usize);
+    for &b in dict {
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Some(max)
+}
+
 /// Reads a whole `.npy` file's header; `want` words the errors.
 fn read_header(path: &Path, want: &str) -> Result<(NpyHeader, Vec<u8>, usize)> {
     let bytes = std::fs::read(path).map_err(|e| FetchError::io(path, e))?;
+    if let Some(depth) = header_nesting(&bytes).filter(|&d| d > MAX_HEADER_NESTING) {
+        return Err(FetchError::format(
+            path,
+            format!("a .npy file holding {want}"),
+            format!("a header whose brackets nest {depth} deep (at most {MAX_HEADER_NESTING} are read)"),
+        ));
+    }
     let mut rest: &[u8] = &bytes;
     let header = match NpyHeader::from_reader(&mut rest) {
         Ok(h) => h,
@@ -257,6 +292,27 @@ mod tests {
         out.extend(dict.as_bytes());
         out.extend(body);
         out
+    }
+
+    #[test]
+    fn a_header_of_deeply_nested_brackets_is_refused_at_once() {
+        // Found by the `npy` fuzz target: 100 unclosed `[` in the dict (102 deep with the dict's
+        // `{` and the shape's `(`) made npyz's
+        // backtracking header parser run for minutes.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested.npy");
+        let descr = format!("|u1',{}'", "[".repeat(100));
+        std::fs::write(&path, npy_bytes(&descr, "(2, 2, 3)", &[0; 12])).unwrap();
+        let err = read_u8(&path, "(N, H, W)").unwrap_err().to_string();
+        assert!(err.contains("nested.npy") && err.contains("nest 102 deep"), "{err}");
+        // Real headers are far from the limit: a plain array's nests 2 deep, a structured
+        // dtype's (as NumPy writes `[('a', '<f4', (2,))]`) 4 deep.
+        assert_eq!(header_nesting(&npy_bytes("<f4", "(2, 3)", &[])), Some(2));
+        let dict = b"{'descr': [('a', '<f4', (2,))], 'fortran_order': False, 'shape': (1,), }\n";
+        let mut structured = b"\x93NUMPY\x01\x00".to_vec();
+        structured.extend((dict.len() as u16).to_le_bytes());
+        structured.extend(dict);
+        assert_eq!(header_nesting(&structured), Some(4));
     }
 
     #[test]
