@@ -266,3 +266,52 @@ fn report_and_run_name_bad_folders() {
     let err = fails(netlens(&["run", "--data-root", s(&missing), "--out-runs", s(&dir.path().join("runs"))]));
     assert!(err.contains("expected a fashion-mnist-small/ or fashion-mnist/ folder") && err.contains("nope"), "{err}");
 }
+
+/// Two runs named alike (`seed0/lenet` and `seed1/lenet`, each explaining a `model.onnx` with
+/// images of the same names but different maps) keep their own figures in one report.
+#[test]
+fn runs_with_the_same_names_do_not_overwrite_each_others_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = fashion_small();
+    let mut runs = vec![];
+    for (seed, methods) in [("seed0", "gradcam,ig"), ("seed1", "gradcam")] {
+        let run = dir.path().join(seed).join("lenet");
+        ok(netlens(&["train", "lenet", "--data", s(&data), "--epochs", "1", "--seed", &seed[4..], "--out", s(&run)]));
+        let model = run.join("model.onnx");
+        let explain = run.join("explain");
+        ok(netlens(&[
+            "explain",
+            s(&model),
+            "--data",
+            s(&data),
+            "--index",
+            "0,1",
+            "--methods",
+            methods,
+            "--steps",
+            "4",
+            "--out",
+            s(&explain),
+        ]));
+        runs.push(run);
+    }
+    let out = dir.path().join("report");
+    ok(netlens(&["report", s(&runs[0]), s(&runs[1]), "--out", s(&out)]));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let figures = linked_figures(&md);
+    let unique: std::collections::HashSet<&String> = figures.iter().collect();
+    assert_eq!(unique.len(), figures.len(), "every linked figure has its own file: {figures:?}");
+    let on_disk = std::fs::read_dir(out.join("figures")).unwrap().count();
+    assert_eq!(on_disk, figures.len(), "as many files as links");
+    // Each run's explanation PNGs appear, byte for byte, among the report's figures.
+    let contents: Vec<Vec<u8>> = figures.iter().map(|f| std::fs::read(out.join("figures").join(f)).unwrap()).collect();
+    for run in &runs {
+        for entry in std::fs::read_dir(run.join("explain")).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "png") {
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(contents.contains(&bytes), "{} is not in the report", path.display());
+            }
+        }
+    }
+}

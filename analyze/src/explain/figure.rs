@@ -16,7 +16,7 @@ use crate::error::{AnalyzeError, Result};
 
 /// Smallest panel side in pixels; smaller images are enlarged (nearest neighbour).
 pub const MIN_PANEL: usize = 160;
-const TITLE_LINES: usize = 3;
+const TITLE_LINES: usize = 4;
 const GAP: usize = 6;
 /// Height of the colour bar under a map, and of its label line.
 const BAR_H: usize = 8;

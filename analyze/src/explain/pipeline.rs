@@ -475,8 +475,14 @@ fn explain_one(
     let target = super::resolve_targets(&logits, cfg.target)?[0];
     let predicted = argmax(&logits.data);
     let name = |k| class_name(&cfg.class_names, k);
+    let truth = img.label.map_or_else(|| "TRUE LABEL: UNKNOWN".to_string(), |l| format!("TRUE LABEL: {}", name(l)));
     let mut panels = vec![Panel {
-        title: vec![img.name.clone(), format!("PRED: {}", name(predicted)), format!("TARGET: {}", name(target))],
+        title: vec![
+            img.name.clone(),
+            truth,
+            format!("PREDICTED: {}", name(predicted)),
+            format!("EXPLAINED CLASS: {}", name(target)),
+        ],
         map: None,
         signed: false,
     }];
@@ -503,11 +509,14 @@ fn explain_one(
             ExplainMethod::GradCam => {
                 let g = cfg.grad_cam.clone().target(Target::Class(target)).explain(model, &batch)?.remove(0);
                 summary += &format!("; Grad-CAM at {}", g.layer);
-                panels.push(Panel {
-                    title: vec!["GRAD-CAM".into(), short(&g.layer), name(target)],
-                    map: Some(g.map.clone()),
-                    signed: false,
-                });
+                // After its ReLU a Grad-CAM map with no positive evidence is zero everywhere; say
+                // so instead of drawing a colour bar from 0 to nothing.
+                let empty = g.map.data.iter().all(|&v| v <= 0.0);
+                let mut title = vec!["GRAD-CAM".into(), short(&g.layer), name(target)];
+                if empty {
+                    title.push("NO POSITIVE EVIDENCE AT THIS LAYER".into());
+                }
+                panels.push(Panel { title, map: Some(g.map.clone()), signed: false });
                 maps.push((method, g.map.clone()));
                 record.grad_cam = Some(g);
             }

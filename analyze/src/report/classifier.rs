@@ -49,7 +49,7 @@ fn architecture(doc: &mut Doc, run: &Path, name: &str, title: &str) -> Result<()
         beside_previous: false,
     };
     let boxes: Vec<DiagramBox> = std::iter::once(input).chain(layer_boxes(&summary.layers)).collect();
-    let fig = format!("{}-architecture.svg", slug(name));
+    let fig = doc.reserve_figure(&format!("{}-architecture.svg", slug(name)));
     write_diagram_svg(
         &format!("{title}: layers and output feature-map sizes (from model.onnx)"),
         &boxes,

@@ -6,10 +6,15 @@ use super::ReportOutput;
 use crate::error::{AnalyzeError, Result};
 
 /// A Markdown document under construction in `root`, with figures in `root/figures`.
+///
+/// Figure names are unique: two runs that both hold a `model.onnx`, or two run folders both
+/// called `lenet` (`seed0/lenet`, `seed1/lenet`), ask for the same name, and the second gets
+/// `-2` before its extension instead of overwriting the first one's figure.
 pub(crate) struct Doc {
     root: PathBuf,
     md: String,
     figures: Vec<PathBuf>,
+    names: std::collections::HashSet<String>,
 }
 
 impl Doc {
@@ -17,7 +22,7 @@ impl Doc {
     pub(crate) fn new(root: &Path) -> Result<Doc> {
         let dir = root.join("figures");
         std::fs::create_dir_all(&dir).map_err(|source| AnalyzeError::Io { path: dir, source })?;
-        Ok(Doc { root: root.to_path_buf(), md: String::new(), figures: vec![] })
+        Ok(Doc { root: root.to_path_buf(), md: String::new(), figures: vec![], names: Default::default() })
     }
 
     /// The Markdown written so far.
@@ -53,7 +58,22 @@ impl Doc {
         self.line("");
     }
 
-    /// The path a figure named `name` gets.
+    /// Reserves a figure name: `name` if no figure has it yet, else `name` with `-2`, `-3`, …
+    /// before its extension. Write the figure to [`Doc::figure_path`] of the name returned.
+    pub(crate) fn reserve_figure(&mut self, name: &str) -> String {
+        let (stem, ext) = match name.rsplit_once('.') {
+            Some((stem, ext)) => (stem, format!(".{ext}")),
+            None => (name, String::new()),
+        };
+        let unique = (1..)
+            .map(|k| if k == 1 { name.to_string() } else { format!("{stem}-{k}{ext}") })
+            .find(|n| !self.names.contains(n))
+            .unwrap_or_else(|| name.to_string());
+        self.names.insert(unique.clone());
+        unique
+    }
+
+    /// The path of the figure named `name` (see [`Doc::reserve_figure`]).
     pub(crate) fn figure_path(&self, name: &str) -> PathBuf {
         self.root.join("figures").join(name)
     }
@@ -64,8 +84,9 @@ impl Doc {
         self.para(&format!("![{alt}](figures/{name})"));
     }
 
-    /// Copies `src` to `figures/name` and links it.
+    /// Copies `src` to `figures/<name>` (made unique, see [`Doc::reserve_figure`]) and links it.
     pub(crate) fn copy_figure(&mut self, src: &Path, name: &str, alt: &str) -> Result<()> {
+        let name = &self.reserve_figure(name);
         let bytes = std::fs::read(src).map_err(|source| AnalyzeError::Io { path: src.to_path_buf(), source })?;
         netlens_fetch::write_atomically(&self.figure_path(name), &bytes)?;
         self.link_figure(name, alt);
@@ -88,4 +109,24 @@ pub(crate) fn slug(s: &str) -> String {
 /// The last component of `p`, for figure names and headings.
 pub(crate) fn base(p: &Path) -> String {
     p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| p.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_figure_name_asked_for_twice_gets_a_suffix() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut doc = Doc::new(dir.path()).unwrap();
+        assert_eq!(doc.reserve_figure("explain-model-test_0.png"), "explain-model-test_0.png");
+        assert_eq!(doc.reserve_figure("explain-model-test_0.png"), "explain-model-test_0-2.png");
+        assert_eq!(doc.reserve_figure("explain-model-test_0.png"), "explain-model-test_0-3.png");
+        assert_eq!(doc.reserve_figure("noext"), "noext");
+        assert_eq!(doc.reserve_figure("noext"), "noext-2");
+        // A name that happens to look like a suffixed one is still free until reserved.
+        assert_eq!(doc.reserve_figure("lenet-architecture-2.svg"), "lenet-architecture-2.svg");
+        assert_eq!(doc.reserve_figure("lenet-architecture.svg"), "lenet-architecture.svg");
+        assert_eq!(doc.reserve_figure("lenet-architecture.svg"), "lenet-architecture-3.svg");
+    }
 }

@@ -12,8 +12,6 @@ use netlens_fetch::runs::{
 use super::doc::{Doc, slug};
 use crate::error::Result;
 
-const FIGURES_PER_MODEL: usize = 4;
-
 const FORMULAS: &str = r"**Grad-CAM** (Selvaraju et al. 2017, arXiv:1610.02391):
 
 $$\alpha_k^c = \frac{1}{HW} \sum_{i=1}^{H} \sum_{j=1}^{W} \frac{\partial y^c}{\partial A^k_{ij}}, \qquad L^c_{\text{Grad-CAM}} = \mathrm{ReLU}\Big(\sum_k \alpha_k^c A^k\Big)$$
@@ -84,7 +82,7 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
     );
     faithfulness(doc, images, &path, &mut means);
     observations(doc, &means, &path);
-    for img in images.iter().take(FIGURES_PER_MODEL) {
+    for img in images {
         let src = dir.join(format!("{}.png", img.name));
         if src.exists() {
             let stem = Path::new(&model).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();

@@ -62,7 +62,7 @@ fn diagram(doc: &mut Doc, card: &ModelCard, path: &Path, name: &str, title: &str
             beside_previous: l.beside_previous,
         })
         .collect();
-    let fig = format!("{}-architecture.svg", slug(name));
+    let fig = doc.reserve_figure(&format!("{}-architecture.svg", slug(name)));
     write_diagram_svg(
         &format!("{title}: encoder and decoder layers with output sizes"),
         &boxes,
