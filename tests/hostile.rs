@@ -238,4 +238,30 @@ fn hostile_models_and_truncated_files_end_with_a_message() {
         let cut = stderr_of(&format!("truncated-{k}"), "inspect");
         assert!(cut.contains(&format!("truncated-{k}.onnx")), "the message names the file: {cut}");
     }
+    // tract refuses the long reflect padding, the executor computes it as numpy does: the
+    // sampling methods then run on the executor's forward pass, and the logits (the padded
+    // constant, since the weights are zero) are numpy's `np.pad(X, [(0, 0), (2, 0)], "reflect")`.
+    let out = dir.path().join("explain-pad-executor");
+    let model = dir.path().join("pad_reflect.onnx");
+    let data = fashion_small();
+    let args =
+        ["--index", "0", "--methods", "ig,shapley", "--steps", "4", "--grid", "2", "--permutations", "4", "--out"];
+    let run = Command::new(env!("CARGO_BIN_EXE_netlens"))
+        .arg("explain")
+        .arg(&model)
+        .arg("--data")
+        .arg(&data)
+        .args(args)
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(stderr.contains("tract cannot run this model") && stderr.contains("reflect padding"), "{stderr}");
+    let doc: netlens_fetch::runs::Explanations =
+        netlens_fetch::runs::read_json(&out.join(netlens_fetch::runs::EXPLANATIONS)).unwrap();
+    let want = [1.0, 1.2, 1.0, 1.2, 2.3, 3.4, 2.3, 3.4, 4.5, 5.7, 4.5, 5.7];
+    let got = &doc.images[0].logits;
+    assert!(got.iter().zip(want).all(|(g, w)| (g - w).abs() < 1e-6) && got.len() == 12, "{got:?}");
+    assert!(doc.images[0].shapley.as_ref().is_some_and(|s| s.efficiency_gap < 1e-4));
 }

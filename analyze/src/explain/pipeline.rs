@@ -418,7 +418,23 @@ pub fn explain_to_dir(
 ) -> Result<Written> {
     let model = DifferentiableModel::load(model_path)?;
     let chw = images.first().map_or([1, 1, 1], |i| i.shape);
-    let tract = TractModel::load_with_input(model_path, Some(&chw), BatchAxis::Symbolic)?;
+    // The sampling methods (Shapley, deletion/insertion curves) need only forward passes: tract's
+    // are the fastest, and where tract cannot run the graph (a pass it cannot optimise, an
+    // attribute it would ignore) the executor, which loaded it above, computes the same logits.
+    let tract = match TractModel::load_with_input(model_path, Some(&chw), BatchAxis::Symbolic) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            progress(&format!(
+                "note: tract cannot run this model ({e}); Shapley values and deletion curves use the \
+                 differentiable executor's forward pass instead (slower, same logits)"
+            ));
+            None
+        }
+    };
+    let sampler: &dyn Classifier = match &tract {
+        Some(t) => t,
+        None => &model,
+    };
     let baseline = cfg.baseline.resolved(chw[1], chw[2]);
     // Every parameter is checked before the output folder is made, so a bad one leaves nothing.
     if cfg.runs(ExplainMethod::GradCam) {
@@ -442,7 +458,7 @@ pub fn explain_to_dir(
     let mut records = Vec::new();
     let mut written = Written { figures: vec![], json: out.join(netlens_fetch::runs::EXPLANATIONS), summaries: vec![] };
     for img in images {
-        let (record, panels, summary) = explain_one(&model, &tract, img, cfg, baseline)?;
+        let (record, panels, summary) = explain_one(&model, sampler, img, cfg, baseline)?;
         let display =
             DisplayImage { data: &img.display, channels: img.shape[0], height: img.shape[1], width: img.shape[2] };
         let path = out.join(format!("{}.png", img.name));
@@ -459,7 +475,7 @@ pub fn explain_to_dir(
 
 fn explain_one(
     model: &DifferentiableModel,
-    tract: &TractModel,
+    sampler: &dyn Classifier,
     img: &InputImage,
     cfg: &ExplainConfig,
     baseline: Baseline,
@@ -543,7 +559,7 @@ fn explain_one(
                 record.integrated_gradients = Some(ig);
             }
             ExplainMethod::Shapley => {
-                let s = cfg.shapley.clone().baseline(baseline).explain(tract, &batch, target)?;
+                let s = cfg.shapley.clone().baseline(baseline).explain(sampler, &batch, target)?;
                 summary += &format!("; Shapley efficiency gap {:.1e}", s.efficiency_gap);
                 let map = s.pixel_map(h, w);
                 panels.push(Panel {
@@ -574,7 +590,7 @@ fn explain_one(
     record.rank_correlation = rank_correlations(&maps);
     if let Some(f) = cfg.faithfulness {
         let base = baseline_image(&baseline, &img.pixels, img.shape);
-        let (curves, line) = faithfulness(tract, &batch, target, &maps, f, &base)?;
+        let (curves, line) = faithfulness(sampler, &batch, target, &maps, f, &base)?;
         record.deletion_insertion = Some(curves);
         summary += &line;
     }

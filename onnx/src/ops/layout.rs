@@ -2,7 +2,8 @@
 //! attribute before opset 5, `allowzero` from 14), `Flatten`, `Transpose`, `Squeeze` and
 //! `Unsqueeze` (axes as attributes before opset 13, as inputs from 13), `Concat`, `Split`
 //! (`split` attribute before 13, input from 13, `num_outputs` from 18), `Slice` (attributes
-//! before 10, inputs with `axes` and `steps` from 10), `Gather`, `GatherElements`, `Expand`,
+//! before 10, inputs with `axes` and `steps` from 10), `Gather`, `GatherElements`, `GatherND`
+//! (`batch_dims` from 12), `ScatterND` (reduction `none` only), `Expand`,
 //! `Tile`, `Pad` (pads as attributes before 11, inputs from 11, `axes` from 18; modes constant,
 //! reflect, edge and, from 19, wrap), `Shape` (`start`/`end` from 15), `Size`,
 //! `ConstantOfShape`, `Range`, `Cast`, `CastLike`, `Constant`.
@@ -12,7 +13,7 @@
 
 use burn::tensor::Tensor;
 
-use super::{Ctx, OpDef, Value, host_floats, index_map, no_check, padded, reshaped, strides, take};
+use super::{Ctx, MAX_RANK, OpDef, Value, host_floats, index_map, no_check, padded, reshaped, strides, take};
 use crate::error::Result;
 use crate::executor::proto::{HostData, dtype};
 
@@ -27,6 +28,8 @@ pub(crate) const OPS: &[OpDef] = &[
     OpDef { op: "Slice", since: 1, attrs: &["starts", "ends", "axes"], check: no_check, eval: slice },
     OpDef { op: "Gather", since: 1, attrs: &["axis"], check: no_check, eval: gather },
     OpDef { op: "GatherElements", since: 11, attrs: &["axis"], check: no_check, eval: gather_elements },
+    OpDef { op: "GatherND", since: 11, attrs: &["batch_dims"], check: no_check, eval: gather_nd },
+    OpDef { op: "ScatterND", since: 11, attrs: &["reduction"], check: check_scatter_nd, eval: scatter_nd },
     OpDef { op: "Expand", since: 8, attrs: &[], check: no_check, eval: expand },
     OpDef { op: "Tile", since: 6, attrs: &[], check: no_check, eval: tile },
     OpDef { op: "Pad", since: 1, attrs: &["mode", "pads", "paddings", "value"], check: check_pad, eval: pad },
@@ -385,6 +388,100 @@ fn gather_elements(ctx: &Ctx, inputs: &[Option<Value>]) -> Result<Vec<Value>> {
         v
     });
     Ok(vec![take(data, map, idx_shape, ctx.device)])
+}
+
+/// The index tuples of a `GatherND`/`ScatterND` `indices` input of shape `[..., k]` into the
+/// axes `b .. b + k` of data of shape `data`: one flat offset per tuple (negative indices count
+/// from the end), each checked against its axis.
+fn nd_offsets(ctx: &Ctx, idx: &[i64], idx_shape: &[usize], data: &[usize], b: usize) -> Result<Vec<usize>> {
+    let k = *idx_shape.last().ok_or_else(|| ctx.err("indices of rank 0"))?;
+    if k == 0 || b + k > data.len() {
+        return Err(ctx.err(format!("index tuples of length {k} with batch_dims {b} into data {data:?}")));
+    }
+    let st = strides(data);
+    idx.chunks_exact(k)
+        .map(|tuple| {
+            let mut off = 0;
+            for (j, &i) in tuple.iter().enumerate() {
+                off += resolve_indices(ctx, &[i], data[b + j])?[0] * st[b + j];
+            }
+            Ok(off)
+        })
+        .collect()
+}
+
+/// `GatherND` (opset 11; `batch_dims` from 12): with `indices` of shape `[B…, I…, k]` (the `b`
+/// batch axes equal to data's first `b`), `out[B…, I…, T…] = data[B…, indices[B…, I…], T…]`;
+/// output shape `data[..b] ++ indices[b..q-1] ++ data[b+k..]`.
+fn gather_nd(ctx: &Ctx, inputs: &[Option<Value>]) -> Result<Vec<Value>> {
+    let data = ctx.input(inputs, 0)?;
+    let (idx, idx_shape) = ctx.ints(inputs, 1)?;
+    let s = data.shape().to_vec();
+    let b = ctx.attr_int("batch_dims", 0)?;
+    let q = idx_shape.len();
+    if b < 0 || b as usize >= q.min(s.len()) || idx_shape[..b as usize] != s[..b as usize] {
+        return Err(ctx.err(format!("batch_dims {b} does not fit indices {idx_shape:?} and data {s:?}")));
+    }
+    let b = b as usize;
+    let offsets = nd_offsets(ctx, &idx, &idx_shape, &s, b)?;
+    let k = idx_shape[q - 1];
+    let mut out = idx_shape[..q - 1].to_vec();
+    out.extend(&s[b + k..]);
+    ctx.check_rank(&out)?;
+    let st = strides(&s);
+    // Tuples per batch position (the product of the index axes between the batch axes and k).
+    let per_batch: usize = idx_shape[b..q - 1].iter().product();
+    let batch_stride = if b == 0 { 0 } else { st[b - 1] };
+    let map = index_map(&out, |i| {
+        let lead = &i[..q - 1];
+        let tuple = lead.iter().zip(strides(&idx_shape[..q - 1])).map(|(&x, st)| x * st).sum::<usize>();
+        let t: usize = i[q - 1..].iter().zip(strides(&s[b + k..])).map(|(&x, st)| x * st).sum();
+        (tuple / per_batch.max(1)) * batch_stride + offsets[tuple] + t
+    });
+    Ok(vec![take(data, map, out, ctx.device)])
+}
+
+/// Only `reduction = none` (the default) is implemented: a scatter that adds or multiplies into
+/// the data would need its own gradient.
+fn check_scatter_nd(ctx: &Ctx) -> Result<()> {
+    ctx.attr_choice("reduction", "none", &["none"]).map(drop)
+}
+
+/// `ScatterND` (opset 11, `reduction = none`): a copy of `data` with the slices
+/// `data[indices[I…]]` replaced by `updates[I…]`; `updates` has shape `indices[..q-1] ++
+/// data[k..]`. Where an index repeats, the last update wins (as the reference evaluator's loop
+/// does; the spec leaves the order open). Gradients flow to `data` (positions not overwritten)
+/// and to `updates`.
+fn scatter_nd(ctx: &Ctx, inputs: &[Option<Value>]) -> Result<Vec<Value>> {
+    let data = ctx.input(inputs, 0)?;
+    let (idx, idx_shape) = ctx.ints(inputs, 1)?;
+    let updates = ctx.input(inputs, 2)?;
+    let s = data.shape().to_vec();
+    let offsets = nd_offsets(ctx, &idx, &idx_shape, &s, 0)?;
+    let k = idx_shape[idx_shape.len() - 1];
+    let mut want = idx_shape[..idx_shape.len() - 1].to_vec();
+    want.extend(&s[k..]);
+    if updates.shape() != want.as_slice() {
+        return Err(ctx.err(format!("updates {:?}, expected {want:?} for indices {idx_shape:?}", updates.shape())));
+    }
+    let n = data.len();
+    let tail: usize = s[k..].iter().product();
+    let mut source: Vec<i64> = (0..n as i64).collect();
+    for (u, &off) in offsets.iter().enumerate() {
+        for t in 0..tail {
+            source[off + t] = (n + u * tail + t) as i64;
+        }
+    }
+    let both = match (data, updates) {
+        (Value::Int { data: d, .. }, Value::Int { data: u, .. }) => {
+            Value::Int { data: d.iter().chain(u).copied().collect(), shape: vec![n + u.len()] }
+        }
+        _ => {
+            let flat = |v: &Value| ctx.to_float(v).0.reshape(padded(&[v.len()]));
+            reshaped(Tensor::cat(vec![flat(data), flat(updates)], MAX_RANK - 1), vec![n + updates.len()])
+        }
+    };
+    Ok(vec![take(&both, source, s, ctx.device)])
 }
 
 /// Broadcasts `v` to `out` (which `v`'s shape broadcasts to).

@@ -2282,6 +2282,95 @@ def cases_shape():
         check=lambda i: np.take_along_axis(i["x"], np.array(ge_neg) % 3, 0),
     )
 
+    # GatherND / ScatterND (Swin's attention mask, LeViT's and CoAtNet's relative-position
+    # tables in the dynamo export)
+    def np_gather_nd(x, idx, b=0):
+        idx = np.asarray(idx)
+        lead = idx.shape[:-1]
+        out = []
+        for pos in np.ndindex(*lead):
+            batch = pos[:b]
+            out.append(x[batch + tuple(int(i) for i in idx[pos])])
+        return np.array(out).reshape(lead + x.shape[b + idx.shape[-1]:])
+
+    def gather_nd(dshape, idx, b=None):
+        def build(g: G):
+            g.input("x", g.randn(*dshape))
+            g.init("indices", np.asarray(idx, dtype=np.int64))
+            g.node("GatherND", ["x", "indices"], **({} if b is None else {"batch_dims": b}))
+            g.output("y")
+
+        return build
+
+    nd_pairs = [[0, 1], [2, 0], [1, 1]]
+    add(
+        "gathernd",
+        "GatherND",
+        11,
+        "pairs",
+        gather_nd((3, 2, 4), nd_pairs),
+        check=lambda i: np_gather_nd(i["x"], nd_pairs),
+        note="index pairs into a [3,2,4] tensor: output [3,4] (slices of the last axis)",
+    )
+    nd_neg = [[[-1], [0]], [[1], [-2]]]
+    add(
+        "gathernd",
+        "GatherND",
+        13,
+        "rows_negative",
+        gather_nd((3, 4), nd_neg),
+        check=lambda i: np_gather_nd(i["x"], np.array(nd_neg) % 3),
+        note="1-tuples with negative indices: whole rows, output [2,2,4]",
+    )
+    nd_batch = [[[1, 0]], [[0, 2]]]
+    add(
+        "gathernd",
+        "GatherND",
+        12,
+        "batch_dims1",
+        gather_nd((2, 2, 3), nd_batch, 1),
+        check=lambda i: np_gather_nd(i["x"], nd_batch, 1),
+        note="batch_dims = 1: each batch row indexes its own [2,3] slice",
+    )
+
+    def scatter_nd(dshape, idx, ushape, reduction=None):
+        def build(g: G):
+            g.input("x", g.randn(*dshape))
+            g.init("indices", np.asarray(idx, dtype=np.int64))
+            g.input("updates", g.randn(*ushape))
+            g.node("ScatterND", ["x", "indices", "updates"], **({} if reduction is None else {"reduction": reduction}))
+            g.output("y")
+
+        return build
+
+    def np_scatter_nd(x, idx, u):
+        y = x.copy()
+        idx = np.asarray(idx)
+        for pos in np.ndindex(*idx.shape[:-1]):
+            y[tuple(int(i) for i in idx[pos])] = u[pos]
+        return y
+
+    sc_el = [[1, 0], [2, 3], [0, -1]]
+    add(
+        "scatternd",
+        "ScatterND",
+        11,
+        "elements",
+        scatter_nd((3, 4), sc_el, (3,)),
+        check=lambda i: np_scatter_nd(i["x"], np.array(sc_el) % [3, 4], i["updates"]),
+        note="three single elements replaced; gradients reach both data (elsewhere) and updates",
+    )
+    sc_rows = [[[2]], [[0]]]
+    add(
+        "scatternd",
+        "ScatterND",
+        16,
+        "rows",
+        scatter_nd((3, 2, 2), sc_rows, (2, 1, 2, 2), "none"),
+        check=lambda i: np_scatter_nd(i["x"], sc_rows, i["updates"]),
+        note="whole [2,2] slices replaced, reduction = none spelt out",
+    )
+
     # Expand / Tile
     for o in (8, 13):
         add(
