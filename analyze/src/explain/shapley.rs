@@ -101,11 +101,12 @@ impl ShapleyParams {
                 &format!("needs 1..={height} rows and 1..={width} columns"),
             ));
         }
-        if self.0.permutations < 2 || (self.0.antithetic && self.0.permutations % 2 == 1) {
+        // The standard error needs two samples: two permutations, or two antithetic pairs.
+        if self.0.permutations < 2 || (self.0.antithetic && (self.0.permutations % 2 == 1 || self.0.permutations < 4)) {
             return Err(invalid(
                 "permutations",
                 self.0.permutations,
-                "needs at least 2, and an even count with antithetic pairs",
+                "needs at least 2, and with antithetic pairs an even count of at least 4 (two pairs, for the standard error)",
             ));
         }
         if self.0.batch_size == 0 {
@@ -282,9 +283,15 @@ mod tests {
     #[test]
     fn every_single_order_is_efficient() {
         for seed in 0..5 {
-            let params = ShapleyParams::default().baseline(Baseline::Zeros).grid(1, 4).permutations(2).seed(seed);
+            let params = ShapleyParams::default()
+                .baseline(Baseline::Zeros)
+                .grid(1, 4)
+                .antithetic(false)
+                .permutations(2)
+                .seed(seed);
             let s = params.explain(&Toy, &toy_image(), 0).unwrap();
             assert!(s.efficiency_gap < EFFICIENCY_TOLERANCE, "seed {seed}: gap {}", s.efficiency_gap);
+            assert!(s.std_errors.iter().all(|e| e.is_finite()), "seed {seed}: {:?}", s.std_errors);
         }
     }
 
@@ -319,5 +326,8 @@ mod tests {
         assert!(p.clone().grid(0, 4).check(32, 32).unwrap_err().to_string().contains("grid"));
         assert!(p.clone().grid(33, 4).check(32, 32).is_err());
         assert!(p.clone().permutations(3).check(32, 32).unwrap_err().to_string().contains("even"));
+        // One antithetic pair is one sample: no standard error (it was NaN, written as null).
+        assert!(p.clone().permutations(2).check(32, 32).unwrap_err().to_string().contains("two pairs"));
+        assert!(p.clone().antithetic(false).permutations(2).check(32, 32).is_ok());
     }
 }
