@@ -10,7 +10,7 @@ PYTHON="${PYTHON:-python3}"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cargo build --release --quiet -p netlens-analyze --example explain_bench
 "$PYTHON" bench/explain.py "$tmp/resnet34.onnx" > "$tmp/captum.json"
-target/release/examples/explain_bench "$tmp/resnet34.onnx" > "$tmp/netlens.json"
+"${CARGO_TARGET_DIR:-target}"/release/examples/explain_bench "$tmp/resnet34.onnx" > "$tmp/netlens.json"
 "$PYTHON" - "$tmp/netlens.json" "$tmp/captum.json" <<'PY'
 import json, sys
 ours, theirs = (json.load(open(p)) for p in sys.argv[1:3])

@@ -9,7 +9,7 @@ PYTHON="${PYTHON:-python3}"
 DATA="${DATA:-../shared/data/fashion-mnist-small}"
 EPOCHS="${EPOCHS:-4}"
 # NETLENS=path/to/netlens skips the release build (e.g. a dev build: its dependencies are opt-level 3).
-if [ -z "${NETLENS:-}" ]; then cargo build --release --quiet; NETLENS=target/release/netlens; fi
+if [ -z "${NETLENS:-}" ]; then cargo build --release --quiet; NETLENS="${CARGO_TARGET_DIR:-target}"/release/netlens; fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 "$PYTHON" bench/train_epoch.py "$DATA" "$EPOCHS" > "$tmp/torch.jsonl"
 printf '%-8s %14s %14s %8s\n' model netlens_s/ep pytorch_s/ep ratio
