@@ -199,6 +199,44 @@ fn an_index_outside_the_data_and_a_non_image_file_are_errors() {
     assert!(err.contains("notes.png"), "{err}");
 }
 
+/// A classifier whose only convolution makes a 1×32 feature map (a 32×1 kernel on 32×32).
+const ONE_ROW_CONV: &str = r#"
+import sys, numpy as np, onnx
+from onnx import helper as h, TensorProto as T, numpy_helper as nh
+r = np.random.RandomState(0)
+w = nh.from_array(r.randn(4, 1, 32, 1).astype(np.float32) * 0.1, "w")
+fc = nh.from_array(r.randn(128, 10).astype(np.float32) * 0.1, "fc")
+nodes = [h.make_node("Conv", ["image", "w"], ["rows"], name="conv", kernel_shape=[32, 1]),
+         h.make_node("Relu", ["rows"], ["act"], name="relu"),
+         h.make_node("Flatten", ["act"], ["flat"], name="flatten"),
+         h.make_node("MatMul", ["flat", "fc"], ["logits"], name="fc")]
+g = h.make_graph(nodes, "one_row", [h.make_tensor_value_info("image", T.FLOAT, ["batch", 1, 32, 32])],
+                 [h.make_tensor_value_info("logits", T.FLOAT, ["batch", 10])], initializer=[w, fc])
+onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)]), sys.argv[1])
+"#;
+
+#[test]
+fn a_feature_map_one_position_wide_is_refused_for_grad_cam() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("one_row.onnx");
+    let built =
+        std::process::Command::new(crate::common::python()).args(["-c", ONE_ROW_CONV]).arg(&model).output().unwrap();
+    assert!(built.status.success(), "{}", String::from_utf8_lossy(&built.stderr));
+    let explain = |layer: Option<&str>| {
+        let (m, d, o) = (s(&model), s(&fashion_small()), s(&dir.path().join("out")));
+        let mut args = vec!["explain", &m, "--data", &d, "--index", "0", "--methods", "gradcam", "--out", &o];
+        args.extend(layer.map(|l| ["--layer", l]).iter().flatten());
+        fails(netlens(&args))
+    };
+    // Named: refused with the map's size. Automatic: the 1×32 conv output is not a candidate.
+    let named = explain(Some("rows"));
+    assert!(named.contains("rows"), "{named}");
+    assert!(named.contains("1×32") && named.contains("earlier layer"), "{named}");
+    let auto = explain(None);
+    assert!(auto.contains("at least 2×2"), "{auto}");
+    assert!(!dir.path().join("out").join("explanations.json").exists());
+}
+
 #[test]
 fn an_unsupported_op_names_the_op_and_the_node() {
     // Same-length rename of every `Relu` in the protobuf (op types and names): still valid.

@@ -67,7 +67,8 @@ impl GradCamParams {
                 InvalidSetting::new(
                     "layer",
                     "auto",
-                    "the model has no Conv node; name a 4-D feature map or a token map",
+                    "the model has no Conv output with a feature map of at least 2×2; name a 4-D feature map or a \
+                     token map",
                 )
             })?,
         };
@@ -81,9 +82,12 @@ impl GradCamParams {
             };
             let dims: Vec<usize> = shape[1..].iter().map(|d| d.unwrap_or(0)).collect();
             if let Some([_, h, w]) = layout.chw(&dims)
-                && h * w <= 1
+                && (h <= 1 || w <= 1)
             {
-                let reason = format!("its feature map is {h}×{w}: a single position cannot show where the evidence is");
+                let reason = format!(
+                    "its feature map is {h}×{w}: with one position along an axis the map cannot show where along \
+                     it the evidence is (upsampled, it would be a uniform band); name an earlier layer"
+                );
                 return Err(InvalidSetting::new("layer", &layer, &reason).into());
             }
         }
