@@ -207,6 +207,20 @@ fn report_from_small_runs_has_sections_figures_and_the_runs_numbers() {
     assert!(md.contains(&format!("test accuracy is **{:.4}**", last["test_accuracy"].as_f64().unwrap())));
     let vh = json(&vae.join("history.json"));
     assert!(md.contains(&format!("**{:.4}**", vh["epochs"][0]["heldout_mse"].as_f64().unwrap())));
+    // The confusion matrix, from test_logits.npy and the data set's labels: its diagonal is the
+    // recorded final test accuracy, and each row holds one class's test images.
+    let header =
+        md.lines().position(|l| l.starts_with("| true ↓ / predicted → | T-shirt/top |")).expect("a confusion matrix");
+    let rows: Vec<Vec<usize>> = md
+        .lines()
+        .skip(header + 2)
+        .take(10)
+        .map(|l| l.split('|').skip(2).take(10).map(|c| c.trim().trim_matches('*').parse::<usize>().unwrap()).collect())
+        .collect();
+    let total: usize = rows.iter().flatten().sum();
+    let correct: usize = (0..10).map(|k| rows[k][k]).sum();
+    assert_eq!(total, 1000, "{rows:?}");
+    assert!((correct as f64 / total as f64 - last["test_accuracy"].as_f64().unwrap()).abs() < 1e-9, "{rows:?}");
 
     // Feature scores: ≥ 3 layers, each PCA and t-SNE figure linked and its scores in the table.
     let summary = json(&lenet.join("features/summary.json"));

@@ -34,8 +34,10 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
     doc.heading(3, &format!("{title} (`{}`)", run.display()));
     architecture(doc, run, &name, &title)?;
     doc.para(&format!("**Why this design** (from `{}`): {}", folder.model_card().display(), card.rationale));
-    hyper_parameters(doc, &folder.config(), &folder.train_config()?)?;
-    training(doc, run, &name, &folder.history(), &folder.classifier_history()?)
+    let config = folder.train_config()?;
+    hyper_parameters(doc, &folder.config(), &config)?;
+    training(doc, run, &name, &folder.history(), &folder.classifier_history()?)?;
+    per_class(doc, &folder, &config)
 }
 
 /// Diagram and layer table from `run/model.onnx`.
@@ -140,6 +142,7 @@ fn training(doc: &mut Doc, run: &Path, name: &str, path: &Path, history: &Histor
         last.test_loss,
         last.train_loss,
     ));
+    over_fitting(doc, history);
     for (file, what) in
         [("loss.svg", "train and test loss per epoch"), ("accuracy.svg", "train and test accuracy per epoch")]
     {
@@ -150,6 +153,97 @@ fn training(doc: &mut Doc, run: &Path, name: &str, path: &Path, history: &Histor
             doc.para(&format!("**Missing:** `{}` ({what}).", src.display()));
         }
     }
+    Ok(())
+}
+
+/// Says where the test loss bottomed out when it then rose by more than 5 % while the training
+/// loss kept falling: the classic sign of over-fitting, visible in the loss curve.
+fn over_fitting(doc: &mut Doc, history: &History) {
+    let (Some(low), Some(last)) =
+        (history.epochs.iter().min_by(|a, b| a.test_loss.total_cmp(&b.test_loss)), history.epochs.last())
+    else {
+        return;
+    };
+    if low.epoch < last.epoch && last.test_loss > 1.05 * low.test_loss && last.train_loss < low.train_loss {
+        doc.para(&format!(
+            "**Over-fitting:** the test loss was lowest at epoch {} ({:.4}) and rose to {:.4} by epoch {} while the \
+             training loss kept falling ({:.4} → {:.4}); the test accuracy moved from {:.4} to {:.4} over the same \
+             epochs. The network grows more confident on the test images it gets wrong: stopping at epoch {} \
+             (or more regularisation, or more data) would give a better-calibrated model.",
+            low.epoch,
+            low.test_loss,
+            last.test_loss,
+            last.epoch,
+            low.train_loss,
+            last.train_loss,
+            low.test_accuracy,
+            last.test_accuracy,
+            low.epoch,
+        ));
+    }
+}
+
+/// The confusion matrix and per-class accuracy of the final model on the test set, from
+/// `test_logits.npy` and the labels of the data set named in `config.json`.
+fn per_class(doc: &mut Doc, folder: &RunFolder, config: &TrainConfig) -> Result<()> {
+    let logits_path = folder.test_logits();
+    let data = Path::new(&config.data);
+    if !logits_path.exists() {
+        doc.para(&format!("**Missing:** `{}` (the final model's test logits).", logits_path.display()));
+        return Ok(());
+    }
+    let Ok(test) = netlens_fetch::load_split(data, netlens_fetch::Split::Test) else {
+        doc.para(&format!(
+            "**Missing:** the test labels of `{}` (the training data as `config.json` names it, read from the \
+             folder the report runs in), so no confusion matrix.",
+            data.display()
+        ));
+        return Ok(());
+    };
+    let logits = netlens_fetch::npy::read_f32(&logits_path, "(N, classes)")?;
+    let classes = test.class_names.len();
+    if logits.shape != [test.len(), classes] {
+        return Err(AnalyzeError::ShapeMismatch {
+            what: logits_path.display().to_string(),
+            expected: format!("[{}, {classes}] (the test set of {})", test.len(), data.display()),
+            found: format!("{:?}", logits.shape),
+        });
+    }
+    let mut matrix = vec![vec![0usize; classes]; classes];
+    for (row, &label) in logits.data.chunks_exact(classes).zip(&test.labels) {
+        let predicted = row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(k, _)| k);
+        matrix[label as usize][predicted] += 1;
+    }
+    let names = &test.class_names;
+    let recall = |k: usize| matrix[k][k] as f64 / matrix[k].iter().sum::<usize>().max(1) as f64;
+    let mut lines = vec![
+        format!("| true ↓ / predicted → | {} | accuracy |", names.join(" | ")),
+        format!("|---|{}---|", "---|".repeat(classes)),
+    ];
+    for (k, row) in matrix.iter().enumerate() {
+        let cells: Vec<String> =
+            row.iter().enumerate().map(|(j, n)| if j == k { format!("**{n}**") } else { n.to_string() }).collect();
+        lines.push(format!("| {} | {} | {:.2} |", names[k], cells.join(" | "), recall(k)));
+    }
+    let hardest = (0..classes).min_by(|&a, &b| recall(a).total_cmp(&recall(b))).unwrap_or(0);
+    let (mistaken_for, times) = matrix[hardest]
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != hardest)
+        .max_by_key(|(_, n)| **n)
+        .map_or((hardest, 0), |(j, n)| (j, *n));
+    doc.para(&format!(
+        "**Per class** (final model on the {} test images; rows are the true class, columns the predicted one, \
+         the diagonal is correct). The hardest class is **{}**, right {:.0}% of the time and most often taken for \
+         {} ({} of {}).",
+        test.len(),
+        names[hardest],
+        100.0 * recall(hardest),
+        names[mistaken_for],
+        times,
+        matrix[hardest].iter().sum::<usize>(),
+    ));
+    doc.para(&lines.join("\n"));
     Ok(())
 }
 

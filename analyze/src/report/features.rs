@@ -16,7 +16,7 @@ use crate::features::scores::{KNN_K, squared_distances};
 /// The "Features" section for every classifier run with a `features/summary.json`.
 pub(crate) fn section(doc: &mut Doc, runs: &[&Path]) -> Result<()> {
     doc.heading(2, "2. Features: PCA and t-SNE of intermediate layers");
-    doc.para("PCA projects the centred features on the directions of largest variance; t-SNE (van der Maaten & Hinton 2008, Barnes–Hut) places points so that neighbours in the feature space stay neighbours. Scores: the *silhouette* (Rousseeuw 1987) of the classes in the embedding, in [−1, 1], higher = classes more compact and apart; the leave-one-out *5-NN accuracy* in the original feature space and in the embedding.");
+    doc.para("PCA projects the centred features on the directions of largest variance; t-SNE (van der Maaten & Hinton 2008; exact gradients for a few hundred points, van der Maaten's 2014 Barnes–Hut approximation for more, as the settings below say) places points so that neighbours in the feature space stay neighbours. Scores: the *silhouette* (Rousseeuw 1987) of the classes in the embedding, in [−1, 1], higher = classes more compact and apart; the leave-one-out *5-NN accuracy* in the original feature space and in the embedding.");
     let mut any = false;
     for run in runs {
         let dir = run.join(netlens_fetch::runs::FEATURES_DIR);

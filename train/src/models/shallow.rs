@@ -61,12 +61,14 @@ pub(super) fn card() -> ModelCard {
     ModelCard {
         title: "Shallow net (5 weight layers)".into(),
         rationale: "Derived from LeNet-5 with three changes. (1) 3×3 kernels with padding 1 instead of \
-unpadded 5×5: two stacked 3×3 layers see a 5×5 window with fewer weights and an extra non-linearity, and \
-padding keeps the border pixels, where Fashion-MNIST's sleeves and soles are. (2) A third convolution stage \
-and doubling widths (16, 32, 64) after each 2×2 pooling keep the work per stage about constant while the \
-maps shrink 32→16→8→4. (3) One hidden fully connected layer of 128 instead of two (120, 84): the \
-convolutional features are richer, and with 1,000 training images fewer dense weights overfit less. Five \
-weight layers in all (three conv, two FC), within the course's 3–7."
+unpadded 5×5: 9 weights per input channel and filter instead of 25, which pays for wider layers, and \
+padding keeps the border pixels, where Fashion-MNIST's sleeves and soles are; after three pooled stages \
+each of the last feature map's positions still sees a 22×22 window of the image. (2) A third convolution \
+stage and doubling widths (16, 32, 64) after each 2×2 pooling keep the work per stage about constant while \
+the maps shrink 32→16→8→4. (3) One hidden fully connected layer of 128 instead of two (120, 84). It is not \
+smaller: on the 64×4×4 maps it holds 131k weights, against 59k in LeNet-5's three dense layers \
+(400×120 + 120×84 + 84×10); the capacity moves to where the features are widest, and one dense layer fewer \
+keeps the net at five weight layers (three conv, two FC), within the course's 3–7."
             .into(),
         layers: vec![
             layer("input", "image", &[1, 32, 32]),
