@@ -263,7 +263,7 @@ impl TapRunner {
         })?;
         for (out, value) in outputs.iter_mut().zip(results.iter()) {
             let values = value.cast_to::<f32>().map_err(err)?;
-            out.sample_shape = values.shape()[1..].to_vec();
+            out.sample_shape = values.shape().get(1..).unwrap_or_default().to_vec();
             let per: usize = out.sample_shape.iter().product();
             out.data.extend(values.to_plain_array_view::<f32>().map_err(err)?.iter().take(len * per));
         }

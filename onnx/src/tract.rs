@@ -112,7 +112,7 @@ impl TractModel {
     /// As [`TractModel::run`].
     pub fn output_dims(&self) -> Result<Vec<Vec<usize>>> {
         let outs = self.run(&vec![0.0; self.row_len()], 1)?;
-        Ok(outs.into_iter().map(|t| t.shape[1..].to_vec()).collect())
+        Ok(outs.into_iter().map(|t| t.shape.get(1..).unwrap_or_default().to_vec()).collect())
     }
 
     /// Runs on at most `threads` threads (at least one); the default is the machine's cores.

@@ -159,7 +159,8 @@ impl DifferentiableModel {
     /// Runs a blank image through the graph (two when the batch is symbolic, falling back to
     /// one image at a time when the graph fixes its batch) and records every tensor's shape.
     fn dry_run(&mut self) -> Result<()> {
-        let Some(chw) = self.input.dims[1..].iter().copied().collect::<Option<Vec<usize>>>() else {
+        let Some(chw) = self.input.dims.get(1..).unwrap_or_default().iter().copied().collect::<Option<Vec<usize>>>()
+        else {
             return Ok(()); // Spatial size unknown until images come: shapes are learnt then.
         };
         let declared = self.input.dims[0];
@@ -271,7 +272,7 @@ impl DifferentiableModel {
     /// channels-first; `None` for other shapes or an unknown tensor.
     pub fn feature_layout(&self, tensor: &str) -> Option<FeatureLayout> {
         let (op, shape) = self.tensor_info(tensor)?;
-        let dims: Option<Vec<usize>> = shape[1..].iter().copied().collect();
+        let dims: Option<Vec<usize>> = shape.get(1..)?.iter().copied().collect();
         match *dims?.as_slice() {
             [tokens, _] => token_layout(tokens),
             [_, h, w] if op == "LayerNormalization" && h > 1 && w > 1 => Some(FeatureLayout::ChannelsLast),
