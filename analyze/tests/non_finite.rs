@@ -151,7 +151,7 @@ fn a_layer_study_refuses_non_finite_features_before_writing_anything() {
         let result = guarded("study_layer", move || {
             let indices: Vec<usize> = (100..100 + labels.len()).collect();
             let names: Vec<String> = (0..4).map(|c| format!("class {c}")).collect();
-            let sample = Sample { labels: &labels, indices: &indices, class_names: &names };
+            let sample = Sample { labels: &labels, indices: &indices, class_names: &names, model_name: "toy" };
             let params = EmbedParams {
                 methods: vec![EmbeddingMethod::Pca],
                 tsne: TsneParams { dims: 2, ..TsneParams::default() },

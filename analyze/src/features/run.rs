@@ -82,6 +82,16 @@ pub enum FeatureProgress<'a> {
     Embedding { layer: &'a str, method: EmbeddingMethod, index: usize, total: usize },
 }
 
+/// A model's name for figure titles: the run folder's name for a netlens run's `model.onnx`
+/// (`runs/cnn/model.onnx` → `cnn`), else the file's stem (`resnet34.onnx` → `resnet34`).
+fn model_name(model: &Path) -> String {
+    let stem = model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    match model.parent().and_then(Path::file_name) {
+        Some(folder) if stem == "model" => folder.to_string_lossy().into_owned(),
+        _ => stem,
+    }
+}
+
 /// Studies the features of the model at `model` on a class-balanced sample of the test split
 /// in `data`: taps the layers of `options`, embeds each with each method, writes the figures,
 /// arrays and CSV files into `out` and, last and atomically, `out/summary.json`. Returns the
@@ -113,7 +123,8 @@ pub fn study_to_dir(
     let outputs = runner
         .run(&sample.images, options.batch_size.max(1), |done| progress(FeatureProgress::Tapped { done, total }))?;
     std::fs::create_dir_all(out).map_err(|source| crate::error::AnalyzeError::Io { path: out.into(), source })?;
-    let s = Sample { labels: &sample.labels, indices: &indices, class_names: &sample.class_names };
+    let name = model_name(model);
+    let s = Sample { labels: &sample.labels, indices: &indices, class_names: &sample.class_names, model_name: &name };
     // Every layer is checked before the first figure is drawn.
     for output in &outputs {
         super::study::check_features(output, &s)?;

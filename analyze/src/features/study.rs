@@ -63,6 +63,9 @@ pub struct Sample<'a> {
     pub indices: &'a [usize],
     /// Class names in label order.
     pub class_names: &'a [String],
+    /// The model's name, first in every figure title (`cnn`, `resnet34`): the report shows
+    /// several networks' figures side by side.
+    pub model_name: &'a str,
 }
 
 /// One studied layer: its record (as `summary.json` keeps it) and each embedding's points
@@ -220,7 +223,8 @@ fn write_embedding<'a>(
     let (svg, npy, csv) =
         (out_dir.join(format!("{stem}.svg")), out_dir.join(format!("{stem}.npy")), out_dir.join(format!("{stem}.csv")));
     let title = format!(
-        "{} of {} ({}, {} features), 5-NN {:.0}%",
+        "{}: {} of {} ({}, {} features), 5-NN {:.0}%",
+        sample.model_name,
         e.method.title(),
         layer.layer,
         layer.op,
@@ -270,7 +274,7 @@ mod tests {
         let output = TapOutput { tap, sample_shape: vec![6], data };
         let indices: Vec<usize> = (100..100 + n).collect();
         let names = vec!["a".to_string(), "b,c".to_string()];
-        let sample = Sample { labels: &labels, indices: &indices, class_names: &names };
+        let sample = Sample { labels: &labels, indices: &indices, class_names: &names, model_name: "toy" };
         let params = EmbedParams {
             methods: vec![EmbeddingMethod::Pca, EmbeddingMethod::Tsne],
             tsne: TsneParams { perplexity: 5.0, iterations: 250, ..Default::default() },

@@ -10,7 +10,10 @@ use plotters::prelude::*;
 use crate::error::{AnalyzeError, Result};
 
 /// Width and height of a scatter plot, in pixels.
-pub const SCATTER_SIZE: (u32, u32) = (820, 640);
+pub const SCATTER_SIZE: (u32, u32) = (960, 640);
+
+/// Width of the legend column right of the plot: the legend never covers a point.
+const LEGEND_WIDTH: u32 = 150;
 
 /// Ten colours that stay apart (Tableau 10, matplotlib's default cycle), by class label; labels
 /// past 10 wrap around.
@@ -85,7 +88,11 @@ pub fn write_scatter_svg(path: &Path, scatter: &Scatter) -> Result<()> {
     let mut svg = String::new();
     let drawn = netlens_fetch::panic::catch(|| {
         let root = SVGBackend::with_string(&mut svg, SCATTER_SIZE).into_drawing_area();
-        let drawn = if dims == 2 { draw_2d(&root, scatter, &ranges) } else { draw_3d(&root, scatter, &ranges) };
+        let drawn = root.fill(&WHITE).map_err(|e| e.to_string()).and_then(|_| {
+            let (plot, side) = root.split_horizontally(SCATTER_SIZE.0 - LEGEND_WIDTH);
+            if dims == 2 { draw_2d(&plot, scatter, &ranges) } else { draw_3d(&plot, scatter, &ranges) }?;
+            legend(&side, &scatter.class_names)
+        });
         drawn.and_then(|_| root.present().map_err(|e| e.to_string()))
     })
     .unwrap_or_else(|message| Err(format!("plotters panicked: {message}")));
@@ -99,7 +106,6 @@ type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
 type Ranges = [std::ops::Range<f64>];
 
 fn draw_2d(root: &Area, s: &Scatter, r: &Ranges) -> std::result::Result<(), String> {
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
     let mut chart = ChartBuilder::on(root)
         .caption(&s.title, ("sans-serif", 20))
         .margin(12)
@@ -114,20 +120,15 @@ fn draw_2d(root: &Area, s: &Scatter, r: &Ranges) -> std::result::Result<(), Stri
         .disable_mesh()
         .draw()
         .map_err(|e| e.to_string())?;
-    for (label, name) in s.class_names.iter().enumerate() {
+    for label in 0..s.class_names.len() {
         let c = color(label as u8);
         let pts = s.points.outer_iter().zip(s.labels).filter(|(_, l)| **l as usize == label).map(|(p, _)| (p[0], p[1]));
-        chart
-            .draw_series(pts.map(|p| Circle::new(p, 3, c.filled())))
-            .map_err(|e| e.to_string())?
-            .label(name.as_str())
-            .legend(move |(x, y)| Circle::new((x, y), 4, c.filled()));
+        chart.draw_series(pts.map(|p| Circle::new(p, 3, c.filled()))).map_err(|e| e.to_string())?;
     }
-    legend(&mut chart)
+    Ok(())
 }
 
 fn draw_3d(root: &Area, s: &Scatter, r: &Ranges) -> std::result::Result<(), String> {
-    root.fill(&WHITE).map_err(|e| e.to_string())?;
     let mut chart = ChartBuilder::on(root)
         .caption(&s.title, ("sans-serif", 20))
         .margin(12)
@@ -140,33 +141,27 @@ fn draw_3d(root: &Area, s: &Scatter, r: &Ranges) -> std::result::Result<(), Stri
         p.into_matrix()
     });
     chart.configure_axes().light_grid_style(WHITE.mix(0.0)).max_light_lines(1).draw().map_err(|e| e.to_string())?;
-    for (label, name) in s.class_names.iter().enumerate() {
+    for label in 0..s.class_names.len() {
         let c = color(label as u8);
         let pts =
             s.points.outer_iter().zip(s.labels).filter(|(_, l)| **l as usize == label).map(|(p, _)| (p[0], p[1], p[2]));
-        chart
-            .draw_series(pts.map(|p| Circle::new(p, 3, c.filled())))
-            .map_err(|e| e.to_string())?
-            .label(name.as_str())
-            .legend(move |(x, y)| Circle::new((x, y), 4, c.filled()));
+        chart.draw_series(pts.map(|p| Circle::new(p, 3, c.filled()))).map_err(|e| e.to_string())?;
     }
-    legend(&mut chart)?;
     // plotters' 3-D axes carry no names: list them under the plot (x, y, z).
     let axes = format!("x: {}   y: {}   z: {}", s.axis_names[0], s.axis_names[1], s.axis_names[2]);
     root.draw_text(&axes, &("sans-serif", 14).into_font().color(&BLACK), (12, SCATTER_SIZE.1 as i32 - 22))
         .map_err(|e| e.to_string())
 }
 
-fn legend<'a, CT: plotters::coord::CoordTranslate>(
-    chart: &mut ChartContext<'a, SVGBackend<'a>, CT>,
-) -> std::result::Result<(), String> {
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| e.to_string())
+/// The class legend in its own column: a dot and the name per class, top to bottom.
+fn legend(area: &Area, class_names: &[String]) -> std::result::Result<(), String> {
+    let font = ("sans-serif", 14).into_font().color(&BLACK);
+    for (k, name) in class_names.iter().enumerate() {
+        let y = 48 + 22 * k as i32;
+        area.draw(&Circle::new((10, y), 5, color(k as u8).filled())).map_err(|e| e.to_string())?;
+        area.draw_text(name, &font, (22, y - 7)).map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
