@@ -100,7 +100,8 @@ pub struct Layer {
     pub inputs: Vec<String>,
     /// Output shape, batch axis as the symbol `batch`; `None` when tract could not infer it.
     pub output_shape: Option<Vec<Dim>>,
-    /// Number of parameters: elements of the float initializers this node is the first to consume.
+    /// Number of learned parameters: elements of the float initializers this node is the first to
+    /// consume, without BatchNorm's running mean and variance.
     pub parameters: usize,
 }
 
@@ -123,7 +124,7 @@ pub struct ModelSummary {
     pub outputs: Vec<TensorInfo>,
     /// Nodes in graph order, `Constant` nodes left out.
     pub layers: Vec<Layer>,
-    /// Total number of parameters (all float initializers).
+    /// Total number of learned parameters (the layers' sum; BatchNorm statistics left out).
     pub parameters: usize,
 }
 
@@ -243,8 +244,8 @@ pub fn inspect(path: &Path) -> Result<ModelSummary> {
         path: path.to_path_buf(),
         input: TensorInfo { name: input.name.clone(), shape: Some(batch_first(declared_dims(input))) },
         outputs: g.output.iter().map(|o| TensorInfo { name: o.name.clone(), shape: shape_of(&o.name) }).collect(),
+        parameters: layers.iter().map(|l| l.parameters).sum(),
         layers,
-        parameters: g.initializer.iter().filter(|t| is_float(t)).map(tensor_len).sum(),
     })
 }
 
@@ -268,10 +269,15 @@ fn tensor_len(t: &pb::TensorProto) -> usize {
     t.dims.iter().map(|&d| d.max(0) as usize).product()
 }
 
-/// Elements of the initializers `node` consumes that no earlier node consumed.
+/// Elements of the float initializers `node` consumes that no earlier node consumed: its learned
+/// parameters. A `BatchNormalization`'s running mean and variance (inputs 3 and 4) are statistics
+/// gathered in training, not learned, and are left out (PyTorch's `parameters()` leaves them out
+/// too: they are buffers).
 fn node_parameters(g: &pb::GraphProto, node: &pb::NodeProto, counted: &mut HashSet<String>) -> usize {
+    let learned = if node.op_type == "BatchNormalization" { 3 } else { usize::MAX };
     node.input
         .iter()
+        .take(learned)
         .filter_map(|i| g.initializer.iter().find(|t| &t.name == i))
         .filter(|t| is_float(t) && counted.insert(t.name.clone()))
         .map(tensor_len)
@@ -478,6 +484,13 @@ mod tests {
         };
         let nodes: Vec<&pb::NodeProto> = g.node.iter().collect();
         assert_eq!(readable_names(&g, &nodes), ["fc1.matmul", "fc1.reshape", "fc1", "relu1"]);
+        // BatchNorm: scale and bias are learned; the running mean and variance are not counted.
+        let bn = node("bn", "BatchNormalization", &["t3", "bn.weight", "bn.bias", "bn.mean", "bn.var"], "t4");
+        let g = pb::GraphProto {
+            initializer: ["bn.weight", "bn.bias", "bn.mean", "bn.var"].map(init).to_vec(),
+            ..Default::default()
+        };
+        assert_eq!(node_parameters(&g, &bn, &mut HashSet::new()), 2 * 4);
     }
 
     #[test]
