@@ -105,8 +105,12 @@ impl GradCamParams {
     /// shape, unknown layer naming the available ones).
     pub fn explain(&self, model: &DifferentiableModel, images: &Images) -> Result<Vec<GradCam>> {
         let layer = self.resolve_layer(model)?;
-        let logits = model.forward(images)?;
-        let targets = resolve_targets(&logits, self.0.target)?;
+        // A fixed class needs no forward pass of its own (the gradient pass checks it against
+        // the classes); the predicted class does.
+        let targets = match self.0.target {
+            Target::Class(k) => vec![k; images.shape[0]],
+            target => resolve_targets(&model.forward(images)?, target)?,
+        };
         let g = model.gradient(images, &targets, GradientAt::Tensor(&layer))?;
         let one = &g.activation.shape[1..];
         let layout = model.feature_layout(&layer).unwrap_or(FeatureLayout::ChannelsFirst);

@@ -454,9 +454,12 @@ impl DifferentiableModel {
             GradientAt::Tensor(name) => Some(name),
         };
         let shape = images.shape.to_vec();
-        let input_leaf =
-            Tensor::<MAX_RANK>::from_data(TensorData::new(images.data.clone(), padded(&shape)), self.graph.device())
-                .require_grad();
+        let input =
+            Tensor::<MAX_RANK>::from_data(TensorData::new(images.data.clone(), padded(&shape)), self.graph.device());
+        // At a tapped tensor (Grad-CAM) nothing before it needs a gradient: with an input that
+        // does not require one, autodiff records nothing up to the tap (which `evaluate` cuts
+        // out as a fresh leaf), and the backward pass covers only the layers after it.
+        let input_leaf = if tap.is_none() { input.require_grad() } else { input };
         let x = Value::Float { tensor: input_leaf.clone(), shape: shape.clone() };
         let eval = self.graph.evaluate(vec![(self.input.name.clone(), x)], tap, false)?;
         let (logits, [batch, classes]) = self.logits(eval.outputs.into_iter().next(), images.len())?;
