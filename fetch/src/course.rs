@@ -141,6 +141,13 @@ pub fn load_idx_pair(images_path: &Path, labels_path: &Path) -> Result<Dataset> 
     let y = read_idx_u8(labels_path, 1)?;
     let y: Vec<i64> = y.data.iter().map(|&v| v as i64).collect();
     let (n, h, w) = (x.shape[0], x.shape[1], x.shape[2]);
+    if h == 0 || w == 0 {
+        return Err(FetchError::format(
+            images_path,
+            "IDX images of at least 1×1 pixels",
+            format!("{n} images of {h}×{w}"),
+        ));
+    }
     let s = COURSE_IMAGE_SIZE;
     let mut data = Vec::with_capacity(n * s * s);
     for plane in x.data.chunks_exact(h * w) {
@@ -283,5 +290,10 @@ mod tests {
         let bad = write(d.path(), "bad-idx", &encode_idx_u8(&[2], &[1, 2])[..6]);
         let e = read_idx_u8(&bad, 1).unwrap_err().to_string();
         assert!(e.contains("bad-idx"), "{e}");
+        // Found by the `idx` fuzz target: images of zero width panicked in the resize loop.
+        let flat = write(d.path(), "flat-idx3", &encode_idx_u8(&[2, 28, 0], &[]));
+        let labels = write(d.path(), "labels-idx1", &encode_idx_u8(&[2], &[1, 2]));
+        let e = load_idx_pair(&flat, &labels).unwrap_err().to_string();
+        assert!(e.contains("flat-idx3") && e.contains("2 images of 28×0"), "{e}");
     }
 }

@@ -53,13 +53,22 @@ fn is_object_array(bytes: &[u8]) -> bool {
 /// 4-KiB header of `[[[[…` would hang it.
 const MAX_HEADER_NESTING: usize = 8;
 
-/// The nesting depth of `(`, `[` and `{` in a `.npy` header's dict, read from its length field
-/// (format 1.0: 2 bytes at offset 8; 2.0 and 3.0: 4 bytes); `None` if the preamble is not there.
-fn header_nesting(bytes: &[u8]) -> Option<usize> {
-    let (len, start) = match bytes.get(6)? {
+/// The declared length of a `.npy` header's dict and where it starts (format 1.0: a 2-byte
+/// length at offset 8; 2.0 and 3.0: 4 bytes); `None` if the file does not start with the magic
+/// string and version.
+fn header_span(bytes: &[u8]) -> Option<(usize, usize)> {
+    if !bytes.starts_with(b"\x93NUMPY") {
+        return None;
+    }
+    Some(match bytes.get(6)? {
         1 => (u16::from_le_bytes([*bytes.get(8)?, *bytes.get(9)?]) as usize, 10),
         _ => (u32::from_le_bytes(bytes.get(8..12)?.try_into().ok()?) as usize, 12),
-    };
+    })
+}
+
+/// The nesting depth of `(`, `[` and `{` in a `.npy` header's dict (see [`header_span`]).
+fn header_nesting(bytes: &[u8]) -> Option<usize> {
+    let (len, start) = header_span(bytes)?;
     let dict = &bytes[start.min(bytes.len())..start.saturating_add(len).min(bytes.len())];
     let (mut depth, mut max) = (0usize, 0usize);
     for &b in dict {
@@ -78,6 +87,17 @@ fn header_nesting(bytes: &[u8]) -> Option<usize> {
 /// Reads a whole `.npy` file's header; `want` words the errors.
 fn read_header(path: &Path, want: &str) -> Result<(NpyHeader, Vec<u8>, usize)> {
     let bytes = std::fs::read(path).map_err(|e| FetchError::io(path, e))?;
+    // npyz allocates the header's declared length before reading it: a 4-byte length field
+    // of a format 2.0 file can ask for 4 GiB. A header longer than the file is cut short anyway.
+    if let Some((len, start)) = header_span(&bytes)
+        && start.saturating_add(len) > bytes.len()
+    {
+        return Err(FetchError::Truncated {
+            path: path.into(),
+            expected: start.saturating_add(len) as u64,
+            found: bytes.len() as u64,
+        });
+    }
     if let Some(depth) = header_nesting(&bytes).filter(|&d| d > MAX_HEADER_NESTING) {
         return Err(FetchError::format(
             path,
@@ -313,6 +333,19 @@ mod tests {
         structured.extend((dict.len() as u16).to_le_bytes());
         structured.extend(dict);
         assert_eq!(header_nesting(&structured), Some(4));
+    }
+
+    #[test]
+    fn a_header_longer_than_the_file_is_refused_before_it_is_allocated() {
+        // Found by the `npy` fuzz target: format 2.0 with a header length of ~1 GiB in 20 bytes.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("long.npy");
+        let mut bytes = b"\x93NUMPY\x02\x00".to_vec();
+        bytes.extend(0x4000_0000u32.to_le_bytes());
+        bytes.extend(b"{'descr'");
+        std::fs::write(&path, &bytes).unwrap();
+        let err = read_u8(&path, "(N, H, W)").unwrap_err().to_string();
+        assert!(err.contains("long.npy") && err.contains(&(12 + 0x4000_0000u64).to_string()), "{err}");
     }
 
     #[test]
