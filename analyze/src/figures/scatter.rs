@@ -91,7 +91,7 @@ pub fn write_scatter_svg(path: &Path, scatter: &Scatter) -> Result<()> {
         let drawn = root.fill(&WHITE).map_err(|e| e.to_string()).and_then(|_| {
             let (plot, side) = root.split_horizontally(SCATTER_SIZE.0 - LEGEND_WIDTH);
             if dims == 2 { draw_2d(&plot, scatter, &ranges) } else { draw_3d(&plot, scatter, &ranges) }?;
-            legend(&side, &scatter.class_names)
+            legend(&side, scatter.class_names)
         });
         drawn.and_then(|_| root.present().map_err(|e| e.to_string()))
     })
