@@ -57,7 +57,7 @@ impl GradCamParams {
     /// The layer these parameters resolve to on `model`.
     ///
     /// # Errors
-    /// [`AnalyzeError::InvalidParam`] when `auto` finds no convolution, or the named tensor is
+    /// [`AnalyzeError::InvalidParam`](crate::AnalyzeError::InvalidParam) when `auto` finds no convolution, or the named tensor is
     /// not 4-D `[batch, channels, height, width]`; an unknown name is reported by the model
     /// with the available names.
     pub fn resolve_layer(&self, model: &DifferentiableModel) -> Result<String> {
@@ -101,7 +101,7 @@ impl GradCamParams {
     /// [`GradCam`] per image.
     ///
     /// # Errors
-    /// [`AnalyzeError::InvalidParam`] for a bad layer or target; the model's errors (input
+    /// [`AnalyzeError::InvalidParam`](crate::AnalyzeError::InvalidParam) for a bad layer or target; the model's errors (input
     /// shape, unknown layer naming the available ones).
     pub fn explain(&self, model: &DifferentiableModel, images: &Images) -> Result<Vec<GradCam>> {
         let layer = self.resolve_layer(model)?;

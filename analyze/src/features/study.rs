@@ -122,7 +122,7 @@ pub fn file_stem(layer: &str) -> String {
 /// to `out_dir` as `<layer>_<method>.{svg,npy,csv}`; `progress(method)` runs before each method.
 ///
 /// # Errors
-/// Those of [`check_features`] (before anything is written), [`EmbedParams::check`],
+/// The feature checks (non-finite values, sample count; before anything is written), [`EmbedParams::check`],
 /// [`Pca::fit`], [`tsne`], and file writing; [`AnalyzeError::NonFinite`] for an embedding
 /// with non-finite coordinates.
 pub fn study_layer(

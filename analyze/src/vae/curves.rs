@@ -13,7 +13,7 @@ use crate::error::Result;
 /// reconstruction and KL) into `dir`; returns the two paths.
 ///
 /// # Errors
-/// [`AnalyzeError::InvalidParam`] for a history without epochs, I/O errors naming the file.
+/// [`AnalyzeError::InvalidParam`](crate::AnalyzeError::InvalidParam) for a history without epochs, I/O errors naming the file.
 pub fn write_vae_curves(history: &VaeHistory, dir: &Path) -> Result<[PathBuf; 2]> {
     let pick = points(history)?;
     let loss = [
