@@ -328,4 +328,9 @@ fn runs_with_the_same_names_do_not_overwrite_each_others_figures() {
             }
         }
     }
+    // Two classifiers: the side-by-side table, LeNet-5 counted by the stated rule (11 layers, of
+    // which 5 conv and FC) with its learned parameters by hand: conv 156 + 2,416, FC 48,120 +
+    // 10,164 + 850 = 61,706.
+    assert!(md.contains("### Side by side"), "{md}");
+    assert_eq!(md.matches("| LeNet-5 | 11 | 5 | — (reference) | 61706 |").count(), 2, "{md}");
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use netlens_onnx::inspect::format_shape;
 
-use netlens_fetch::runs::{History, RunFolder, TrainConfig};
+use netlens_fetch::runs::{Architecture, History, RunFolder, TrainConfig};
 
 use super::diagram::{DiagramBox, write_diagram_svg};
 use super::doc::{Doc, base, slug};
@@ -20,13 +20,63 @@ pub(crate) fn sections(doc: &mut Doc, runs: &[&Path]) -> Result<()> {
         doc.para("**Missing:** no classifier run (`netlens train`) was given.");
         return Ok(());
     }
+    let mut rows = Vec::with_capacity(runs.len());
     for run in runs {
-        one_run(doc, run)?;
+        rows.push(one_run(doc, run)?);
     }
+    side_by_side(doc, &rows);
     Ok(())
 }
 
-fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
+/// One classifier in the side-by-side table.
+struct Row {
+    title: String,
+    architecture: Architecture,
+    /// Every layer of the model card but the input: conv, BatchNorm, ReLU, pooling, FC.
+    layers: usize,
+    /// Convolutions and fully connected layers.
+    weight_layers: usize,
+    parameters: usize,
+    epochs: usize,
+    final_accuracy: f64,
+    best: (f64, usize),
+    seconds: f64,
+}
+
+/// The classifiers side by side, with the layer counts checked against the course's limits.
+fn side_by_side(doc: &mut Doc, rows: &[Row]) {
+    if rows.len() < 2 {
+        return;
+    }
+    doc.heading(3, "Side by side");
+    doc.para(
+        "Layers are counted by one rule throughout: every convolution, BatchNorm, ReLU, max-pooling and fully \
+         connected layer of the model card is one layer (the input is not); *weight layers* are the convolutions and \
+         fully connected layers alone. The course bounds the designed network at 12–35 layers and the shallow \
+         variant at 3–7 weight layers; each is checked below. Parameters are the learned ones (BatchNorm's running \
+         statistics left out).",
+    );
+    let mut lines = vec![
+        "| network | layers | weight layers | course limit | parameters | epochs | final test accuracy | best (epoch) | training time |".to_string(),
+        "|---|---|---|---|---|---|---|---|---|".to_string(),
+    ];
+    for r in rows {
+        let limit = match r.architecture {
+            Architecture::Cnn if (12..=35).contains(&r.layers) => "12–35 layers: met".to_string(),
+            Architecture::Cnn => format!("12–35 layers: **not met ({})**", r.layers),
+            Architecture::Shallow if (3..=7).contains(&r.weight_layers) => "3–7 weight layers: met".to_string(),
+            Architecture::Shallow => format!("3–7 weight layers: **not met ({})**", r.weight_layers),
+            Architecture::Lenet => "— (reference)".to_string(),
+        };
+        lines.push(format!(
+            "| {} | {} | {} | {limit} | {} | {} | {:.4} | {:.4} ({}) | {:.1} s |",
+            r.title, r.layers, r.weight_layers, r.parameters, r.epochs, r.final_accuracy, r.best.0, r.best.1, r.seconds
+        ));
+    }
+    doc.para(&lines.join("\n"));
+}
+
+fn one_run(doc: &mut Doc, run: &Path) -> Result<Row> {
     let folder = RunFolder::new(run);
     let card = folder.card()?;
     let title = card.title.clone();
@@ -36,8 +86,22 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
     doc.para(&format!("**Why this design** (from `{}`): {}", folder.model_card().display(), card.rationale));
     let config = folder.train_config()?;
     hyper_parameters(doc, &folder.config(), &config)?;
-    training(doc, run, &name, &folder.history(), &folder.classifier_history()?)?;
-    per_class(doc, &folder, &config)
+    let history = folder.classifier_history()?;
+    training(doc, run, &name, &folder.history(), &history)?;
+    per_class(doc, &folder, &config)?;
+    let layers: Vec<&str> = card.layers.iter().map(|l| l.op.as_str()).filter(|op| *op != "image").collect();
+    let best = history.best().map_or((f64::NAN, 0), |b| (b.test_accuracy, b.epoch));
+    Ok(Row {
+        title,
+        architecture: config.architecture,
+        layers: layers.len(),
+        weight_layers: layers.iter().filter(|op| op.starts_with("Conv") || op.starts_with("Fully connected")).count(),
+        parameters: netlens_onnx::inspect(&run.join("model.onnx"))?.parameters,
+        epochs: history.epochs.len(),
+        final_accuracy: history.epochs.last().map_or(f64::NAN, |e| e.test_accuracy),
+        best,
+        seconds: history.seconds(),
+    })
 }
 
 /// Diagram and layer table from `run/model.onnx`.
@@ -57,7 +121,7 @@ fn architecture(doc: &mut Doc, run: &Path, name: &str, title: &str) -> Result<()
         &boxes,
         &doc.figure_path(&fig),
     )?;
-    doc.para(&format!("Architecture diagram generated from the ONNX graph `{}` ({} layers, {} parameters); each box shows a layer, its operation and its output feature-map size (channels×height×width); the export's shape plumbing (Shape, Gather, Concat, bias reshapes) is left out of the diagram but listed in the table, and a fully connected layer exported as MatMul + Add is one `Linear` box.", onnx.display(), summary.layers.len(), summary.parameters));
+    doc.para(&format!("Architecture diagram generated from the ONNX graph `{}` ({} ONNX nodes, {} learned parameters); each box shows a layer, its operation and its output feature-map size (channels×height×width); the export's shape plumbing (Shape, Gather, Concat, bias reshapes) is left out of the diagram but listed in the table, and a fully connected layer exported as MatMul + Add is one `Linear` box.", onnx.display(), summary.layers.len(), summary.parameters));
     doc.link_figure(&fig, &format!("{title} architecture"));
     let rows: Vec<Vec<String>> = summary
         .layers
