@@ -656,6 +656,52 @@ def table(results, supported_ops):
     return "\n".join(lines)
 
 
+def readme_table(results):
+    """One row per model, both exporters side by side (`torchscript / dynamo`): the condensed
+    table the README carries."""
+    by_model = {}
+    for r in results:
+        by_model.setdefault(r["model"], {})[r["exporter"]] = r
+
+    def both(f):
+        return " / ".join(f(by_model[m].get(e)) if by_model[m].get(e) else "—" for e in ("torchscript", "dynamo"))
+
+    def logits(r):
+        lg = r.get("logits", {})
+        if "max_abs_diff" not in lg:
+            return "FAIL: " + r.get("status", "?")
+        return f"{fmt(lg['max_abs_diff'])} {'ok' if lg['ok'] else 'FAIL'}"
+
+    def ig(r):
+        g = r.get("ig", {})
+        if "completeness_error" not in g:
+            return g.get("why", "—")
+        if g["near_zero"]:
+            return "near-zero logits"
+        text = f"{100 * g['relative']:.2g}%"
+        ref = g.get("reference")
+        if ref and "torch_float64_relative" in ref:
+            text += f" (zeros: {100 * ref['netlens_relative']:.2g}% = PyTorch {100 * ref['torch_float64_relative']:.2g}%)"
+        return text + ("" if g["ok"] else " FAIL")
+
+    def shapley(r):
+        sh = r.get("shapley", {})
+        return f"{fmt(sh['efficiency_gap'])}" + ("" if sh.get("ok") else " FAIL") if "efficiency_gap" in sh else "—"
+
+    def seconds(r):
+        return f"{r.get('seconds_netlens', 0):.0f}"
+
+    lines = ["| model | opset | logits max \\|Δ\\| vs onnxruntime | Grad-CAM layer (TorchScript export) | "
+             "IG completeness error, 64 steps | Shapley efficiency gap | seconds |", "|---|---|---|---|---|---|---|"]
+    for m, rs in by_model.items():
+        ts = rs.get("torchscript") or next(iter(rs.values()))
+        gc = ts.get("grad_cam", {})
+        layer = f"`{gc['layer']}`" if gc.get("ok") else ("all zero" if gc.get("all_zero") else "FAIL")
+        lines.append(f"| {m} | {both(lambda r: str(r.get('census', {}).get('opset', '—')))} | {both(logits)} | "
+                     f"{layer} | {both(ig)} | {both(shapley)} | {both(seconds)} |")
+    return "\n".join(lines)
+
+
 def details(results, supported_ops):
     out = []
     for r in results:
@@ -825,6 +871,7 @@ def main():
             md.append(f"### {r['model']} / {r['exporter']}: script error\n```\n{r['error']}\n```")
     text = "\n".join(md)
     (args.out / "zoo.md").write_text(text)
+    (args.out / "zoo-readme.md").write_text(readme_table(rows) + "\n")
     (args.out / "zoo.json").write_text(json.dumps({"versions": versions, "elapsed_s": elapsed,
                                                    "netlens": f"{args.netlens} ({args.netlens_id})",
                                                    "supported_ops": supported_ops.get("list"),

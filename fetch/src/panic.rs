@@ -39,7 +39,7 @@ pub fn message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// Installs the quiet panic hook for a program that reports every panic through [`catch`]:
 /// each panic's message and location are recorded for [`catch`], and printed as the default
-/// hook prints them only when `RUST_BACKTRACE` is set (for debugging).
+/// hook prints them only when `RUST_BACKTRACE` is set and not `0` (for debugging).
 pub fn install_hook() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -48,7 +48,7 @@ pub fn install_hook() {
         if let Ok(mut last) = LAST_PANIC.lock() {
             *last = Some(format!("{text}{}", at.unwrap_or_default()));
         }
-        if std::env::var_os("RUST_BACKTRACE").is_some() {
+        if std::env::var("RUST_BACKTRACE").is_ok_and(|v| v != "0") {
             default(info);
         }
     }));
