@@ -407,6 +407,10 @@ impl Value {
 
     fn into_device(self, device: &Device) -> Value {
         match self {
+            // burn's autodiff registers a graph for every `to_device` and keeps it until a
+            // backward pass consumes it: on the device it is already on, a constant stays put
+            // (found by fuzzing: ~1 KiB kept per model load).
+            Value::Float { tensor, shape } if tensor.device() == *device => Value::Float { tensor, shape },
             Value::Float { tensor, shape } => Value::Float { tensor: tensor.to_device(device), shape },
             other => other,
         }
