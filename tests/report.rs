@@ -175,7 +175,10 @@ fn report_from_small_runs_has_sections_figures_and_the_runs_numbers() {
     ok(netlens(&["report", s(&lenet), s(&vae), "--out", s(&out)]));
     let md = std::fs::read_to_string(out.join("report.md")).unwrap();
 
+    // The introduction names the data and so the course's option (the small set: 1.2.2).
+    assert!(md.contains("1,000 training and 1,000 test images") && md.contains("option 1.2.2"), "{md}");
     for heading in [
+        "## Introduction",
         "## 1. Classifiers",
         "## 2. Features",
         "## 3. Variational autoencoder",

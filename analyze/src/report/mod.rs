@@ -46,11 +46,60 @@ pub struct ReportOutput {
     pub figures: Vec<PathBuf>,
 }
 
+/// The task, the data the classifiers were trained on (and so which of the course's two options
+/// this is: 1.2.1 with the full 60,000 / 10,000 Fashion-MNIST images, 1.2.2 with the simplified
+/// 1,000 / 1,000), and what the sections hold.
+fn introduction(doc: &mut Doc, classifiers: &[&Path]) {
+    doc.heading(2, "Introduction");
+    let data = classifiers.first().and_then(|c| RunFolder::new(c).train_config().ok()).map(|c| c.data);
+    let sizes = data.as_ref().and_then(|d| {
+        let split = |s| netlens_fetch::load_split(Path::new(d), s).ok().map(|ds| ds.len());
+        Some((d, split(netlens_fetch::Split::Train)?, split(netlens_fetch::Split::Test)?))
+    });
+    let data_text = match sizes {
+        Some((d, train, test)) => {
+            let option = match (train, test) {
+                (60_000, 10_000) => "the course's option 1.2.1 (full Fashion-MNIST)",
+                (1_000, 1_000) => "the course's option 1.2.2 (simplified Fashion-MNIST, for CPU training)",
+                _ => "a data set of the course's layout",
+            };
+            format!(
+                "The classifiers were trained on `{d}`: {} training and {} test images of 32×32 grey pixels in 10 \
+                 classes, {option}.",
+                thousands(train),
+                thousands(test)
+            )
+        }
+        None => "The classifiers' training data could not be read from here, so its size is not given.".into(),
+    };
+    doc.para(&format!(
+        "The task: design and train image classifiers for Fashion-MNIST — LeNet-5, a shallow network of 3–7 \
+         layers and a network of our own of 12–35 layers — look inside them by embedding intermediate feature \
+         maps with PCA and t-SNE, explain single predictions with Grad-CAM, Integrated Gradients and Shapley \
+         values, and train a variational autoencoder on faces. {data_text} Section 1 describes and compares the \
+         classifiers, section 2 their features, section 3 the VAE, section 4 the explanations, and section 5 \
+         how to reproduce every number."
+    ));
+}
+
+/// `1000` → `1,000`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Writes `out/report.md` and `out/figures/` from the run folders `runs` (classifier runs of
 /// `netlens train` with optional `features/` and `explain/` subfolders, VAE runs of
 /// `netlens vae` with interpolation strips, and folders of `netlens explain`).
 ///
-/// Sections appear in the order: architectures and training, features, VAE, explanations,
+/// Sections appear in the order: introduction, architectures and training, features, VAE, explanations,
 /// reproducibility; a requirement of the course without data is named as missing.
 pub fn write_report(runs: &[PathBuf], out: &Path, meta: &ReportMeta) -> Result<ReportOutput> {
     let kinds = runs.iter().map(|r| Ok((r.clone(), RunFolder::new(r).kind()?))).collect::<Result<Vec<_>>>()?;
@@ -62,6 +111,7 @@ pub fn write_report(runs: &[PathBuf], out: &Path, meta: &ReportMeta) -> Result<R
         doc.para("**Note:** made by `netlens run --quick`: fewer epochs, samples, IG steps and Shapley permutations than the full run, to check the pipeline in minutes. Rerun without `--quick` for the numbers to hand in.");
     }
     let classifiers: Vec<&Path> = of(RunKind::Classifier).collect();
+    introduction(&mut doc, &classifiers);
     classifier::sections(&mut doc, &classifiers)?;
     features::section(&mut doc, &classifiers)?;
     vae::section(&mut doc, &of(RunKind::Vae).collect::<Vec<_>>())?;
