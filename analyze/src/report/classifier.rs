@@ -82,7 +82,7 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<Row> {
     let title = card.title.clone();
     let name = base(run);
     doc.heading(3, &format!("{title} (`{}`)", run.display()));
-    architecture(doc, run, &name, &title)?;
+    let parameters = architecture(doc, run, &name, &title)?;
     doc.para(&format!("**Why this design** (from `{}`): {}", folder.model_card().display(), card.rationale));
     let config = folder.train_config()?;
     hyper_parameters(doc, &folder.config(), &config)?;
@@ -96,7 +96,7 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<Row> {
         architecture: config.architecture,
         layers: layers.len(),
         weight_layers: layers.iter().filter(|op| op.starts_with("Conv") || op.starts_with("Fully connected")).count(),
-        parameters: netlens_onnx::inspect(&run.join("model.onnx"))?.parameters,
+        parameters,
         epochs: history.epochs.len(),
         final_accuracy: history.epochs.last().map_or(f64::NAN, |e| e.test_accuracy),
         best,
@@ -104,8 +104,8 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<Row> {
     })
 }
 
-/// Diagram and layer table from `run/model.onnx`.
-fn architecture(doc: &mut Doc, run: &Path, name: &str, title: &str) -> Result<()> {
+/// Diagram and layer table from `run/model.onnx`; returns its learned parameter count.
+fn architecture(doc: &mut Doc, run: &Path, name: &str, title: &str) -> Result<usize> {
     let onnx = run.join("model.onnx");
     let summary = netlens_onnx::inspect(&onnx)?;
     let input = DiagramBox {
@@ -136,7 +136,7 @@ fn architecture(doc: &mut Doc, run: &Path, name: &str, title: &str) -> Result<()
         })
         .collect();
     doc.table(&["layer", "op", "output shape", "parameters"], &rows);
-    Ok(())
+    Ok(summary.parameters)
 }
 
 /// One box per drawn layer; a fully connected layer exported as `X.matmul` (MatMul) followed
