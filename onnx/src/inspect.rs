@@ -103,6 +103,12 @@ pub struct Layer {
     /// Number of learned parameters: elements of the float initializers this node is the first to
     /// consume, without BatchNorm's running mean and variance.
     pub parameters: usize,
+    /// For a convolution or pooling window (`Conv`, `ConvTranspose`, `MaxPool`, `AveragePool`,
+    /// `LpPool`): kernel, stride, padding and groups as text, e.g. `3×3, stride 2, pad 1`
+    /// (ONNX attributes `kernel_shape` — else the weight's trailing dimensions —, `strides`,
+    /// `pads`, `auto_pad`, `group`, `dilations`); `None` for every other op.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<String>,
 }
 
 impl Layer {
@@ -224,6 +230,7 @@ pub fn inspect(path: &Path) -> Result<ModelSummary> {
             output,
             inputs: node.input.iter().filter(|i| !i.is_empty() && !is_initializer(g, i)).cloned().collect(),
             parameters: node_parameters(g, node, &mut counted),
+            window: window(g, node),
         });
     }
     let input = data_input(path, g)?;
@@ -282,6 +289,46 @@ fn node_parameters(g: &pb::GraphProto, node: &pb::NodeProto, counted: &mut HashS
         .filter(|t| is_float(t) && counted.insert(t.name.clone()))
         .map(tensor_len)
         .sum()
+}
+
+/// The window of a convolution or pooling node as text (see [`Layer::window`]).
+fn window(g: &pb::GraphProto, node: &pb::NodeProto) -> Option<String> {
+    if !matches!(node.op_type.as_str(), "Conv" | "ConvTranspose" | "MaxPool" | "AveragePool" | "LpPool") {
+        return None;
+    }
+    let ints = |name: &str| node.attribute.iter().find(|a| a.name == name).map(|a| a.ints.clone());
+    let int = |name: &str| node.attribute.iter().find(|a| a.name == name).map(|a| a.i);
+    let kernel = ints("kernel_shape").filter(|k| !k.is_empty()).or_else(|| {
+        let weight = node.input.get(1)?;
+        let w = g.initializer.iter().find(|t| &t.name == weight)?;
+        (w.dims.len() > 2).then(|| w.dims[2..].to_vec())
+    })?;
+    let times = |v: &[i64]| v.iter().map(i64::to_string).collect::<Vec<_>>().join("×");
+    let mut text = times(&kernel);
+    let strides = ints("strides").unwrap_or_default();
+    if strides.iter().any(|&s| s != 1) {
+        let all_same = strides.iter().all(|&s| s == strides[0]);
+        text += &format!(", stride {}", if all_same { strides[0].to_string() } else { times(&strides) });
+    }
+    let auto_pad =
+        node.attribute.iter().find(|a| a.name == "auto_pad").map(|a| String::from_utf8_lossy(&a.s).into_owned());
+    match auto_pad.as_deref() {
+        Some(mode @ ("SAME_UPPER" | "SAME_LOWER")) => text += &format!(", pad {}", mode.to_ascii_lowercase()),
+        _ => {
+            let pads = ints("pads").unwrap_or_default();
+            if pads.iter().any(|&p| p != 0) {
+                let all_same = pads.iter().all(|&p| p == pads[0]);
+                text += &format!(", pad {}", if all_same { pads[0].to_string() } else { format!("{pads:?}") });
+            }
+        }
+    }
+    if let Some(d) = ints("dilations").filter(|d| d.iter().any(|&x| x != 1)) {
+        text += &format!(", dilation {}", times(&d));
+    }
+    if let Some(groups) = int("group").filter(|&g| g > 1) {
+        text += &format!(", {groups} groups");
+    }
+    Some(text)
 }
 
 /// Short lowercase name of an op for readable names (`Gemm` → `fc`, `Clip` → `relu`).

@@ -2,25 +2,31 @@
 //! with a title, as a PNG. Maps are drawn over a grey copy of the image: non-negative maps
 //! (Grad-CAM) with a black-red-yellow ramp scaled to their maximum, signed maps (IG, Shapley)
 //! with blue (negative) and red (positive) scaled to their largest magnitude; a colour bar under
-//! each map gives the scale in the map's own units (logit units for IG and Shapley). Titles use a
-//! built-in 5×7 bitmap font (upper case, digits, common punctuation), so no font files are
-//! needed.
+//! each map gives the scale in the map's own units (logit units for IG and Shapley). Text is set
+//! in DejaVu Sans ([`crate::figures::text`]): the first title line bold, the others regular.
 
 use std::path::Path;
 
 use image::{ImageEncoder, Rgb, RgbImage};
 use netlens_fetch::resize::resize_bilinear;
 
+use crate::figures::text::{TextStyle, draw_text, draw_text_centred, text_width};
+
 use super::Map;
 use crate::error::{AnalyzeError, Result};
 
-/// Smallest panel side in pixels; smaller images are enlarged (nearest neighbour).
-pub const MIN_PANEL: usize = 160;
+/// Smallest panel side in pixels; smaller images are enlarged (nearest neighbour), so a 32×32
+/// image is drawn 11× (352 pixels) and a 224×224 one 2×.
+pub const MIN_PANEL: usize = 352;
+/// Title lines drawn above each panel (more are left out).
 const TITLE_LINES: usize = 4;
-const GAP: usize = 6;
-/// Height of the colour bar under a map, and of its label line.
-const BAR_H: usize = 8;
-const LABEL_H: usize = 9;
+const GAP: usize = 12;
+/// Height of the colour bar under a map.
+const BAR_H: usize = 16;
+/// The first title line (what the panel is).
+const HEAD: TextStyle = TextStyle { size: 21.0, bold: true, colour: [0, 0, 0] };
+/// The other title lines and the colour bar's labels.
+const BODY: TextStyle = TextStyle { size: 18.0, bold: false, colour: [0, 0, 0] };
 
 /// One panel of the figure.
 #[derive(Clone, Debug)]
@@ -82,15 +88,19 @@ pub fn render(image: &DisplayImage, panels: &[Panel]) -> Result<RgbImage> {
     }
     let scale = MIN_PANEL.div_ceil(image.height.max(image.width)).max(1);
     let (ph, pw) = (image.height * scale, image.width * scale);
-    let title_h = TITLE_LINES * 9 * 2 / 2 + 8;
+    let lines = panels.iter().map(|p| p.title.len().min(TITLE_LINES)).max().unwrap_or(0);
+    let title_h = GAP + HEAD.line_height() + lines.saturating_sub(1) * BODY.line_height() + GAP / 2;
     let width = panels.len() * (pw + GAP) + GAP;
     let bar_y = title_h + ph + GAP;
-    let height = bar_y + BAR_H + 2 + LABEL_H + GAP;
+    let height = bar_y + BAR_H + 4 + BODY.line_height() + GAP;
     let mut out = RgbImage::from_pixel(width as u32, height as u32, Rgb([255, 255, 255]));
     for (i, panel) in panels.iter().enumerate() {
         let x0 = GAP + i * (pw + GAP);
+        let mut y = GAP;
         for (line, text) in panel.title.iter().take(TITLE_LINES).enumerate() {
-            draw_text(&mut out, text, x0, 4 + line * 9, pw);
+            let style = if line == 0 { HEAD } else { BODY };
+            draw_text(&mut out, text, x0, y, pw, style);
+            y += style.line_height();
         }
         let map = panel.map.as_ref().map(|m| resize_bilinear(&m.data, m.height, m.width, image.height, image.width));
         let limit = map.as_ref().map(|m| m.iter().fold(0f32, |a, &v| a.max(v.abs())).max(f32::MIN_POSITIVE));
@@ -130,25 +140,39 @@ fn colour_bar(out: &mut RgbImage, x0: usize, y0: usize, width: usize, limit: f32
             out.put_pixel((x0 + x) as u32, (y0 + y) as u32, Rgb(colour));
         }
     }
-    let label_y = y0 + BAR_H + 2;
-    let low = if signed { format!("-{}", short_number(limit)) } else { "0".into() };
+    let label_y = y0 + BAR_H + 4;
+    let low = if signed { format!("−{}", short_number(limit)) } else { "0".into() };
     let high = short_number(limit);
-    draw_text(out, &low, x0, label_y, width);
-    let high_x = x0 + width.saturating_sub(6 * high.len());
-    draw_text(out, &high, high_x, label_y, 6 * high.len());
+    draw_text(out, &low, x0, label_y, width / 3, BODY);
+    let high_w = text_width(&high, BODY).ceil() as usize;
+    draw_text(out, &high, x0 + width.saturating_sub(high_w), label_y, width / 3, BODY);
     if signed {
-        draw_text(out, "0", x0 + width / 2 - 2, label_y, 6);
+        draw_text_centred(out, "0", x0 + width / 2, label_y, width / 3, BODY);
     }
 }
 
-/// A number in at most about six characters: `0.042`, `12.5`, `3.1E-4`.
+/// A number in at most about seven characters: `0.042`, `12.5`, `3.1×10⁻⁴`.
 fn short_number(v: f32) -> String {
     match v.abs() {
         0.0 => "0".into(),
         a if (0.01..100.0).contains(&a) => format!("{v:.3}").trim_end_matches('0').trim_end_matches('.').to_string(),
         a if (100.0..100_000.0).contains(&a) => format!("{v:.0}"),
-        _ => format!("{v:.1E}"),
+        _ => scientific(v),
     }
+}
+
+/// `v` as `m.m×10ⁿ` with a superscript exponent.
+fn scientific(v: f32) -> String {
+    let text = format!("{v:.1E}");
+    let (mantissa, exponent) = text.split_once('E').unwrap_or((&text, "0"));
+    let sup: String = exponent
+        .chars()
+        .map(|c| match c {
+            '-' => '⁻',
+            d => ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'][d.to_digit(10).unwrap_or(0) as usize],
+        })
+        .collect();
+    format!("{mantissa}×10{sup}")
 }
 
 fn pixel(image: &DisplayImage, y: usize, x: usize) -> [f32; 3] {
@@ -181,81 +205,6 @@ pub fn write_png(path: &Path, figure: &RgbImage) -> Result<()> {
     Ok(netlens_fetch::write_atomically(path, &bytes)?)
 }
 
-/// Draws `text` (upper-cased) at `(x, y)` in black, cut at `max_width` pixels.
-pub fn draw_text(img: &mut RgbImage, text: &str, x: usize, y: usize, max_width: usize) {
-    for (i, ch) in text.chars().enumerate() {
-        let cx = x + i * 6;
-        if cx + 5 > x + max_width {
-            break;
-        }
-        let rows = glyph(ch.to_ascii_uppercase());
-        for (dy, row) in rows.iter().enumerate() {
-            for dx in 0..5 {
-                if row & (0x10 >> dx) != 0 && ((cx + dx) as u32) < img.width() && ((y + dy) as u32) < img.height() {
-                    img.put_pixel((cx + dx) as u32, (y + dy) as u32, Rgb([0, 0, 0]));
-                }
-            }
-        }
-    }
-}
-
-/// 5×7 glyphs after the HD44780 character generator; unknown characters draw as `?`.
-fn glyph(c: char) -> [u8; 7] {
-    match c {
-        'A' => [0x0E, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11],
-        'B' => [0x1E, 0x11, 0x11, 0x1E, 0x11, 0x11, 0x1E],
-        'C' => [0x0E, 0x11, 0x10, 0x10, 0x10, 0x11, 0x0E],
-        'D' => [0x1C, 0x12, 0x11, 0x11, 0x11, 0x12, 0x1C],
-        'E' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x1F],
-        'F' => [0x1F, 0x10, 0x10, 0x1E, 0x10, 0x10, 0x10],
-        'G' => [0x0E, 0x11, 0x10, 0x17, 0x11, 0x11, 0x0F],
-        'H' => [0x11, 0x11, 0x11, 0x1F, 0x11, 0x11, 0x11],
-        'I' => [0x0E, 0x04, 0x04, 0x04, 0x04, 0x04, 0x0E],
-        'J' => [0x07, 0x02, 0x02, 0x02, 0x02, 0x12, 0x0C],
-        'K' => [0x11, 0x12, 0x14, 0x18, 0x14, 0x12, 0x11],
-        'L' => [0x10, 0x10, 0x10, 0x10, 0x10, 0x10, 0x1F],
-        'M' => [0x11, 0x1B, 0x15, 0x15, 0x11, 0x11, 0x11],
-        'N' => [0x11, 0x11, 0x19, 0x15, 0x13, 0x11, 0x11],
-        'O' => [0x0E, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
-        'P' => [0x1E, 0x11, 0x11, 0x1E, 0x10, 0x10, 0x10],
-        'Q' => [0x0E, 0x11, 0x11, 0x11, 0x15, 0x12, 0x0D],
-        'R' => [0x1E, 0x11, 0x11, 0x1E, 0x14, 0x12, 0x11],
-        'S' => [0x0F, 0x10, 0x10, 0x0E, 0x01, 0x01, 0x1E],
-        'T' => [0x1F, 0x04, 0x04, 0x04, 0x04, 0x04, 0x04],
-        'U' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x0E],
-        'V' => [0x11, 0x11, 0x11, 0x11, 0x11, 0x0A, 0x04],
-        'W' => [0x11, 0x11, 0x11, 0x15, 0x15, 0x15, 0x0A],
-        'X' => [0x11, 0x11, 0x0A, 0x04, 0x0A, 0x11, 0x11],
-        'Y' => [0x11, 0x11, 0x11, 0x0A, 0x04, 0x04, 0x04],
-        'Z' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F],
-        '0' => [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
-        '1' => [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
-        '2' => [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
-        '3' => [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
-        '4' => [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
-        '5' => [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
-        '6' => [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
-        '7' => [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
-        '8' => [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
-        '9' => [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
-        ' ' => [0; 7],
-        '-' => [0, 0, 0, 0x1F, 0, 0, 0],
-        '/' => [0, 0x01, 0x02, 0x04, 0x08, 0x10, 0],
-        '.' => [0, 0, 0, 0, 0, 0x0C, 0x0C],
-        ',' => [0, 0, 0, 0, 0x0C, 0x04, 0x08],
-        ':' => [0, 0x0C, 0x0C, 0, 0x0C, 0x0C, 0],
-        '(' => [0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02],
-        ')' => [0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08],
-        '\'' => [0x0C, 0x04, 0x08, 0, 0, 0, 0],
-        '=' => [0, 0, 0x1F, 0, 0x1F, 0, 0],
-        '%' => [0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03],
-        '_' => [0, 0, 0, 0, 0, 0, 0x1F],
-        '+' => [0, 0x04, 0x04, 0x1F, 0x04, 0x04, 0],
-        '#' => [0x0A, 0x0A, 0x1F, 0x0A, 0x1F, 0x0A, 0x0A],
-        _ => [0x0E, 0x11, 0x01, 0x02, 0x04, 0, 0x04],
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,7 +215,7 @@ mod tests {
         let display = DisplayImage { data: &img, channels: 1, height: 8, width: 8 };
         let map = Map { height: 2, width: 2, data: vec![0.0, 1.0, -1.0, 0.5] };
         let panels = vec![
-            Panel { title: vec!["ORIGINAL".into()], map: None, signed: false },
+            Panel { title: vec!["Original".into()], map: None, signed: false },
             Panel { title: vec!["IG".into()], map: Some(map), signed: true },
         ];
         let fig = render(&display, &panels).unwrap();
@@ -282,12 +231,13 @@ mod tests {
         let map = Map { height: 2, width: 2, data: vec![0.0, 0.25, -0.5, 0.1] };
         let fig = render(&display, &[Panel { title: vec![], map: Some(map), signed: true }]).unwrap();
         let side = MIN_PANEL.div_ceil(8) * 8;
-        let bar_y = (TITLE_LINES * 9 + 8 + side + GAP) as u32;
+        let bar_y = (GAP + HEAD.line_height() + GAP / 2 + side + GAP) as u32;
         let (left, right) = (fig.get_pixel(GAP as u32, bar_y).0, fig.get_pixel((GAP + side - 1) as u32, bar_y).0);
         assert!(left[2] > left[0] && right[0] > right[2], "blue at −0.5, red at +0.5: {left:?} {right:?}");
         assert_eq!(short_number(0.5), "0.5");
         assert_eq!(short_number(0.0421), "0.042");
-        assert_eq!(short_number(0.0003), "3.0E-4");
+        assert_eq!(short_number(0.0003), "3.0×10⁻⁴");
+        assert_eq!(short_number(1e-38), "1.0×10⁻³⁸");
         assert_eq!(short_number(1234.0), "1234");
     }
 }

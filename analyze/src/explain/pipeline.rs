@@ -491,13 +491,13 @@ fn explain_one(
     let target = super::resolve_targets(&logits, cfg.target)?[0];
     let predicted = argmax(&logits.data);
     let name = |k| class_name(&cfg.class_names, k);
-    let truth = img.label.map_or_else(|| "TRUE LABEL: UNKNOWN".to_string(), |l| format!("TRUE LABEL: {}", name(l)));
+    let truth = img.label.map_or_else(|| "True label: unknown".to_string(), |l| format!("True label: {}", name(l)));
     let mut panels = vec![Panel {
         title: vec![
             img.name.clone(),
             truth,
-            format!("PREDICTED: {}", name(predicted)),
-            format!("EXPLAINED CLASS: {}", name(target)),
+            format!("Predicted: {}", name(predicted)),
+            format!("Explained class: {}", name(target)),
         ],
         map: None,
         signed: false,
@@ -528,9 +528,10 @@ fn explain_one(
                 // After its ReLU a Grad-CAM map with no positive evidence is zero everywhere; say
                 // so instead of drawing a colour bar from 0 to nothing.
                 let empty = g.map.data.iter().all(|&v| v <= 0.0);
-                let mut title = vec!["GRAD-CAM".into(), short(&g.layer), name(target)];
+                let mut title =
+                    vec!["Grad-CAM".into(), format!("layer {}", short(&g.layer)), format!("for {}", name(target))];
                 if empty {
-                    title.push("NO POSITIVE EVIDENCE AT THIS LAYER".into());
+                    title.push("no positive evidence at this layer".into());
                 }
                 panels.push(Panel { title, map: Some(g.map.clone()), signed: false });
                 maps.push((method, g.map.clone()));
@@ -548,9 +549,9 @@ fn explain_one(
                 let map = Map::channel_sum(&ig.attributions, c, h, w);
                 panels.push(Panel {
                     title: vec![
-                        "INTEGRATED GRADIENTS".into(),
-                        format!("GAP {:.1e}", ig.completeness_error),
-                        name(target),
+                        "Integrated Gradients".into(),
+                        format!("completeness gap {:.1e}", ig.completeness_error),
+                        format!("for {}", name(target)),
                     ],
                     map: Some(map.clone()),
                     signed: true,
@@ -563,7 +564,11 @@ fn explain_one(
                 summary += &format!("; Shapley efficiency gap {:.1e}", s.efficiency_gap);
                 let map = s.pixel_map(h, w);
                 panels.push(Panel {
-                    title: vec!["SHAPLEY (PATCHES)".into(), format!("{}X{} GRID", s.grid[0], s.grid[1]), name(target)],
+                    title: vec![
+                        "Shapley values".into(),
+                        format!("{}×{} patches", s.grid[0], s.grid[1]),
+                        format!("for {}", name(target)),
+                    ],
                     map: Some(map.clone()),
                     signed: true,
                 });

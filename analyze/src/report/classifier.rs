@@ -12,12 +12,14 @@ use super::diagram::{DiagramBox, write_diagram_svg};
 use super::doc::{Doc, base, slug};
 use super::inputs::settings_rows;
 use crate::error::{AnalyzeError, Result};
+use crate::explain::figure::DisplayImage;
+use crate::figures::gallery::{GalleryCell, gallery};
 
 /// The "Architectures and training" sections of all classifier runs.
 pub(crate) fn sections(doc: &mut Doc, runs: &[&Path]) -> Result<()> {
     doc.heading(2, "1. Classifiers: architecture and training");
     if runs.is_empty() {
-        doc.para("**Missing:** no classifier run (`netlens train`) was given.");
+        doc.missing("a trained classifier", "`netlens train lenet|shallow|cnn --data DIR --out runs/NAME`, then pass the run folder to `netlens report`");
         return Ok(());
     }
     let mut rows = Vec::with_capacity(runs.len());
@@ -27,6 +29,9 @@ pub(crate) fn sections(doc: &mut Doc, runs: &[&Path]) -> Result<()> {
     side_by_side(doc, &rows);
     Ok(())
 }
+
+/// Misclassified test images in a classifier's gallery.
+const GALLERY: usize = 12;
 
 /// One classifier in the side-by-side table.
 struct Row {
@@ -41,6 +46,9 @@ struct Row {
     final_accuracy: f64,
     best: (f64, usize),
     seconds: f64,
+    /// The class with the lowest test accuracy, that accuracy and the number of test images,
+    /// when the test labels were read.
+    hardest: Option<(String, f64, usize)>,
 }
 
 /// The classifiers side by side, with the layer counts checked against the course's limits.
@@ -74,6 +82,45 @@ fn side_by_side(doc: &mut Doc, rows: &[Row]) {
         ));
     }
     doc.para(&lines.join("\n"));
+    comparison_finding(doc, rows);
+}
+
+/// What the side-by-side table shows, for the text and the conclusion: the most accurate
+/// network, whether its lead over the others is larger than sampling noise over the test set,
+/// and the class every network finds hardest.
+fn comparison_finding(doc: &mut Doc, rows: &[Row]) {
+    let Some(top) = rows.iter().max_by(|a, b| a.final_accuracy.total_cmp(&b.final_accuracy)) else { return };
+    let others: Vec<String> =
+        rows.iter().filter(|r| r.title != top.title).map(|r| format!("{} {:.3}", r.title, r.final_accuracy)).collect();
+    let n = rows.iter().filter_map(|r| r.hardest.as_ref()).count();
+    // A lead is measurable when it exceeds two standard errors of the difference of two
+    // accuracies over the test set (1,000 images: about 0.036 near 0.8).
+    let Some(test_images) = top.hardest.as_ref().map(|h| h.2 as f64) else { return };
+    let runner_up = rows.iter().filter(|r| r.title != top.title).map(|r| r.final_accuracy).fold(f64::NAN, f64::max);
+    let noise = 2.0 * (2.0 * top.final_accuracy * (1.0 - top.final_accuracy) / test_images).sqrt();
+    let lead = if top.final_accuracy - runner_up > noise {
+        format!("ahead of the others by more than the {noise:.3} that sampling noise allows")
+    } else {
+        format!("but within the {noise:.3} that sampling noise allows of the runner-up, so no measurable lead")
+    };
+    let mut text = format!(
+        "The {} reaches the highest final test accuracy, {:.3} ({}), {lead}.",
+        top.title,
+        top.final_accuracy,
+        others.join(", ")
+    );
+    let hardest: Vec<String> = rows.iter().filter_map(|r| r.hardest.as_ref().map(|h| h.0.clone())).collect();
+    if n == rows.len() && n > 0 && hardest.iter().all(|h| *h == hardest[0]) {
+        let accuracies: Vec<String> =
+            rows.iter().filter_map(|r| r.hardest.as_ref()).map(|h| format!("{:.2}", h.1)).collect();
+        text += &format!(
+            " {} is the hardest class for every network (test accuracy {}).",
+            hardest[0],
+            accuracies.join(", ")
+        );
+    }
+    doc.para(&format!("**Observation:** {text}"));
+    doc.finding(format!("**Classifiers:** {text}"));
 }
 
 fn one_run(doc: &mut Doc, run: &Path) -> Result<Row> {
@@ -88,7 +135,7 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<Row> {
     hyper_parameters(doc, &folder.config(), &config)?;
     let history = folder.classifier_history()?;
     training(doc, run, &name, &folder.history(), &history)?;
-    per_class(doc, &folder, &config)?;
+    let hardest = per_class(doc, &folder, &config, &name, &title)?;
     let layers: Vec<&str> = card.layers.iter().map(|l| l.op.as_str()).filter(|op| *op != "image").collect();
     let best = history.best().map_or((f64::NAN, 0), |b| (b.test_accuracy, b.epoch));
     Ok(Row {
@@ -101,6 +148,7 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<Row> {
         final_accuracy: history.epochs.last().map_or(f64::NAN, |e| e.test_accuracy),
         best,
         seconds: history.seconds(),
+        hardest,
     })
 }
 
@@ -121,7 +169,7 @@ fn architecture(doc: &mut Doc, run: &Path, name: &str, title: &str) -> Result<us
         &boxes,
         &doc.figure_path(&fig),
     )?;
-    doc.para(&format!("Architecture diagram generated from the ONNX graph `{}` ({} ONNX nodes, {} learned parameters); each box shows a layer, its operation and its output feature-map size (channels×height×width); the export's shape plumbing (Shape, Gather, Concat, bias reshapes) is left out of the diagram but listed in the table, and a fully connected layer exported as MatMul + Add is one `Linear` box.", onnx.display(), summary.layers.len(), summary.parameters));
+    doc.para(&format!("Architecture diagram generated from the ONNX graph `{}` ({} ONNX nodes, {} learned parameters); each box shows a layer, its operation (with kernel, stride and padding for convolutions and pooling; stride 1 and no padding are not written) and its output feature-map size (channels×height×width); the export's shape plumbing (Shape, Gather, Concat, bias reshapes) is left out of the diagram but listed in the table, and a fully connected layer exported as MatMul + Add is one `Linear` box.", onnx.display(), summary.layers.len(), summary.parameters));
     doc.link_figure(&fig, &format!("{title} architecture"));
     let rows: Vec<Vec<String>> = summary
         .layers
@@ -130,12 +178,13 @@ fn architecture(doc: &mut Doc, run: &Path, name: &str, title: &str) -> Result<us
             vec![
                 format!("`{}`", l.name),
                 l.op.clone(),
+                l.window.clone().unwrap_or_default(),
                 format_shape(l.output_shape.as_deref()),
                 l.parameters.to_string(),
             ]
         })
         .collect();
-    doc.table(&["layer", "op", "output shape", "parameters"], &rows);
+    doc.table(&["layer", "op", "window (kernel, stride, padding)", "output shape", "parameters"], &rows);
     Ok(summary.parameters)
 }
 
@@ -160,7 +209,11 @@ fn layer_boxes(layers: &[netlens_onnx::Layer]) -> Vec<DiagramBox> {
             });
             i += 2;
         } else {
-            boxes.push(DiagramBox { name: l.name.clone(), op: l.op.clone(), size: size(l), beside_previous: false });
+            let op = match &l.window {
+                Some(window) => format!("{} {window}", l.op),
+                None => l.op.clone(),
+            };
+            boxes.push(DiagramBox { name: l.name.clone(), op, size: size(l), beside_previous: false });
             i += 1;
         }
     }
@@ -214,7 +267,10 @@ fn training(doc: &mut Doc, run: &Path, name: &str, path: &Path, history: &Histor
         if src.exists() {
             doc.copy_figure(&src, &format!("{}-{file}", slug(name)), &format!("{name}: {what}"))?;
         } else {
-            doc.para(&format!("**Missing:** `{}` ({what}).", src.display()));
+            doc.missing(
+                &format!("the {what} figure"),
+                &format!("`{}` is absent; `netlens train` draws it", src.display()),
+            );
         }
     }
     Ok(())
@@ -249,20 +305,37 @@ fn over_fitting(doc: &mut Doc, history: &History) {
 
 /// The confusion matrix and per-class accuracy of the final model on the test set, from
 /// `test_logits.npy` and the labels of the data set named in `config.json`.
-fn per_class(doc: &mut Doc, folder: &RunFolder, config: &TrainConfig) -> Result<()> {
+/// Returns the hardest class, its accuracy and the number of test images (`None` when there is
+/// no confusion matrix).
+fn per_class(
+    doc: &mut Doc,
+    folder: &RunFolder,
+    config: &TrainConfig,
+    name: &str,
+    title: &str,
+) -> Result<Option<(String, f64, usize)>> {
     let logits_path = folder.test_logits();
     let data = Path::new(&config.data);
     if !logits_path.exists() {
-        doc.para(&format!("**Missing:** `{}` (the final model's test logits).", logits_path.display()));
-        return Ok(());
+        doc.missing(
+            "the confusion matrix",
+            &format!(
+                "`{}` (the final model's test logits) is absent; `netlens train` writes it",
+                logits_path.display()
+            ),
+        );
+        return Ok(None);
     }
     let Ok(test) = netlens_fetch::load_split(data, netlens_fetch::Split::Test) else {
-        doc.para(&format!(
-            "**Missing:** the test labels of `{}` (the training data as `config.json` names it, read from the \
-             folder the report runs in), so no confusion matrix.",
-            data.display()
-        ));
-        return Ok(());
+        doc.missing(
+            "the confusion matrix",
+            &format!(
+                "the test labels of `{}` (the training data as `config.json` names it) cannot be read from the folder \
+                 the report runs in; run `netlens report` from where the runs were made",
+                data.display()
+            ),
+        );
+        return Ok(None);
     };
     let logits = netlens_fetch::npy::read_f32(&logits_path, "(N, classes)")?;
     let classes = test.class_names.len();
@@ -274,9 +347,16 @@ fn per_class(doc: &mut Doc, folder: &RunFolder, config: &TrainConfig) -> Result<
         });
     }
     let mut matrix = vec![vec![0usize; classes]; classes];
-    for (row, &label) in logits.data.chunks_exact(classes).zip(&test.labels) {
+    // (test index, predicted class, its softmax probability) of every misclassified image.
+    let mut wrong: Vec<(usize, usize, f64)> = vec![];
+    for (i, (row, &label)) in logits.data.chunks_exact(classes).zip(&test.labels).enumerate() {
         let predicted = row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(k, _)| k);
         matrix[label as usize][predicted] += 1;
+        if predicted != label as usize {
+            let top = f64::from(row[predicted]);
+            let z: f64 = row.iter().map(|&v| (f64::from(v) - top).exp()).sum();
+            wrong.push((i, predicted, 1.0 / z));
+        }
     }
     let names = &test.class_names;
     let recall = |k: usize| matrix[k][k] as f64 / matrix[k].iter().sum::<usize>().max(1) as f64;
@@ -308,6 +388,58 @@ fn per_class(doc: &mut Doc, folder: &RunFolder, config: &TrainConfig) -> Result<
         matrix[hardest].iter().sum::<usize>(),
     ));
     doc.para(&lines.join("\n"));
+    let fig = doc.reserve_figure(&format!("{}-confusion.svg", slug(name)));
+    let svg =
+        crate::figures::heatmap::confusion_svg(&format!("{title}: confusion matrix on the test set"), names, &matrix);
+    netlens_fetch::write_atomically(&doc.figure_path(&fig), svg.as_bytes())?;
+    doc.link_figure(&fig, &format!("{title} confusion matrix"));
+    misclassified(doc, &test, &wrong, name, title)?;
+    Ok(Some((names[hardest].clone(), recall(hardest), test.len())))
+}
+
+/// The gallery of the [`GALLERY`] most confident mistakes: test images the final model got
+/// wrong, highest softmax probability of the wrong class first. `wrong` holds (test index,
+/// predicted class, its probability).
+fn misclassified(
+    doc: &mut Doc,
+    test: &netlens_fetch::Dataset,
+    wrong: &[(usize, usize, f64)],
+    name: &str,
+    title: &str,
+) -> Result<()> {
+    if wrong.is_empty() {
+        doc.para("Every test image is classified correctly, so there is no gallery of mistakes.");
+        return Ok(());
+    }
+    let mut shown = wrong.to_vec();
+    shown.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+    shown.truncate(GALLERY);
+    let [_, c, h, w] = test.images.shape;
+    let names = &test.class_names;
+    let cells: Vec<GalleryCell> = shown
+        .iter()
+        .map(|&(i, predicted, p)| GalleryCell {
+            image: DisplayImage { data: test.images.image(i), channels: c, height: h, width: w },
+            caption: vec![
+                format!("#{i} · true: {}", names[test.labels[i] as usize]),
+                format!("predicted: {}", names[predicted]),
+                format!("probability {p:.3}"),
+            ],
+        })
+        .collect();
+    let fig = doc.reserve_figure(&format!("{}-misclassified.png", slug(name)));
+    let image = gallery(&format!("{title}: its {} most confident mistakes on the test set", shown.len()), &cells, 6)?;
+    crate::explain::figure::write_png(&doc.figure_path(&fig), &image)?;
+    let confident = wrong.iter().filter(|m| m.2 > 0.9).count();
+    doc.para(&format!(
+        "**Mistakes:** {} of {} test images are misclassified; {confident} of them with a softmax probability above \
+         0.9 for the wrong class. The gallery shows the {} most confident mistakes (test index, true class, predicted \
+         class and its softmax probability under each).",
+        wrong.len(),
+        test.len(),
+        shown.len()
+    ));
+    doc.link_figure(&fig, &format!("{title}: most confident mistakes"));
     Ok(())
 }
 
@@ -327,6 +459,7 @@ mod tests {
             inputs: vec![],
             output_shape: Some(shape),
             parameters: 0,
+            window: None,
         }
     }
 

@@ -4,6 +4,8 @@
 
 use std::path::Path;
 
+use crate::figures::escape_xml;
+
 use crate::error::Result;
 
 /// One box of a diagram.
@@ -19,7 +21,11 @@ pub struct DiagramBox {
     pub beside_previous: bool,
 }
 
-const WIDTH: usize = 560;
+const WIDTH: usize = 600;
+/// Title characters per line: 14-pixel bold sans-serif averages under 9 pixels a character,
+/// so 62 fit in the width with a margin.
+const TITLE_CHARS: usize = 62;
+const TITLE_LINE: usize = 18;
 const BOX_H: usize = 24;
 const GAP: usize = 12;
 
@@ -32,13 +38,21 @@ pub fn write_diagram_svg(title: &str, boxes: &[DiagramBox], path: &Path) -> Resu
             _ => rows.push(vec![b]),
         }
     }
-    let height = 40 + rows.iter().map(|r| row_height(r) + GAP).sum::<usize>();
+    let title_lines = wrap(title, TITLE_CHARS);
+    let top = 12 + TITLE_LINE * title_lines.len();
+    let height = top + 8 + rows.iter().map(|r| row_height(r) + GAP).sum::<usize>();
     let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{}\" y=\"20\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">{}</text>\n",
-        WIDTH / 2,
-        escape(title)
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{WIDTH}\" height=\"{height}\" viewBox=\"0 0 {WIDTH} {height}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
     );
-    let mut y = 32;
+    for (i, line) in title_lines.iter().enumerate() {
+        svg += &format!(
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" font-size=\"14\" font-weight=\"bold\">{}</text>\n",
+            WIDTH / 2,
+            20 + i * TITLE_LINE,
+            escape_xml(line)
+        );
+    }
+    let mut y = top;
     let mut above: Vec<usize> = vec![];
     for row in &rows {
         let width = (WIDTH - 40 - (row.len() - 1) * GAP) / row.len();
@@ -88,17 +102,27 @@ fn layer_box(x: usize, y: usize, width: usize, height: usize, b: &DiagramBox, tw
         "<rect x=\"{x}\" y=\"{y}\" width=\"{width}\" height=\"{height}\" rx=\"4\" fill=\"{fill}\" stroke=\"#333\"/>\n<text x=\"{}\" y=\"{}\">{}</text><text x=\"{op_x}\" y=\"{op_y}\">{}</text><text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-family=\"monospace\">{}</text>\n",
         x + 10,
         y + 16,
-        escape(&b.name),
-        escape(&b.op),
+        escape_xml(&b.name),
+        escape_xml(&b.op),
         x + width - 10,
         y + 16,
-        escape(&b.size)
+        escape_xml(&b.size)
     )
 }
 
-/// Escapes text for SVG.
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+/// `text` broken at spaces into lines of at most `max` characters (a longer word stays whole).
+fn wrap(text: &str, max: usize) -> Vec<String> {
+    let mut lines: Vec<String> = vec![];
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= max => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -118,6 +142,26 @@ mod tests {
         assert_eq!(svg.matches("<rect x=\"20\"").count(), 2);
         assert!(svg.contains("6×28×28") && svg.contains("a&lt;b") && svg.contains("Net &amp; co"));
         assert_eq!(svg.matches("<line").count(), 1);
+    }
+
+    #[test]
+    fn a_long_title_wraps_instead_of_running_off_the_figure() {
+        let title = "Shallow net (5 weight layers): layers and output feature-map sizes (from model.onnx)";
+        let lines = wrap(title, TITLE_CHARS);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(lines.iter().all(|l| l.chars().count() <= TITLE_CHARS));
+        assert_eq!(lines.join(" "), title);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.svg");
+        let b = DiagramBox {
+            name: "conv1".into(),
+            op: "Conv 3×3, pad 1".into(),
+            size: "8×32×32".into(),
+            beside_previous: false,
+        };
+        write_diagram_svg(title, &[b], &path).unwrap();
+        let svg = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(svg.matches("font-weight=\"bold\"").count(), 2, "two title lines");
     }
 
     #[test]

@@ -15,6 +15,10 @@ pub(crate) struct Doc {
     md: String,
     figures: Vec<PathBuf>,
     names: std::collections::HashSet<String>,
+    /// Notes on what this run lacks and the command that would add it, for the appendix.
+    notes: Vec<String>,
+    /// Findings for the conclusion, in section order.
+    findings: Vec<String>,
 }
 
 impl Doc {
@@ -22,7 +26,14 @@ impl Doc {
     pub(crate) fn new(root: &Path) -> Result<Doc> {
         let dir = root.join("figures");
         std::fs::create_dir_all(&dir).map_err(|source| AnalyzeError::Io { path: dir, source })?;
-        Ok(Doc { root: root.to_path_buf(), md: String::new(), figures: vec![], names: Default::default() })
+        Ok(Doc {
+            root: root.to_path_buf(),
+            md: String::new(),
+            figures: vec![],
+            names: Default::default(),
+            notes: vec![],
+            findings: vec![],
+        })
     }
 
     /// The Markdown written so far.
@@ -93,8 +104,30 @@ impl Doc {
         Ok(())
     }
 
-    /// Writes `report.md` atomically.
-    pub(crate) fn finish(self) -> Result<ReportOutput> {
+    /// Says in the text that `what` is not part of this run, and puts `what` with `how` (the
+    /// command or file that would add it) in the appendix, out of the graded text.
+    pub(crate) fn missing(&mut self, what: &str, how: &str) {
+        self.para(&format!("*Not part of this run: {what} (see the appendix).*"));
+        self.notes.push(format!("{what}: {how}"));
+    }
+
+    /// Records a finding for the conclusion.
+    pub(crate) fn finding(&mut self, text: String) {
+        self.findings.push(text);
+    }
+
+    /// The findings recorded so far.
+    pub(crate) fn findings(&self) -> &[String] {
+        &self.findings
+    }
+
+    /// Writes `report.md` atomically, with the appendix of notes when there are any.
+    pub(crate) fn finish(mut self) -> Result<ReportOutput> {
+        if !self.notes.is_empty() {
+            self.heading(2, "Appendix: what this run lacks and how to add it");
+            let notes: Vec<String> = self.notes.iter().map(|n| format!("- {n}")).collect();
+            self.para(&notes.join("\n"));
+        }
         let markdown = self.root.join("report.md");
         netlens_fetch::write_atomically(&markdown, self.md.as_bytes())?;
         Ok(ReportOutput { markdown, figures: self.figures })

@@ -37,11 +37,11 @@ pub(crate) fn section(doc: &mut Doc, dirs: &[std::path::PathBuf]) -> Result<()> 
     doc.heading(2, "4. Explanations: Grad-CAM, Integrated Gradients, Shapley values");
     doc.para(FORMULAS);
     if dirs.is_empty() {
-        doc.para("**Missing:** no `explanations.json` (`netlens explain`).");
+        doc.missing("explanations of a classifier", "`netlens explain MODEL.onnx --data DIR --out RUN/explain` writes the `explanations.json` this section reads");
     }
     let models: Vec<String> = dirs.iter().map(|d| one_model(doc, d)).collect::<Result<_>>()?;
     if !models.iter().any(|m| m.to_ascii_lowercase().contains("resnet")) {
-        doc.para("**Missing:** no explanation of ResNet-34 (the course asks for it); run `netlens fetch resnet34` or pass `--resnet FILE` to `netlens run`.");
+        doc.missing("explanations of ResNet-34 (the course asks for them)", "run `netlens fetch resnet34`, or pass `--resnet resnet34-b627a593.pth` (torchvision's weights) to `netlens run`");
     }
     Ok(())
 }
@@ -70,6 +70,7 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
     doc.table(
         &[
             "image",
+            "true label",
             "predicted",
             "explained class",
             "ρ Grad-CAM~IG",
@@ -150,8 +151,24 @@ fn add(map: &mut BTreeMap<String, (f64, usize)>, key: &str, v: f64) {
     (e.0, e.1) = (e.0 + v, e.1 + 1);
 }
 
+/// Means per key, keyed by the readable method name ([`readable`]).
 fn mean(map: &BTreeMap<String, (f64, usize)>) -> Vec<(String, f64)> {
-    map.iter().map(|(k, (s, n))| (k.clone(), s / *n as f64)).collect()
+    map.iter().map(|(k, (s, n))| (readable(k), s / *n as f64)).collect()
+}
+
+/// The readable name of a method key of `explanations.json` (`grad_cam` → `Grad-CAM`), or of a
+/// pair of them (`grad_cam~shapley` → `Grad-CAM~Shapley values`); other keys stay as they are.
+fn readable(key: &str) -> String {
+    key.split('~')
+        .map(|k| match k {
+            "grad_cam" => "Grad-CAM",
+            "integrated_gradients" => "Integrated Gradients",
+            "shapley" => "Shapley values",
+            "random" => "random",
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join("~")
 }
 
 fn image_row(img: &ImageExplanation, means: &mut Means) -> Vec<String> {
@@ -176,7 +193,12 @@ fn image_row(img: &ImageExplanation, means: &mut Means) -> Vec<String> {
     };
     use ExplainMethod::{GradCam, IntegratedGradients, Shapley};
     let cells = [cell(GradCam, IntegratedGradients), cell(GradCam, Shapley), cell(IntegratedGradients, Shapley)];
-    let mut row = vec![img.name.clone(), img.predicted_name.clone(), img.target_name.clone()];
+    let truth = img.label_name.clone().unwrap_or_else(|| "—".into());
+    let predicted = match img.label {
+        Some(label) if label != img.predicted => format!("**{}** (wrong)", img.predicted_name),
+        _ => img.predicted_name.clone(),
+    };
+    let mut row = vec![img.name.clone(), truth, predicted, img.target_name.clone()];
     row.extend(cells);
     row.push(img.integrated_gradients.as_ref().map_or("—".into(), completeness));
     row.push(img.shapley.as_ref().map_or("—".into(), |s| format!("{:.4}", s.efficiency_gap)));
@@ -266,7 +288,7 @@ fn observations(doc: &mut Doc, means: &Means, path: &Path) {
                 .beats_random
                 .iter()
                 .filter(|(_, (won, n))| won < n)
-                .map(|(m, (won, n))| format!("{m} on {won} of {n}"))
+                .map(|(m, (won, n))| format!("{} on {won} of {n}", readable(m)))
                 .collect();
             if !per_image.is_empty() {
                 text += &format!(
@@ -285,6 +307,32 @@ fn observations(doc: &mut Doc, means: &Means, path: &Path) {
         }
     }
     doc.para(&text);
+    let rhos: Vec<f64> = mean(&means.rho).iter().map(|p| p.1).collect();
+    let mut finding = String::new();
+    if let Some((lo, hi)) =
+        rhos.iter().fold(None, |acc: Option<(f64, f64)>, &r| Some(acc.map_or((r, r), |(a, b)| (a.min(r), b.max(r)))))
+    {
+        finding += &format!(
+            "the three methods' maps of the same image agree little (mean Spearman ρ between pairs {lo:.2} to {hi:.2}): \
+             they answer different questions — Grad-CAM where a late feature map responds, IG and Shapley values how \
+             each input region moves the logit against the baseline"
+        );
+    }
+    if let (Some(best), Some(r)) = (methods(&del).into_iter().min_by(|a, b| a.1.total_cmp(&b.1)), random(&del))
+        && spread(&del) >= AUC_TIE
+    {
+        if !finding.is_empty() {
+            finding += "; ";
+        }
+        finding += &format!(
+            "by the deletion curves {} points at the evidence best (mean AUC {:.3} against {r:.3} for a random order), \
+             a ranking tilted by the shared baseline",
+            best.0, best.1
+        );
+    }
+    if !finding.is_empty() {
+        doc.finding(format!("**Explanations** (`{}`): {finding}.", path.display()));
+    }
 }
 
 #[cfg(test)]
@@ -351,10 +399,10 @@ mod tests {
         add(&mut m.rho, "grad_cam~integrated_gradients", -0.45);
         add(&mut m.rho, "grad_cam~shapley", 0.02);
         let ranked = observed(&m);
-        assert!(ranked.contains("grad_cam and integrated_gradients disagree (mean ρ = -0.450)"), "{ranked}");
-        assert!(ranked.contains("grad_cam and shapley are unrelated (mean ρ = 0.020)"), "{ranked}");
+        assert!(ranked.contains("Grad-CAM and Integrated Gradients disagree (mean ρ = -0.450)"), "{ranked}");
+        assert!(ranked.contains("Grad-CAM and Shapley values are unrelated (mean ρ = 0.020)"), "{ranked}");
         assert!(
-            ranked.contains("integrated_gradients has the lowest mean AUC (0.169; random order 0.496)"),
+            ranked.contains("Integrated Gradients has the lowest mean AUC (0.169; random order 0.496)"),
             "{ranked}"
         );
         assert!(!ranked.contains("zero everywhere") && !ranked.contains("Not better than random"), "{ranked}");
@@ -364,7 +412,7 @@ mod tests {
         m.beats_random.insert("grad_cam".into(), (5, 8));
         m.beats_random.insert("integrated_gradients".into(), (8, 8));
         let counted = observed(&m);
-        assert!(counted.contains("faster than random only grad_cam on 5 of 8 images"), "{counted}");
+        assert!(counted.contains("faster than random only Grad-CAM on 5 of 8 images"), "{counted}");
         assert!(counted.contains("tilted in favour of those two"), "{counted}");
     }
 }

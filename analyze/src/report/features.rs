@@ -12,24 +12,47 @@ use super::doc::{Doc, base, slug};
 use crate::error::{AnalyzeError, Result};
 use crate::features::file_stem;
 use crate::features::scores::{KNN_K, squared_distances};
+use crate::figures::scatter::{Scatter, write_scatter_grid_svg};
 
 /// The "Features" section for every classifier run with a `features/summary.json`.
 pub(crate) fn section(doc: &mut Doc, runs: &[&Path]) -> Result<()> {
     doc.heading(2, "2. Features: PCA and t-SNE of intermediate layers");
     doc.para("PCA projects the centred features on the directions of largest variance; t-SNE (van der Maaten & Hinton 2008; exact gradients for a few hundred points, van der Maaten's 2014 Barnes–Hut approximation for more, as the settings below say) places points so that neighbours in the feature space stay neighbours. Scores: the *silhouette* (Rousseeuw 1987) of the classes in the embedding, in [−1, 1], higher = classes more compact and apart; the leave-one-out *5-NN accuracy* in the original feature space and in the embedding.");
-    let mut any = false;
+    let mut networks = vec![];
     for run in runs {
         let dir = run.join(netlens_fetch::runs::FEATURES_DIR);
         if dir.join(netlens_fetch::runs::FEATURE_SUMMARY).exists() {
-            one_network(doc, &dir, &base(run))?;
-            any = true;
+            let title = netlens_fetch::runs::RunFolder::new(run).card().map(|c| c.title).unwrap_or_else(|_| base(run));
+            networks.push(one_network(doc, &dir, &base(run), &title)?);
         }
     }
-    if !any {
-        doc.para("**Missing:** no run has a `features/summary.json` (`netlens features`).");
+    if networks.is_empty() {
+        doc.missing("PCA and t-SNE of the classifiers' features", "`netlens features RUN/model.onnx --data DIR --out RUN/features` writes the `summary.json` this section reads");
     }
+    compare_networks(doc, &networks);
     Ok(())
 }
+
+/// What the comparison of networks needs from one network's features.
+struct NetworkFeatures {
+    title: String,
+    samples: usize,
+    per_class: usize,
+    /// (layer, 5-NN accuracy in feature space) of the final studied layer.
+    last: (String, f64),
+    /// (layer, 5-NN accuracy) of the best studied layer.
+    best: (String, f64),
+    /// Class names with 5-NN recall ≥ [`CLUSTER`] in the final layer's embedding.
+    clustered: Vec<String>,
+    /// Class names with recall < [`MIXED`] there.
+    mixed: Vec<String>,
+}
+
+/// A class "forms its own cluster" in an embedding when at least this share of its images have
+/// a 5-NN majority of their own class.
+const CLUSTER: f64 = 0.9;
+/// A class "stays mixed" when fewer than this share of its images do.
+const MIXED: f64 = 0.5;
 
 /// One layer's row of numbers.
 struct LayerScores {
@@ -37,15 +60,17 @@ struct LayerScores {
     op: String,
     features: usize,
     knn: f64,
+    /// Share of the variance the first two principal components keep, when PCA ran.
+    variance: Option<f64>,
     /// (method, silhouette, 5-NN accuracy in the embedding, figure).
     embeddings: Vec<(String, f64, f64, PathBuf)>,
 }
 
-fn one_network(doc: &mut Doc, dir: &Path, name: &str) -> Result<()> {
+fn one_network(doc: &mut Doc, dir: &Path, name: &str, title: &str) -> Result<NetworkFeatures> {
     let path = dir.join(netlens_fetch::runs::FEATURE_SUMMARY);
     let summary: FeatureSummary = read_json(&path)?;
     let layers: Vec<LayerScores> = summary.layers.iter().map(|l| layer_scores(l, dir)).collect();
-    doc.heading(3, &format!("Features of `{name}`"));
+    doc.heading(3, &format!("Features of the {title} (`{name}`)"));
     doc.para(&format!(
         "From `{}`: {} test images ({} per class, seed {}), {} layers. t-SNE: {}-D, perplexity {}, {} iterations, {}, on the first {} principal components of layers wider than that. Scores use k = {} neighbours.",
         path.display(),
@@ -64,18 +89,313 @@ fn one_network(doc: &mut Doc, dir: &Path, name: &str) -> Result<()> {
         summary.knn_k,
     ));
     score_table(doc, &layers);
+    grid(doc, dir, &summary, &layers, name, title)?;
     observations(doc, &layers, summary.samples, &path);
+    let recall = class_recall(doc, dir, &layers, &summary)?;
+    pca_versus_tsne(doc, &layers);
     confusion(doc, dir, &layers, &summary.class_names)?;
-    for l in &layers {
-        for (method, _, _, fig) in &l.embeddings {
-            doc.copy_figure(
-                fig,
-                &format!("{}-features-{}-{method}.svg", slug(name), slug(&l.layer)),
-                &format!("{name} {} {method}", l.layer),
-            )?;
+    let (Some(first), Some(last)) = (layers.first(), layers.last()) else {
+        return Err(AnalyzeError::Parse { path, reason: "no layer was studied".into() });
+    };
+    let best = layers.iter().fold(first, |b, l| if l.knn > b.knn { l } else { b });
+    let final_recall = recall.last().map(|r| r.1.clone()).unwrap_or_default();
+    let names_where = |keep: &dyn Fn(f64) -> bool| -> Vec<String> {
+        final_recall
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| keep(**r))
+            .map(|(k, _)| class_name(&summary.class_names, k as u8))
+            .collect()
+    };
+    Ok(NetworkFeatures {
+        title: title.to_string(),
+        samples: summary.samples,
+        per_class: summary.per_class,
+        last: (last.layer.clone(), last.knn),
+        best: (best.layer.clone(), best.knn),
+        clustered: names_where(&|r| r >= CLUSTER),
+        mixed: names_where(&|r| r < MIXED),
+    })
+}
+
+/// One figure with a row per layer and a column per method (PCA, t-SNE), drawn from the
+/// embeddings' CSVs, with the class legend in its own strip on top.
+fn grid(
+    doc: &mut Doc,
+    dir: &Path,
+    summary: &FeatureSummary,
+    layers: &[LayerScores],
+    name: &str,
+    title: &str,
+) -> Result<()> {
+    let mut data = vec![];
+    for (l, record) in layers.iter().zip(&summary.layers) {
+        let mut row = vec![];
+        for (method, _, knn, _) in &l.embeddings {
+            let csv = dir.join(format!("{}_{method}.csv", file_stem(&l.layer)));
+            let (points, labels) = read_embedding_csv(&csv)?;
+            let shares =
+                record.embeddings.iter().find(|e| e.method.name() == method).and_then(|e| e.variance_share.clone());
+            let axis_names: Vec<String> = (0..points.ncols())
+                .map(|k| match (&shares, method.as_str()) {
+                    (Some(v), _) if k < v.len() => format!("PC{} ({:.1}% of the variance)", k + 1, 100.0 * v[k]),
+                    (_, "tsne") => format!("t-SNE {}", k + 1),
+                    _ => format!("{method} {}", k + 1),
+                })
+                .collect();
+            let label = if method == "tsne" { "t-SNE" } else { "PCA" };
+            let panel_title = format!("{} ({}, {} features): {label}, 5-NN {:.2}", l.layer, l.op, l.features, knn);
+            row.push((points, labels, axis_names, panel_title));
+        }
+        data.push(row);
+    }
+    let rows: Vec<Vec<Scatter>> = data
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|(points, labels, axis_names, t)| Scatter {
+                    points: points.view(),
+                    labels,
+                    class_names: &summary.class_names,
+                    title: t.clone(),
+                    axis_names: axis_names.clone(),
+                })
+                .collect()
+        })
+        .collect();
+    let fig = doc.reserve_figure(&format!("{}-features.svg", slug(name)));
+    let heading =
+        format!("{title}: PCA (left) and t-SNE (right) of {} test images, one row per layer", summary.samples);
+    write_scatter_grid_svg(&doc.figure_path(&fig), &heading, &summary.class_names, &rows)?;
+    doc.link_figure(&fig, &format!("{title}: PCA and t-SNE of each studied layer"));
+    Ok(())
+}
+
+/// The share of each class's images whose leave-one-out 5-NN majority in the embedding is
+/// their own class (5-NN *recall*), per layer, as a table, and what it shows: which classes
+/// form their own cluster from which layer on, which stay mixed. Returns (layer, recall per
+/// class) for every layer with an embedding CSV (t-SNE, else PCA).
+fn class_recall(
+    doc: &mut Doc,
+    dir: &Path,
+    layers: &[LayerScores],
+    summary: &FeatureSummary,
+) -> Result<Vec<(String, Vec<f64>)>> {
+    let classes = summary.class_names.len();
+    let mut per_layer = vec![];
+    let mut method_used = "tsne";
+    for l in layers {
+        let Some((method, csv)) = ["tsne", "pca"]
+            .iter()
+            .map(|m| (*m, dir.join(format!("{}_{m}.csv", file_stem(&l.layer)))))
+            .find(|(_, p)| p.exists())
+        else {
+            continue;
+        };
+        method_used = method;
+        let (points, labels) = read_embedding_csv(&csv)?;
+        per_layer.push((l.layer.clone(), knn_recall(&points, &labels, classes)));
+    }
+    let Some((last_layer, last)) = per_layer.last() else { return Ok(per_layer) };
+    let method = if method_used == "tsne" { "t-SNE" } else { "PCA" };
+    let mut header = vec!["class".to_string()];
+    header.extend(per_layer.iter().map(|(l, _)| format!("`{l}`")));
+    let rows: Vec<Vec<String>> = (0..classes)
+        .map(|k| {
+            let mut row = vec![class_name(&summary.class_names, k as u8)];
+            row.extend(per_layer.iter().map(|(_, r)| {
+                let v = r[k];
+                if v >= CLUSTER { format!("**{v:.2}**") } else { format!("{v:.2}") }
+            }));
+            row
+        })
+        .collect();
+    // A recall over m images has a standard error of at most 0.5/√m; two layers' recalls differ
+    // measurably when they are more than two standard errors of the difference apart.
+    let m = summary.per_class.max(1) as f64;
+    let noise = 2.0 * (2.0f64).sqrt() * 0.5 / m.sqrt();
+    let name = |k: usize| class_name(&summary.class_names, k as u8);
+    let first_at = |k: usize| per_layer.iter().position(|(_, r)| r[k] >= CLUSTER);
+    let mut early: Vec<String> = vec![];
+    let mut later: Vec<String> = vec![];
+    for k in 0..classes {
+        match first_at(k) {
+            Some(0) => early.push(name(k)),
+            Some(i) => later.push(format!("{} (from `{}`)", name(k), per_layer[i].0)),
+            None => {}
         }
     }
-    Ok(())
+    let mixed: Vec<String> = (0..classes).filter(|&k| per_layer.iter().all(|(_, r)| r[k] < MIXED)).map(name).collect();
+    let first = &per_layer[0].1;
+    let gains: Vec<String> = (0..classes)
+        .filter(|&k| last[k] - first[k] > noise)
+        .map(|k| format!("{} ({:.2} → {:.2})", name(k), first[k], last[k]))
+        .collect();
+    let mut text = format!(
+        "**Which classes separate** (5-NN recall per class in each layer's {method} map: the share of a class's {} \
+         images whose 5 nearest neighbours are mostly of their own class; bold = at least {CLUSTER}, the class forms \
+         its own cluster). ",
+        summary.per_class
+    );
+    text += &match (early.is_empty(), later.is_empty()) {
+        (true, true) => format!("No class reaches {CLUSTER} at any studied layer. "),
+        _ => format!(
+            "{}{}",
+            if early.is_empty() {
+                String::new()
+            } else {
+                format!("Already at the first layer `{}`: {}. ", per_layer[0].0, early.join(", "))
+            },
+            if later.is_empty() { String::new() } else { format!("Later: {}. ", later.join(", ")) }
+        ),
+    };
+    text += &if mixed.is_empty() {
+        format!("No class stays below {MIXED} at every layer. ")
+    } else {
+        format!("Mixed at every layer (recall below {MIXED}): {}. ", mixed.join(", "))
+    };
+    text += &format!(
+        "With {} images per class a recall has a standard error of up to {:.2}, so only changes above {noise:.2} \
+         between two layers are measurable; from `{}` to `{last_layer}` {}.",
+        summary.per_class,
+        0.5 / m.sqrt(),
+        per_layer[0].0,
+        if gains.is_empty() {
+            "no class gains measurably".to_string()
+        } else {
+            format!("these gain measurably: {}", gains.join(", "))
+        }
+    );
+    doc.para(&text);
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    doc.table(&header, &rows);
+    Ok(per_layer)
+}
+
+/// The share of each class's points whose leave-one-out [`KNN_K`]-NN vote is their own class;
+/// `classes` entries (0 for a class without points).
+pub(crate) fn knn_recall(points: &Array2<f64>, labels: &[u8], classes: usize) -> Vec<f64> {
+    let d = squared_distances(points.view());
+    let (mut hit, mut total) = (vec![0usize; classes], vec![0usize; classes]);
+    for i in 0..labels.len() {
+        let k = labels[i] as usize;
+        if k >= classes {
+            continue;
+        }
+        total[k] += 1;
+        if knn_vote(&d.row(i).to_vec(), labels, i) == labels[i] {
+            hit[k] += 1;
+        }
+    }
+    hit.iter().zip(&total).map(|(&h, &t)| if t == 0 { 0.0 } else { h as f64 / t as f64 }).collect()
+}
+
+/// PCA against t-SNE, from the score table: how much variance two principal components keep,
+/// and how the 5-NN accuracies of the two maps compare with the feature space's.
+fn pca_versus_tsne(doc: &mut Doc, layers: &[LayerScores]) {
+    let of = |m: &str| -> Vec<(f64, f64, f64)> {
+        layers.iter().filter_map(|l| l.embeddings.iter().find(|e| e.0 == m).map(|e| (e.1, e.2, l.knn))).collect()
+    };
+    let (pca, tsne) = (of("pca"), of("tsne"));
+    if pca.is_empty() || tsne.is_empty() {
+        return;
+    }
+    let span = |v: &[f64]| {
+        let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        if (hi - lo).abs() < 5e-4 { format!("{lo:.2}") } else { format!("{lo:.2} to {hi:.2}") }
+    };
+    let loss = |v: &[(f64, f64, f64)]| v.iter().map(|e| e.2 - e.1).collect::<Vec<_>>();
+    let sil = |v: &[(f64, f64, f64)]| v.iter().map(|e| e.0).collect::<Vec<_>>();
+    let variance: Vec<f64> = layers.iter().filter_map(|l| l.variance.map(|v| 100.0 * v)).collect();
+    let kept = if variance.is_empty() {
+        String::new()
+    } else {
+        let (lo, hi) = variance.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        format!("the first two principal components keep {lo:.0}–{hi:.0}% of a layer's variance, and ")
+    };
+    doc.para(&format!(
+        "**PCA against t-SNE** (score table): {kept}the PCA map's 5-NN accuracy is {} below the feature space's \
+         (t-SNE's: {}; negative = above). The silhouettes tell the same: PCA {}, t-SNE {}. PCA is a linear projection on \
+         the directions of largest variance, which in these layers are not the directions that separate the classes, \
+         so its scatters show broad overlapping clouds; t-SNE keeps each image's neighbours, so the classes that are \
+         separable in the feature space appear as separate islands — but its distances between islands and their \
+         sizes carry no meaning.",
+        span(&loss(&pca)),
+        span(&loss(&tsne)),
+        span(&sil(&pca)),
+        span(&sil(&tsne)),
+    ));
+}
+
+/// The networks side by side: the 5-NN accuracy of their final and best studied layers, with
+/// the noise level of a difference, and which classes cluster in each.
+fn compare_networks(doc: &mut Doc, networks: &[NetworkFeatures]) {
+    if networks.len() < 2 {
+        return;
+    }
+    doc.heading(3, "The networks compared");
+    let rows: Vec<Vec<String>> = networks
+        .iter()
+        .map(|n| {
+            vec![
+                n.title.clone(),
+                format!("`{}` {:.3}", n.best.0, n.best.1),
+                format!("`{}` {:.3}", n.last.0, n.last.1),
+                if n.clustered.is_empty() { "—".into() } else { n.clustered.join(", ") },
+                if n.mixed.is_empty() { "—".into() } else { n.mixed.join(", ") },
+            ]
+        })
+        .collect();
+    doc.table(
+        &[
+            "network",
+            "best layer (5-NN acc.)",
+            "final layer (5-NN acc.)",
+            "own cluster at the final layer",
+            "mixed at the final layer",
+        ],
+        &rows,
+    );
+    let (Some(top), Some(bottom)) = (
+        networks.iter().max_by(|a, b| a.last.1.total_cmp(&b.last.1)),
+        networks.iter().min_by(|a, b| a.last.1.total_cmp(&b.last.1)),
+    ) else {
+        return;
+    };
+    // Standard error of the difference of two accuracies over n images each.
+    let n = top.samples.min(bottom.samples).max(1) as f64;
+    let se = |p: f64| p * (1.0 - p) / n;
+    let noise = 2.0 * (se(top.last.1) + se(bottom.last.1)).sqrt();
+    let gap = top.last.1 - bottom.last.1;
+    let verdict = if gap > noise {
+        format!(
+            "the {} separates the classes measurably better in its final layer than the {} ({:.3} against {:.3}, a \
+             difference of {gap:.3} where sampling noise reaches {noise:.3})",
+            top.title, bottom.title, top.last.1, bottom.last.1
+        )
+    } else {
+        format!(
+            "there is no measurable difference between the networks' final layers ({:.3} to {:.3}: the largest gap, \
+             {gap:.3}, is within the {noise:.3} that sampling {} images per network allows)",
+            bottom.last.1, top.last.1, top.samples
+        )
+    };
+    let everywhere: Vec<&String> =
+        networks[0].mixed.iter().filter(|c| networks.iter().all(|n| n.mixed.contains(c))).collect();
+    let shared = if everywhere.is_empty() {
+        "No class stays mixed in the final layer of every network.".to_string()
+    } else {
+        format!(
+            "Mixed in the final layer of every network: {} — whatever the architecture, these classes share their \
+             neighbourhoods.",
+            everywhere.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+        )
+    };
+    doc.para(&format!(
+        "**Observation** (5-NN accuracy in feature space over {} test images, {} per class): {verdict}. {shared}",
+        top.samples, top.per_class
+    ));
+    doc.finding(format!("**Features:** {verdict}. {shared}"));
 }
 
 fn layer_scores(l: &LayerRecord, dir: &Path) -> LayerScores {
@@ -88,7 +408,15 @@ fn layer_scores(l: &LayerRecord, dir: &Path) -> LayerScores {
             (method, e.silhouette, e.knn_accuracy, fig)
         })
         .collect();
-    LayerScores { op: l.op.clone(), features: l.features, knn: l.knn_accuracy, layer: l.layer.clone(), embeddings }
+    let variance = l.embeddings.iter().find_map(|e| e.variance_share.as_ref()).map(|v| v.iter().take(2).sum::<f64>());
+    LayerScores {
+        op: l.op.clone(),
+        features: l.features,
+        knn: l.knn_accuracy,
+        layer: l.layer.clone(),
+        variance,
+        embeddings,
+    }
 }
 
 fn score_table(doc: &mut Doc, layers: &[LayerScores]) {
@@ -259,6 +587,7 @@ mod tests {
             op: "Conv".into(),
             features: 10,
             knn,
+            variance: None,
             embeddings: vec![],
         };
         let layers = [layer("conv1", 0.60), layer("fc1", 0.6733), layer("fc2", 0.6733)];

@@ -77,9 +77,26 @@ fn introduction(doc: &mut Doc, classifiers: &[&Path]) {
          layers and a network of our own of 12–35 layers — look inside them by embedding intermediate feature \
          maps with PCA and t-SNE, explain single predictions with Grad-CAM, Integrated Gradients and Shapley \
          values, and train a variational autoencoder on faces. {data_text} Section 1 describes and compares the \
-         classifiers, section 2 their features, section 3 the VAE, section 4 the explanations, and section 5 \
-         how to reproduce every number."
+         classifiers, section 2 their features, section 3 the VAE, section 4 the explanations, section 5 \
+         sums up the findings and section 6 says how to reproduce every number."
     ));
+}
+
+/// Section 5: the findings each section recorded, one paragraph each, then what they add up to.
+fn conclusion(doc: &mut Doc) {
+    doc.heading(2, "5. Conclusion");
+    let findings = doc.findings().to_vec();
+    if findings.is_empty() {
+        doc.para("This run holds no results to conclude from.");
+        return;
+    }
+    for f in &findings {
+        doc.para(f);
+    }
+    doc.para(
+        "Each statement above rests on numbers shown in its section, with the sampling noise stated where a \
+         difference could be chance.",
+    );
 }
 
 /// `1000` → `1,000`.
@@ -119,6 +136,7 @@ pub fn write_report(runs: &[PathBuf], out: &Path, meta: &ReportMeta) -> Result<R
         classifiers.iter().map(|c| RunFolder::new(c).explain_dir()).filter(|p| p.join(EXPLANATIONS).exists()).collect();
     explained.extend(of(RunKind::Explanations).map(Path::to_path_buf));
     explain::section(&mut doc, &explained)?;
+    conclusion(&mut doc);
     repro::section(&mut doc, &kinds, meta)?;
     doc.finish()
 }

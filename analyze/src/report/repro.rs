@@ -11,7 +11,7 @@ use crate::error::Result;
 
 /// The "Reproducibility" section.
 pub(crate) fn section(doc: &mut Doc, runs: &[(PathBuf, RunKind)], meta: &ReportMeta) -> Result<()> {
-    doc.heading(2, "5. Reproducibility");
+    doc.heading(2, "6. Reproducibility");
     if !meta.command.is_empty() {
         doc.para(&format!("Command:\n\n```\n{}\n```", meta.command));
     }

@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use netlens_fetch::runs::{Interpolations, ModelCard, RunFolder, VaeHistory, VaeTrainConfig, read_json};
+use netlens_fetch::runs::{
+    Interpolations, ModelCard, Reconstruction, RunFolder, VaeHistory, VaeTrainConfig, read_json,
+};
 
 use super::diagram::{DiagramBox, write_diagram_svg};
 use super::doc::{Doc, base, slug};
@@ -15,7 +17,10 @@ use crate::error::{AnalyzeError, Result};
 pub(crate) fn section(doc: &mut Doc, runs: &[&Path]) -> Result<()> {
     doc.heading(2, "3. Variational autoencoder");
     if runs.is_empty() {
-        doc.para("**Missing:** no VAE run (`netlens vae`) was given.");
+        doc.missing(
+            "the variational autoencoder",
+            "`netlens vae --data DIR --out runs/vae`, then pass the run folder to `netlens report`",
+        );
         return Ok(());
     }
     for run in runs {
@@ -34,8 +39,12 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
     diagram(doc, &card, &card_path, &name, &title)?;
     doc.para(&format!("**How it is built and trained** (from `{}`): {}", card_path.display(), card.rationale));
     doc.para("Loss per image: $\\mathcal{L}(x) = \\lVert x - \\hat x \\rVert^2 + \\beta\\thinspace\\mathrm{KL}\\big(q(z\\mid x)\\thinspace\\Vert\\thinspace\\mathcal{N}(0, I)\\big)$ with $q(z\\mid x) = \\mathcal{N}(\\mu(x), \\operatorname{diag}\\sigma^2(x))$, $\\mathrm{KL} = -\\tfrac12 \\sum_j (1 + \\log\\sigma_j^2 - \\mu_j^2 - \\sigma_j^2)$, $\\hat x$ the decoding of $z = \\mu + \\sigma \\odot \\varepsilon$, $\\varepsilon \\sim \\mathcal{N}(0, I)$ (Kingma & Welling 2014); $\\beta$ and the reconstruction term are in the table below.");
-    config_table(doc, &folder.config(), &folder.vae_config()?)?;
-    history(doc, &folder.history(), &folder.vae_history()?)?;
+    let config = folder.vae_config()?;
+    config_table(doc, &folder.config(), &config)?;
+    let vae_history = folder.vae_history()?;
+    history(doc, &folder.history(), &vae_history)?;
+    let split: Option<netlens_fetch::runs::HoldoutSplit> = read_json(&folder.split()).ok();
+    optimiser_and_beta(doc, &config, &vae_history, split.as_ref());
     for (file, what) in [
         ("loss.svg", "training and held-out loss"),
         ("loss_terms.svg", "reconstruction and KL terms"),
@@ -48,7 +57,79 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
             doc.copy_figure(&src, &format!("{}-{file}", slug(&name)), what)?;
         }
     }
+    blur(doc, &config, &vae_history);
     interpolations(doc, run, &name)
+}
+
+/// The optimiser and why β has its value: with the summed squared error, the loss is the
+/// negative log-likelihood of a Gaussian decoder of variance σ² = β/2 per pixel (up to a
+/// constant and a factor), which the held-out error per pixel can be set against.
+fn optimiser_and_beta(
+    doc: &mut Doc,
+    c: &VaeTrainConfig,
+    h: &VaeHistory,
+    split: Option<&netlens_fetch::runs::HoldoutSplit>,
+) {
+    let faces = split
+        .map_or_else(String::new, |s| format!(" on {} training faces ({} held out)", s.train.len(), s.heldout.len()));
+    let mut text = format!(
+        "**Optimiser and β:** Adam (Kingma & Ba 2015) with a constant learning rate of {}, batches of {}, {} \
+         epochs{faces}, seed {}. ",
+        c.learning_rate, c.batch_size, c.epochs, c.seed
+    );
+    let mse = h.epochs.last().map(|e| e.heldout_mse);
+    text += &match (c.reconstruction, mse) {
+        (Reconstruction::Mse, Some(mse)) => format!(
+            "Why β = {b}: with the squared error summed over the pixels, minimising \
+             $\\lVert x - \\hat x \\rVert^2 + \\beta\\thinspace\\mathrm{{KL}}$ is minimising $\\beta$ times the \
+             negative ELBO of a Gaussian decoder $p(x\\mid z) = \\mathcal{{N}}(\\hat x, \\sigma^2 I)$ with \
+             $\\sigma^2 = \\beta / 2$ per pixel value. β = 1 would assume a pixel noise of variance 0.5 — larger than \
+             the whole [0, 1] range allows — so the KL term would dominate and the decoder would learn little more \
+             than an average face. β = {b} assumes σ² = {s2}, closer to the error the model reaches (held-out mean \
+             squared error per pixel {mse:.4}); a smaller β would sharpen reconstructions further at the cost of a \
+             latent space further from N(0, I), where samples and interpolations decode worse (Higgins et al. 2017 \
+             discuss the same trade-off for β > 1).",
+            b = c.beta,
+            s2 = c.beta / 2.0,
+        ),
+        _ => format!(
+            "β = {} weighs the KL term against the reconstruction term (binary cross-entropy summed over the pixels); \
+             β < 1 favours reconstructions over a latent space close to N(0, I) (Higgins et al. 2017).",
+            c.beta
+        ),
+    };
+    doc.para(&text);
+}
+
+/// Why the faces are blurred, with the numbers that show it.
+fn blur(doc: &mut Doc, c: &VaeTrainConfig, h: &VaeHistory) {
+    let Some(last) = h.epochs.last() else { return };
+    let side = c.model.image_size;
+    doc.finding(format!(
+        "**VAE:** it reconstructs held-out faces with a mean squared error of {:.4} per pixel value (root mean square \
+         {:.3} of the [0, 1] range) from a {}-dimensional latent; its faces are blurred — the squared error averages \
+         what the latent does not pin down, and β·KL limits what the latent carries.",
+        last.heldout_mse,
+        last.heldout_mse.sqrt(),
+        c.model.latent
+    ));
+    doc.para(&format!(
+        "**Why the faces are blurred:** the held-out reconstructions miss each pixel value by {:.3} on average (root \
+         mean squared error over the [0, 1] range). Three causes: (1) for a pixel the latent code does not pin down (hair, background, the \
+         exact position of an edge), the squared error is smallest at the *mean* of its possible values, so such detail \
+         is averaged into a smooth grey; (2) the KL term ({:.1} nats per image on held-out faces) limits how much \
+         information z carries about one face — {} latent dimensions for {}×{}×3 = {} pixel values; (3) the samples \
+         decode z drawn from N(0, I), and where the training posteriors do not cover the prior (the KL is not zero), \
+         those z fall between training faces and decode to averages of them. Sharper faces need a likelihood that \
+         does not average (a perceptual or adversarial loss, as in VAE-GAN), a smaller β, or more faces and a larger \
+         latent.",
+        last.heldout_mse.sqrt(),
+        last.heldout_kl,
+        c.model.latent,
+        side,
+        side,
+        3 * side * side,
+    ));
 }
 
 fn diagram(doc: &mut Doc, card: &ModelCard, path: &Path, name: &str, title: &str) -> Result<()> {
@@ -116,17 +197,69 @@ fn interpolations(doc: &mut Doc, run: &Path, name: &str) -> Result<()> {
     strips.sort();
     doc.heading(4, "Interpolations");
     if strips.is_empty() {
-        doc.para("**Missing:** no interpolation strip (`netlens interpolate`).");
+        doc.missing(
+            "latent interpolations",
+            "`netlens interpolate --encoder E --decoder D --data DIR --a SPEC --b SPEC` writes the strips",
+        );
         return Ok(());
     }
-    doc.para("Each strip decodes $z = \\alpha z_1 + (1-\\alpha) z_2$, where $z_1$ and $z_2$ are the encoder outputs $\\mu$ of the two ends: for a group, the mean $\\mu$ of its faces (which decodes to a near-average face); for `GROUP-medoid`, the $\\mu$ of the one member nearest that mean (a real face, shown as the input). Left to right: input faces of the second end, decoded $z_2$, one face per α in ascending order, decoded $z_1$, input faces of the first end.");
+    doc.para("Each strip decodes $z = \\alpha z_1 + (1-\\alpha) z_2$, where $z_1$ and $z_2$ are the encoder outputs $\\mu$ of the two ends: for a group, the mean $\\mu$ of its faces (which decodes to a near-average face); for `GROUP-medoid`, the $\\mu$ of the one member nearest that mean (a real face, shown as the input). Left to right: input faces of the second end, decoded $z_2$ (α = 0), one face per α in ascending order, decoded $z_1$ (α = 1), input faces of the first end.");
+    let mut spans: Vec<(String, f64)> = vec![];
     for strip in &strips {
         let stem = base(strip).trim_end_matches(".png").to_string();
         let alphas = alphas_of(strip, &stem)?;
-        doc.para(&format!("`{stem}`: {alphas}"));
+        let steps = step_differences(&strip.with_extension("npy"));
+        let span = steps.as_ref().map(|s| s.0);
+        let span_text = steps.map_or_else(String::new, |(d, steps)| {
+            let (lo, hi) = steps.iter().fold((f64::INFINITY, 0f64), |(a, b), &x| (a.min(x), b.max(x)));
+            format!(
+                " The decoded ends differ by {d:.3} per pixel value (root mean square); neighbouring decoded faces by \
+                 {lo:.3} to {hi:.3}."
+            )
+        });
+        doc.para(&format!("`{stem}`: {alphas}{span_text}"));
         doc.copy_figure(strip, &format!("{}-{}.png", slug(name), slug(&stem)), &stem)?;
+        if let Some(d) = span {
+            spans.push((stem, d));
+        }
+    }
+    // Mean end-to-end difference of the medoid strips and of the group-mean strips.
+    let mean_of = |medoid: bool| {
+        let v: Vec<f64> = spans.iter().filter(|(s, _)| s.contains("medoid") == medoid).map(|x| x.1).collect();
+        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    if let (Some(medoid), Some(group)) = (mean_of(true), mean_of(false)) {
+        doc.para(&format!(
+            "**Observation** (root mean square difference between the two decoded ends of each strip, from the strips' \
+             `.npy`): the group-mean strips change little from end to end ({:.3} on average) and the medoid strips, \
+             between two real faces, much more ({:.3}). The mean μ of a large group averages away everything but \
+             what the whole group shares, and two such averages (women and men, older and younger people) decode to \
+             similar smooth average faces: the group-mean strips show the direction in which the groups differ \
+             (face shape, hair, brightness), the medoid strips show the path between two real faces. Along every \
+             strip the change is spread over the steps (the differences between neighbouring faces under each strip \
+             stay within a small range): the decoder is smooth along these paths, with no sudden jump between \
+             neighbouring α.",
+            group, medoid,
+        ));
     }
     Ok(())
+}
+
+/// Root-mean-square differences of a strip's `.npy` (`[2 + alphas, 3, H, W]` decoded faces,
+/// α ascending): between its first and last face, and between each pair of neighbours; `None`
+/// when it cannot be read.
+fn step_differences(npy: &Path) -> Option<(f64, Vec<f64>)> {
+    let faces = netlens_fetch::npy::read_f32(npy, "(2 + alphas, 3, H, W)").ok()?;
+    let n = *faces.shape.first()?;
+    let len = faces.data.len() / n.max(1);
+    if n < 2 || len == 0 {
+        return None;
+    }
+    let face = |i: usize| &faces.data[i * len..(i + 1) * len];
+    let rms = |a: &[f32], b: &[f32]| {
+        (a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum::<f64>() / len as f64).sqrt()
+    };
+    Some((rms(face(0), face(n - 1)), (1..n).map(|i| rms(face(i - 1), face(i))).collect()))
 }
 
 /// "α = 0.2, 0.4 … (from FILE)" from `interpolation.json` next to the strip, or the number of

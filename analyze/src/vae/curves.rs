@@ -29,7 +29,10 @@ pub fn write_vae_curves(history: &VaeHistory, dir: &Path) -> Result<[PathBuf; 2]
     let loss_path = dir.join("loss.svg");
     let terms_path = dir.join("loss_terms.svg");
     write_svg(&loss_path, &line_chart("VAE: reconstruction + β·KL per image", "loss", &loss)?)?;
-    write_svg(&terms_path, &line_chart("VAE: loss terms per image", "reconstruction, KL (nats)", &terms)?)?;
+    write_svg(
+        &terms_path,
+        &line_chart("VAE: loss terms per image", "per image: reconstruction summed over pixels, KL in nats", &terms)?,
+    )?;
     Ok([loss_path, terms_path])
 }
 

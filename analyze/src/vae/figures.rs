@@ -1,6 +1,6 @@
 //! The VAE figures as PNGs: faces above their reconstructions, samples from the prior, and
 //! interpolation strips. Faces are enlarged by an integer factor (nearest neighbour) so each
-//! pixel stays a visible square; labels use the 5×7 bitmap font of [`crate::explain::figure`].
+//! pixel stays a visible square; labels are set in DejaVu Sans ([`crate::figures::text`]).
 
 use image::{Rgb, RgbImage};
 use netlens_fetch::Images;
@@ -11,8 +11,10 @@ use crate::error::{AnalyzeError, Result};
 const CELL: usize = 128;
 /// White space between faces, in pixels.
 const GAP: usize = 4;
-/// Height of one text line (7-pixel glyphs plus spacing).
-const LINE: usize = 12;
+/// Height of one text line (18-pixel DejaVu Sans plus spacing).
+const LINE: usize = 26;
+/// Width of the "Input"/"Output" labels left of a reconstruction grid.
+const ROW_LABEL: usize = 72;
 const WHITE: Rgb<u8> = Rgb([255, 255, 255]);
 
 /// Integer enlargement for faces of side `side`: ⌈CELL / side⌉, at least 1.
@@ -39,7 +41,7 @@ fn blank(width: usize, height: usize) -> RgbImage {
 }
 
 fn text(canvas: &mut RgbImage, s: &str, x: usize, y: usize, max_width: usize) {
-    crate::explain::figure::draw_text(canvas, s, x, y, max_width);
+    crate::figures::text::draw_text(canvas, s, x, y, max_width, crate::figures::text::TextStyle::regular(18.0));
 }
 
 /// Checks that `images` can be drawn: at least one channel, row and column, as many values as
@@ -103,15 +105,15 @@ pub fn reconstruction_grid(title: &str, inputs: &Images, reconstructions: &Image
     let s = scale_for(h.max(w));
     let cols = cols.clamp(1, n.max(1));
     let pairs = n.div_ceil(cols);
-    let label = 7 * 6 + GAP; // room for "OUTPUT"
+    let label = ROW_LABEL;
     let (cw, ch) = (w * s + GAP, h * s + GAP);
     let mut canvas = blank(label + GAP + cols * cw, LINE + GAP + pairs * (2 * ch + GAP));
     let width = canvas.width() as usize;
     text(&mut canvas, title, GAP, 2, width);
     for p in 0..pairs {
         let y = LINE + GAP + p * (2 * ch + GAP);
-        text(&mut canvas, "INPUT", GAP, y + ch / 2, label);
-        text(&mut canvas, "OUTPUT", GAP, y + ch + ch / 2, label);
+        text(&mut canvas, "Input", GAP, y + ch / 2, label);
+        text(&mut canvas, "Output", GAP, y + ch + ch / 2, label);
         for i in p * cols..(p * cols + cols).min(n) {
             let x = label + GAP + (i % cols) * cw;
             blit(&mut canvas, inputs, i, x, y, s);
@@ -124,7 +126,7 @@ pub fn reconstruction_grid(title: &str, inputs: &Images, reconstructions: &Image
 /// One column of an interpolation strip: a label and a face, or up to four input faces drawn
 /// as a 2×2 mosaic at half size.
 pub struct StripColumn {
-    /// Label above the column (upper-cased by the font).
+    /// Label above the column.
     pub label: String,
     /// The face(s), `[k, 3, H, W]`; k = 1 draws one face, k ≥ 2 a mosaic of the first four.
     pub faces: Images,
@@ -180,7 +182,7 @@ mod tests {
     fn grids_place_inputs_above_reconstructions() {
         let canvas = reconstruction_grid("T", &faces(3, 0.0), &faces(3, 1.0), 2).unwrap();
         let s = scale_for(32);
-        let x0 = 7 * 6 + GAP + GAP;
+        let x0 = ROW_LABEL + GAP;
         let y0 = LINE + GAP;
         // First input face is black, the reconstruction below it white but not background:
         // check the centre pixels.

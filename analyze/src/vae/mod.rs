@@ -47,7 +47,7 @@ fn mse(a: &Images, b: &Images) -> f64 {
 pub fn write_reconstructions(inputs: &Images, recon: &Images, cols: usize, path: &Path) -> Result<f64> {
     let mse = mse(inputs, recon);
     let title = format!(
-        "{} HELD-OUT FACES (INPUT) AND RECONSTRUCTIONS FROM MU (OUTPUT), MSE PER PIXEL OF THESE {}: {mse:.4}",
+        "{} held-out faces (input) and their reconstructions from μ (output); MSE per pixel of these {}: {mse:.4}",
         inputs.len(),
         inputs.len()
     );
@@ -161,7 +161,7 @@ pub fn write_run_interpolations(
 pub fn write_samples(models: &VaeModels, n: usize, seed: u64, path: &Path) -> Result<()> {
     let z = standard_normal(n * models.latent(), seed);
     let faces = models.decode(&z)?;
-    write_png(path, &face_grid(&format!("{n} SAMPLES DECODED FROM Z DRAWN FROM N(0, I), SEED {seed}"), &faces, 8)?)
+    write_png(path, &face_grid(&format!("{n} samples decoded from z drawn from N(0, I), seed {seed}"), &faces, 8)?)
 }
 
 /// `len` standard-normal values (Box–Muller) from a generator seeded with `seed`.
@@ -252,11 +252,11 @@ impl Interpolation {
         netlens_fetch::npy::write_f32(&out.npy, &decoded.shape, &decoded.data)?;
         let columns = self.columns(&faces_a, &faces_b, &decoded, &alphas);
         let count = |spec: &LatentSpec, n: usize| match spec {
-            LatentSpec::Medoid(_) => format!("1 OF {n} FACES"),
-            _ => format!("{n} FACES"),
+            LatentSpec::Medoid(_) => format!("1 of {n} faces"),
+            _ => format!("{n} faces"),
         };
         let title = format!(
-            "A = {} ({}), B = {} ({}): Z = ALPHA Z1 + (1 - ALPHA) Z2",
+            "A = {} ({}), B = {} ({}): z = α z₁ + (1 − α) z₂",
             self.a,
             count(&self.a, a.len()),
             self.b,
@@ -268,13 +268,13 @@ impl Interpolation {
 
     fn columns(&self, faces_a: &Images, faces_b: &Images, decoded: &Images, alphas: &[f64]) -> Vec<StripColumn> {
         let one = |i: usize| decoded.select(&[i]);
-        let mut columns = vec![StripColumn { label: "INPUT B".into(), faces: faces_b.clone() }];
-        columns.push(StripColumn { label: "Z2 (B)".into(), faces: one(0) });
+        let mut columns = vec![StripColumn { label: "input B".into(), faces: faces_b.clone() }];
+        columns.push(StripColumn { label: "α = 0 (B)".into(), faces: one(0) });
         for (k, alpha) in alphas.iter().enumerate() {
-            columns.push(StripColumn { label: format!("ALPHA {alpha:.2}"), faces: one(k + 1) });
+            columns.push(StripColumn { label: format!("α = {alpha:.2}"), faces: one(k + 1) });
         }
-        columns.push(StripColumn { label: "Z1 (A)".into(), faces: one(alphas.len() + 1) });
-        columns.push(StripColumn { label: "INPUT A".into(), faces: faces_a.clone() });
+        columns.push(StripColumn { label: "α = 1 (A)".into(), faces: one(alphas.len() + 1) });
+        columns.push(StripColumn { label: "input A".into(), faces: faces_a.clone() });
         columns
     }
 }
