@@ -380,3 +380,37 @@ fn runs_with_the_same_names_do_not_overwrite_each_others_figures() {
     assert!(md.contains("### Side by side"), "{md}");
     assert_eq!(md.matches("| LeNet-5 | 11 | 5 | — (reference) | 61706 |").count(), 2, "{md}");
 }
+
+/// The course's Grad-CAM figure explains one photo for the cat and for the dog in it: with the
+/// tiny random-weight ResNet-34 fixture the report shows the pair stacked in one figure, says
+/// what can and cannot be compared, and keeps the caution about a near-uniform model.
+#[test]
+fn the_cat_dog_photo_is_shown_for_the_cat_and_for_the_dog_with_the_caution() {
+    use netlens_analyze::explain::pipeline::{ExplainInputs, ExplainOptions, explain};
+    use netlens_fetch::runs::ExplainMethod;
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = shared().join("fixtures/tiny-resnet34.pth");
+    ok(netlens(&["fetch", "resnet34", "--from", s(&checkpoint), "--out", s(dir.path())]));
+    let model = dir.path().join("resnet34/resnet34.onnx");
+    let out = dir.path().join("resnet34-cat-dog");
+    let options = ExplainOptions {
+        methods: vec![ExplainMethod::GradCam, ExplainMethod::IntegratedGradients],
+        steps: 4,
+        ..ExplainOptions::default()
+    };
+    let inputs = ExplainInputs::FileForClasses {
+        file: shared().join("data/imagenet-samples/cat_dog.png"),
+        classes: netlens::pipeline::CAT_DOG_CLASSES.to_vec(),
+    };
+    explain(&model, &inputs, &options, None, &out, |_| {}).unwrap();
+    let report = dir.path().join("report");
+    ok(netlens(&["report", s(&out), "--out", s(&report)]));
+    let md = std::fs::read_to_string(report.join("report.md")).unwrap();
+    assert!(md.contains("**One photo, 2 classes** (`cat_dog`"), "{md}");
+    assert!(md.contains("explained for 'tiger cat' and 'boxer', top to bottom"), "{md}");
+    assert!(md.contains("**Caution:** the mean top-class probability"), "{md}");
+    let pair = report.join("figures/explain-resnet34-cat_dog-classes.png");
+    assert!(linked_figures(&md).contains(&"explain-resnet34-cat_dog-classes.png".to_string()));
+    let single = image::image_dimensions(out.join("cat_dog-class-282.png")).unwrap();
+    assert_eq!(image::image_dimensions(&pair).unwrap(), (single.0, 2 * single.1), "two figures, one above the other");
+}

@@ -173,9 +173,7 @@ pub fn run(plan: &RunPlan, reporter: &mut dyn Reporter, invocation: &Invocation)
         explain_stage(&mut stages, reporter, plan, &stem, model, &data, &dir)?;
         runs.push(dir);
     }
-    if let Some(dir) = resnet_stages(&mut stages, reporter, plan)? {
-        runs.push(dir);
-    }
+    runs.extend(resnet_stages(&mut stages, reporter, plan)?);
     let mut times = stages.times();
     times.push(("this invocation, before the report".into(), Some(started.elapsed().as_secs_f64())));
     let meta = ReportMeta {
@@ -390,18 +388,25 @@ fn interpolation_stage(
 /// ResNet-34: converted from a `.pth` or used as given (`.onnx`), explaining the ImageNet
 /// sample photos. Returns the explanation folder, or `None` (with a note) when there are no
 /// weights or photos.
+/// ImageNet's "tiger cat" and "boxer": the two classes of the cat-and-dog photo in Selvaraju et
+/// al. 2017, Fig. 1 (Grad-CAM 'Cat' and 'Dog'), which the course's figure reproduces.
+pub const CAT_DOG_CLASSES: [usize; 2] = [282, 242];
+
+/// Converts the ResNet-34 weights when needed and explains the ImageNet sample photos, each for
+/// its predicted class; `cat_dog` also for the cat and for the dog in it
+/// ([`CAT_DOG_CLASSES`]). Returns the explanation folders (none without weights or photos).
 fn resnet_stages(
     stages: &mut Stages,
     reporter: &mut dyn Reporter,
     plan: &RunPlan,
-) -> Result<Option<PathBuf>, PipelineError> {
+) -> Result<Vec<PathBuf>, PipelineError> {
     let Some(weights) = &plan.explain.resnet else {
         reporter.note("== ResNet-34: no weights (netlens fetch resnet34, or --resnet FILE); its explanations are left out of the report");
-        return Ok(None);
+        return Ok(vec![]);
     };
     let Some(samples) = &plan.explain.imagenet_samples else {
         reporter.note("== ResNet-34: no folder of ImageNet sample photos (imagenet-samples under --data-root); its explanations are left out");
-        return Ok(None);
+        return Ok(vec![]);
     };
     let onnx = if weights.extension().is_some_and(|e| e == "onnx") {
         weights.clone()
@@ -429,7 +434,25 @@ fn resnet_stages(
         explain(&onnx, &ExplainInputs::Files(photos.clone()), &options, None, &out, |line| reporter.note(line))?;
         Ok(())
     })?;
-    Ok(Some(out))
+    let mut dirs = vec![out];
+    if let Some(cat_dog) = photos.iter().find(|p| p.file_stem().is_some_and(|s| s == "cat_dog")) {
+        let out = plan.out_runs.join("resnet34-cat-dog");
+        let inputs = ExplainInputs::FileForClasses { file: cat_dog.clone(), classes: CAT_DOG_CLASSES.to_vec() };
+        let settings = serde_json::json!({ "classes": CAT_DOG_CLASSES, "options": &options });
+        let stage = Stage::new(
+            "explain resnet34 cat_dog for the cat and for the dog",
+            &settings,
+            vec![onnx.clone(), cat_dog.clone()],
+            vec![out.join(netlens_fetch::runs::EXPLANATIONS)],
+        )?;
+        stages.run(stage, reporter, |reporter| {
+            clear(&out)?;
+            explain(&onnx, &inputs, &options, None, &out, |line| reporter.note(line))?;
+            Ok(())
+        })?;
+        dirs.push(out);
+    }
+    Ok(dirs)
 }
 
 /// The PNG and JPEG files of `dir`, one per file stem (explanations are named by stem).

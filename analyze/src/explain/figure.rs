@@ -122,8 +122,13 @@ pub fn render(image: &DisplayImage, panels: &[Panel]) -> Result<RgbImage> {
                 );
             }
         }
-        if let (Some(_), Some(l)) = (&map, limit) {
-            colour_bar(&mut out, x0, bar_y, pw, l, panel.signed);
+        match (&map, limit) {
+            // An all-zero map has no scale to show: say so where the bar would be.
+            (Some(m), _) if m.iter().all(|&v| v == 0.0) => {
+                draw_text(&mut out, "zero everywhere", x0, bar_y, pw, BODY);
+            }
+            (Some(_), Some(l)) => colour_bar(&mut out, x0, bar_y, pw, l, panel.signed),
+            _ => {}
         }
     }
     Ok(out)
@@ -239,5 +244,21 @@ mod tests {
         assert_eq!(short_number(0.0003), "3.0×10⁻⁴");
         assert_eq!(short_number(1e-38), "1.0×10⁻³⁸");
         assert_eq!(short_number(1234.0), "1234");
+    }
+
+    #[test]
+    fn an_all_zero_map_gets_words_instead_of_a_colour_bar_to_nothing() {
+        let img = vec![0.5f32; 8 * 8];
+        let display = DisplayImage { data: &img, channels: 1, height: 8, width: 8 };
+        let map = Map { height: 2, width: 2, data: vec![0.0; 4] };
+        let fig = render(&display, &[Panel { title: vec!["Grad-CAM".into()], map: Some(map), signed: false }]).unwrap();
+        let side = MIN_PANEL.div_ceil(8) * 8;
+        let bar_y = (GAP + HEAD.line_height() + GAP / 2 + side + GAP) as u32;
+        let row: Vec<[u8; 3]> = (0..fig.width())
+            .flat_map(|x| (bar_y..bar_y + BAR_H as u32).map(move |y| (x, y)))
+            .map(|(x, y)| fig.get_pixel(x, y).0)
+            .collect();
+        assert!(row.iter().all(|p| p[0] == p[1] && p[1] == p[2]), "no coloured bar, only grey text");
+        assert!(row.iter().any(|p| p[0] < 128), "the words are drawn");
     }
 }

@@ -37,6 +37,9 @@ pub struct InputImage {
     pub shape: [usize; 3],
     /// The true class, when known (images of a labelled data set).
     pub label: Option<usize>,
+    /// The class to explain for this image, overriding the configuration's [`Target`]
+    /// (e.g. one photo explained once for the cat and once for the dog in it).
+    pub target: Option<usize>,
 }
 
 impl InputImage {
@@ -46,7 +49,7 @@ impl InputImage {
         if norm == Normalisation::ImageNet {
             normalize_imagenet(&mut pixels);
         }
-        InputImage { name, pixels, display, shape, label }
+        InputImage { name, pixels, display, shape, label, target: None }
     }
 }
 
@@ -105,7 +108,7 @@ pub fn load_image(path: &Path, shape: [usize; 3], norm: Normalisation) -> Result
     if norm == Normalisation::ImageNet && shape == [3, 224, 224] {
         let pixels = netlens_fetch::imagenet::preprocess_imagenet(&rgb);
         let display = denormalize_imagenet(&pixels);
-        return Ok(InputImage { name, pixels, display, shape, label: None });
+        return Ok(InputImage { name, pixels, display, shape, label: None, target: None });
     }
     let (iw, ih) = (rgb.width() as usize, rgb.height() as usize);
     let planes: Vec<Vec<f32>> = (0..3).map(|ch| rgb.pixels().map(|p| p.0[ch] as f32 / 255.0).collect()).collect();
@@ -159,6 +162,14 @@ pub fn dataset_images(
 pub enum ExplainInputs {
     /// PNG or JPEG files, converted and resized for the model.
     Files(Vec<PathBuf>),
+    /// One PNG or JPEG file explained once for each of the classes (as the course's cat-and-dog
+    /// figure, after Selvaraju et al. 2017, Fig. 1): the images are named `<stem>-class-<k>`.
+    FileForClasses {
+        /// The photo.
+        file: PathBuf,
+        /// The classes to explain, each in its own figure.
+        classes: Vec<usize>,
+    },
     /// Test images of the data set in `dir` (course `.npy` layout or IDX), by index.
     Dataset {
         /// The data folder.
@@ -395,6 +406,14 @@ pub fn explain(
                 .collect::<Result<Vec<_>>>()?;
             (images, vec![])
         }
+        ExplainInputs::FileForClasses { file, classes } => {
+            let image = load_image(file, shape, norm)?;
+            let images = classes
+                .iter()
+                .map(|&k| InputImage { name: format!("{}-class-{k}", image.name), target: Some(k), ..image.clone() })
+                .collect();
+            (images, vec![])
+        }
         ExplainInputs::Dataset { dir, indices } => {
             let data = load_split(dir, Split::Test)?;
             (dataset_images(&data, &dir.display().to_string(), indices, shape, norm)?, data.class_names.clone())
@@ -488,7 +507,10 @@ fn explain_one(
         logits.data.iter().map(|&v| f64::from(v)),
         |i| format!("class {i}"),
     )?;
-    let target = super::resolve_targets(&logits, cfg.target)?[0];
+    let target = match img.target {
+        Some(k) => super::resolve_targets(&logits, Target::Class(k))?[0],
+        None => super::resolve_targets(&logits, cfg.target)?[0],
+    };
     let predicted = argmax(&logits.data);
     let name = |k| class_name(&cfg.class_names, k);
     let truth = img.label.map_or_else(|| "True label: unknown".to_string(), |l| format!("True label: {}", name(l)));

@@ -10,7 +10,7 @@ use netlens_fetch::runs::{
 };
 
 use super::doc::{Doc, slug};
-use crate::error::Result;
+use crate::error::{AnalyzeError, Result};
 
 const FORMULAS: &str = r"**Grad-CAM** (Selvaraju et al. 2017, arXiv:1610.02391):
 
@@ -83,10 +83,24 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
     );
     faithfulness(doc, images, &path, &mut means);
     observations(doc, &means, &path);
+    let stem = Path::new(&model).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    // Images made from one photo for several classes (`<photo>-class-<k>`) are shown together.
+    let mut groups: BTreeMap<&str, Vec<&ImageExplanation>> = BTreeMap::new();
     for img in images {
+        let photo = img.name.split_once("-class-").map_or(img.name.as_str(), |(p, _)| p);
+        groups.entry(photo).or_default().push(img);
+    }
+    for img in images {
+        let photo = img.name.split_once("-class-").map_or(img.name.as_str(), |(p, _)| p);
+        let group = &groups[photo];
+        if group.len() > 1 {
+            if group[0].name == img.name {
+                one_photo_several_classes(doc, dir, &stem, photo, group)?;
+            }
+            continue;
+        }
         let src = dir.join(format!("{}.png", img.name));
         if src.exists() {
-            let stem = Path::new(&model).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             doc.copy_figure(
                 &src,
                 &format!("explain-{}-{}.png", slug(&stem), slug(&img.name)),
@@ -95,6 +109,73 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
         }
     }
     Ok(model)
+}
+
+/// One photo explained for several classes: the figures stacked top to bottom in one (as the
+/// course's cat-and-dog figure), and how far the classes' Grad-CAM maps differ.
+fn one_photo_several_classes(
+    doc: &mut Doc,
+    dir: &Path,
+    stem: &str,
+    photo: &str,
+    group: &[&ImageExplanation],
+) -> Result<()> {
+    let mut figures = vec![];
+    for img in group {
+        let src = dir.join(format!("{}.png", img.name));
+        let figure =
+            image::open(&src).map_err(|e| AnalyzeError::Figure { path: src.clone(), reason: e.to_string() })?.to_rgb8();
+        figures.push(figure);
+    }
+    let width = figures.iter().map(|f| f.width()).max().unwrap_or(1);
+    let height = figures.iter().map(|f| f.height()).sum::<u32>().max(1);
+    let mut stacked = image::RgbImage::from_pixel(width, height, image::Rgb([255, 255, 255]));
+    let mut y = 0;
+    for f in &figures {
+        image::imageops::replace(&mut stacked, f, 0, i64::from(y));
+        y += f.height();
+    }
+    let classes: Vec<String> = group.iter().map(|g| format!("'{}'", g.target_name)).collect();
+    let fig = doc.reserve_figure(&format!("explain-{}-{}-classes.png", slug(stem), slug(photo)));
+    crate::explain::figure::write_png(&doc.figure_path(&fig), &stacked)?;
+    let logits: Vec<String> = group
+        .iter()
+        .map(|g| format!("'{}' {:.2}", g.target_name, g.logits.get(g.target).copied().unwrap_or(f32::NAN)))
+        .collect();
+    let mut text = format!(
+        "**One photo, {} classes** (`{photo}`, as the course's figure after Selvaraju et al. 2017, Fig. 1): the \
+         same image explained for {}, top to bottom. The model predicts '{}'; the explained classes' logits are {}.",
+        group.len(),
+        classes.join(" and "),
+        group[0].predicted_name,
+        logits.join(", ")
+    );
+    let maps: Vec<&[f32]> = group.iter().filter_map(|g| g.grad_cam.as_ref().map(|c| c.map.data.as_slice())).collect();
+    let empty: Vec<String> = group
+        .iter()
+        .filter(|g| g.grad_cam.as_ref().is_some_and(|c| c.map.data.iter().all(|&v| v <= 0.0)))
+        .map(|g| format!("'{}'", g.target_name))
+        .collect();
+    if !empty.is_empty() {
+        text += &format!(
+            " The Grad-CAM map for {} is zero everywhere (no positive evidence at its layer), so the classes' \
+             Grad-CAM maps cannot be compared here.",
+            empty.join(" and ")
+        );
+    } else if maps.len() == 2 && maps[0].len() == maps[1].len() {
+        let rho = crate::explain::compare::spearman(maps[0], maps[1]);
+        text += &format!(
+            " The two Grad-CAM maps have a rank correlation of ρ = {rho:.3}: {}.",
+            if rho < 0.3 {
+                "each class's evidence lies in a different part of the photo — Grad-CAM is class-discriminative"
+            } else {
+                "they point at much the same regions, so at this layer the map tells the classes apart only weakly"
+            }
+        );
+    }
+    doc.para(&text);
+    doc.link_figure(&fig, &format!("{photo} explained for {}", classes.join(" and ")));
+    Ok(())
 }
 
 /// The settings recorded in `explanations.json`, as one sentence.
