@@ -117,6 +117,10 @@ fn assert_pca_and_tsne_of_three_layers(summary: &Value, samples: usize) {
 fn a_resnet_embeds_an_image_folder_and_a_class_selection() {
     let tmp = tempfile::tempdir().unwrap();
     let model = tiny_resnet(tmp.path());
+    let inspect: Value = serde_json::from_str(&ok(netlens(&["inspect", s(&model), "--json"]))).unwrap();
+    assert_eq!(inspect["metadata"][0][0], "netlens.preprocess", "the conversion records its preprocessing");
+    let recorded: Value = serde_json::from_str(inspect["metadata"][0][1].as_str().unwrap()).unwrap();
+    assert_eq!(recorded["resize"], 256);
     let photos = tmp.path().join("photos");
     write_photo_folder(&photos);
     std::fs::write(photos.join("pets/README.txt"), "not an image").unwrap();
