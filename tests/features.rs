@@ -196,7 +196,10 @@ fn too_few_samples_per_class_and_too_large_perplexity_are_clear_errors() {
 fn a_model_whose_input_does_not_fit_the_data_is_a_clear_error() {
     let (data, dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     write_course_split(data.path(), 3, 32, |i| (i % 10) as u8, 150);
-    let err = fails(run_features(&torch_cnn(), data.path(), dir.path(), &[]));
+    // By default RGB data is converted to the grey model's one channel (ITU-R 601 luma);
+    // `--preprocess none` feeds the data as stored, which does not fit.
+    ok(run_features(&torch_cnn(), data.path(), dir.path(), &[]));
+    let err = fails(run_features(&torch_cnn(), data.path(), dir.path(), &["--preprocess", "none"]));
     assert!(err.contains("expects images of shape [batch, 1, 32, 32]") && err.contains("[150, 3, 32, 32]"), "{err}");
 }
 

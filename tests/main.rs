@@ -2,6 +2,7 @@
 //! One module per command.
 
 mod common;
+mod data_sources;
 mod explain;
 mod features;
 mod fetch;

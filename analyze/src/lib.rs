@@ -6,6 +6,7 @@ pub mod explain;
 pub mod features;
 pub mod figures;
 pub mod finite;
+pub mod model_input;
 pub mod report;
 pub mod vae;
 

@@ -72,9 +72,9 @@ impl Case {
         x
     }
 
-    fn labels(self, n: usize) -> Vec<u8> {
+    fn labels(self, n: usize) -> Vec<u32> {
         let n = if self == Case::Single { 1 } else { n };
-        (0..n).map(|i| (i % 4) as u8).collect()
+        (0..n).map(|i| (i % 4) as u32).collect()
     }
 
     fn floats(self, n: usize) -> Vec<f32> {

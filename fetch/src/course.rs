@@ -174,7 +174,7 @@ fn assemble(images: Images, labels: Vec<i64>, images_path: &Path, labels_path: &
             num_classes: class_names.len(),
         });
     }
-    Ok(Dataset { images, labels: labels.into_iter().map(|l| l as u8).collect(), class_names })
+    Ok(Dataset { images, labels: labels.into_iter().map(|l| l as u32).collect(), class_names })
 }
 
 #[cfg(test)]
@@ -194,7 +194,7 @@ mod tests {
         let test = load_split(&dir, Split::Test).unwrap();
         assert_eq!(train.images.shape, [1000, 1, 32, 32]);
         assert_eq!(test.len(), 1000);
-        for c in 0..10u8 {
+        for c in 0..10u32 {
             assert_eq!(test.labels.iter().filter(|&&l| l == c).count(), 100, "class {c}");
         }
         let (lo, hi) = train.images.data.iter().fold((1.0f32, 0.0f32), |(lo, hi), &v| (lo.min(v), hi.max(v)));

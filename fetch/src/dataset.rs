@@ -55,8 +55,8 @@ impl Images {
 pub struct Dataset {
     /// `[batch, channels, height, width]` pixels in `[0, 1]`.
     pub images: Images,
-    /// One label per image.
-    pub labels: Vec<u8>,
+    /// One label per image, in `0..class_names.len()`.
+    pub labels: Vec<u32>,
     /// Class names in label order.
     pub class_names: Vec<String>,
 }

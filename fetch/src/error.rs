@@ -68,6 +68,9 @@ pub enum FetchError {
     /// A setting outside its valid range.
     #[error(transparent)]
     Setting(#[from] crate::runs::InvalidSetting),
+    /// A class asked for (`--classes`) is not in the data set.
+    #[error("{}: no class `{class}`; available: {}", path.display(), available.join(", "))]
+    UnknownClass { path: PathBuf, class: String, available: Vec<String> },
     /// An image file could not be decoded.
     #[error("{}: cannot decode image", path.display())]
     Image {

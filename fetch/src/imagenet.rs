@@ -71,7 +71,7 @@ const JPEG_TRAILER_SLACK: usize = 4096;
 
 /// A complete JPEG has its end-of-image marker `FF D9` at the end (ITU-T T.81 §B.2.1), give or
 /// take some padding.
-fn check_jpeg_complete(path: &Path) -> Result<()> {
+pub(crate) fn check_jpeg_complete(path: &Path) -> Result<()> {
     let bytes = std::fs::read(path).map_err(|e| FetchError::io(path, e))?;
     let tail = &bytes[bytes.len().saturating_sub(JPEG_TRAILER_SLACK)..];
     if tail.windows(2).any(|w| w == [0xFF, 0xD9]) {

@@ -35,6 +35,36 @@ pub fn resize_bilinear_antialias_u8(
     out
 }
 
+/// As [`resize_bilinear_antialias_u8`] for float planes, without rounding between or after
+/// the passes (torchvision's `Resize(antialias=True)` on float tensors uses the same
+/// separable triangle filter).
+///
+/// # Panics
+/// If `src.len() != height * width` or a size is zero (a caller's bug).
+pub fn resize_bilinear_antialias_f32(
+    src: &[f32],
+    height: usize,
+    width: usize,
+    out_height: usize,
+    out_width: usize,
+) -> Vec<f32> {
+    assert_eq!(src.len(), height * width, "plane length does not match its size");
+    assert!(height > 0 && width > 0 && out_height > 0 && out_width > 0, "empty plane");
+    let columns = coefficients(width, out_width);
+    let mut horizontal = Vec::with_capacity(height * out_width);
+    for row in src.chunks_exact(width) {
+        horizontal.extend(columns.iter().map(|c| c.sum(|x| row[x])));
+    }
+    let rows = coefficients(height, out_height);
+    let mut out = vec![0f32; out_height * out_width];
+    for (y, c) in rows.iter().enumerate() {
+        for x in 0..out_width {
+            out[y * out_width + x] = c.sum(|yy| horizontal[yy * out_width + x]);
+        }
+    }
+    out
+}
+
 /// The normalised filter weights of one output pixel over input pixels `start..start + len`.
 struct Window {
     start: usize,
@@ -42,6 +72,10 @@ struct Window {
 }
 
 impl Window {
+    fn sum(&self, pixel: impl Fn(usize) -> f32) -> f32 {
+        self.weights.iter().enumerate().map(|(i, w)| w * pixel(self.start + i)).sum()
+    }
+
     fn apply(&self, pixel: impl Fn(usize) -> u8) -> u8 {
         let sum: f32 = self.weights.iter().enumerate().map(|(i, w)| w * pixel(self.start + i) as f32).sum();
         sum.round().clamp(0.0, 255.0) as u8
@@ -95,6 +129,17 @@ mod tests {
         assert_eq!(out.len(), 4);
         assert_eq!(out[1], 50, "{out:?}");
         assert_eq!(out[2], 90, "{out:?}");
+    }
+
+    #[test]
+    fn float_resize_is_the_unrounded_u8_resize() {
+        let src: Vec<u8> = (0..40 * 30).map(|i| ((i * 37) % 251) as u8).collect();
+        let float: Vec<f32> = src.iter().map(|&v| v as f32).collect();
+        let a = resize_bilinear_antialias_u8(&src, 30, 40, 7, 9);
+        let b = resize_bilinear_antialias_f32(&float, 30, 40, 7, 9);
+        // Pillow rounds after each pass: at most one grey level apart.
+        let worst = a.iter().zip(&b).map(|(x, y)| (*x as f32 - y).abs()).fold(0.0f32, f32::max);
+        assert!(worst <= 1.0, "max difference {worst}");
     }
 
     #[test]

@@ -132,6 +132,10 @@ pub struct ModelSummary {
     pub layers: Vec<Layer>,
     /// Total number of learned parameters (the layers' sum; BatchNorm statistics left out).
     pub parameters: usize,
+    /// The model's `metadata_props` (key, value), in file order; netlens records its
+    /// preprocessing under `netlens.preprocess` (`netlens_fetch::preprocess::METADATA_KEY`).
+    #[serde(default)]
+    pub metadata: Vec<(String, String)>,
 }
 
 impl ModelSummary {
@@ -253,6 +257,7 @@ pub fn inspect(path: &Path) -> Result<ModelSummary> {
         outputs: g.output.iter().map(|o| TensorInfo { name: o.name.clone(), shape: shape_of(&o.name) }).collect(),
         parameters: layers.iter().map(|l| l.parameters).sum(),
         layers,
+        metadata: proto.metadata_props.iter().map(|e| (e.key.clone(), e.value.clone())).collect(),
     })
 }
 

@@ -32,6 +32,34 @@ pub fn write_named(bytes: &[u8], path: &std::path::Path, inputs: &[&str], output
     netlens_fetch::write_atomically(path, &named).map_err(|source| OnnxError::Write { path: path.into(), source })
 }
 
+/// As [`write_named`], and records `metadata` (key, value) in the model's `metadata_props`,
+/// replacing entries with the same key (e.g. the preprocessing,
+/// `netlens_fetch::Preprocess::to_metadata`).
+///
+/// # Errors
+/// As [`write_named`].
+pub fn write_named_with_metadata(
+    bytes: &[u8],
+    path: &std::path::Path,
+    inputs: &[&str],
+    outputs: &[&str],
+    metadata: &[(String, String)],
+) -> Result<()> {
+    let named = name_for_people(bytes, &path.display().to_string(), inputs, outputs)?;
+    let mut model = ModelProto::parse_from_bytes(&named)
+        .map_err(|e| OnnxError::NotOnnx { path: path.into(), reason: e.to_string() })?;
+    for (key, value) in metadata {
+        model.metadata_props.retain(|e| &e.key != key);
+        // onnx-ir keeps `StringStringEntryProto` private; a default entry is filled in place.
+        model.metadata_props.push(Default::default());
+        let entry = model.metadata_props.last_mut().expect("just pushed");
+        entry.key = key.clone();
+        entry.value = value.clone();
+    }
+    let bytes = model.write_to_bytes().map_err(|e| OnnxError::NotOnnx { path: path.into(), reason: e.to_string() })?;
+    netlens_fetch::write_atomically(path, &bytes).map_err(|source| OnnxError::Write { path: path.into(), source })
+}
+
 /// Parameter suffixes stripped to get a module path from an initializer name.
 const PARAM_SUFFIXES: [&str; 6] = ["weight", "bias", "gamma", "beta", "running_mean", "running_var"];
 

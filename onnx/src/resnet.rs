@@ -470,7 +470,7 @@ pub fn export_resnet(model: &ResNet, size: usize, device: &Device) -> Result<Vec
 
 /// Converts a torchvision BasicBlock ResNet checkpoint to an ONNX file, written atomically:
 /// input `image` `[batch, 3, 224, 224]` (ImageNet-normalised RGB, see
-/// `netlens_fetch::imagenet`), output `logits` `[batch, classes]` (pre-softmax), nodes named
+/// `netlens_fetch::imagenet`, recorded in `metadata_props` as `netlens.preprocess`), output `logits` `[batch, classes]` (pre-softmax), nodes named
 /// after torchvision's modules (`/layer1/0/conv1/Conv`, see [`crate::naming`]). Returns the
 /// checkpoint as read (architecture, state-dict prefix, float types cast).
 ///
@@ -480,7 +480,10 @@ pub fn convert_resnet_checkpoint(checkpoint: &Path, out: &Path) -> Result<ResNet
     let device = Device::flex();
     let (model, read) = ResNet::from_checkpoint(checkpoint, &device)?;
     let bytes = export_resnet(&model, RESNET_INPUT_SIZE, &device)?;
-    crate::naming::write_named(&bytes, out, &["image"], &["logits"])?;
+    // torchvision's ImageNet weights take its ImageNet transform; recorded so that a
+    // fine-tuned network with other classes still gets it (`netlens_fetch::preprocess`).
+    let preprocess = netlens_fetch::Preprocess::imagenet(RESNET_INPUT_SIZE, RESNET_INPUT_SIZE);
+    crate::naming::write_named_with_metadata(&bytes, out, &["image"], &["logits"], &[preprocess.to_metadata()])?;
     Ok(read)
 }
 

@@ -20,10 +20,11 @@ use netlens_fetch::runs::{
 /// Shapley standard errors and efficiency gap, rank correlations between the maps, and with
 /// `--faithfulness` the deletion/insertion curves and AUCs against a random order).
 ///
-/// Images from files are converted to the model's channels (RGB → grey by luma) and resized
-/// to its input size (bilinear); models with 1,000 classes and 3×224×224 inputs get
-/// torchvision's ImageNet transform and class names. Images from `--data` must already have
-/// the model's size: otherwise it is an error naming both shapes.
+/// Every image, from a file or from `--data`, goes through one preprocessing (`--preprocess`,
+/// printed): by default what the model records in its ONNX metadata (netlens's exports and
+/// `netlens fetch resnet34 --from` conversions do), else torchvision's ImageNet transform for
+/// 3×224×224 inputs and the model's channels and size with pixels in [0, 1] otherwise.
+/// With more than one image, `OUT/contact_sheet.png` holds all the figures.
 ///
 /// Example: `netlens explain runs/cnn/model.onnx --data ../shared/data/fashion-mnist-small
 /// --index 0,1,2 --methods gradcam,ig,shapley --out reports/explain`
@@ -35,10 +36,17 @@ pub struct ExplainArgs {
     /// Image files (PNG or JPEG) to explain.
     #[arg(long = "image", value_name = "FILE", num_args = 1.., required_unless_present = "data", conflicts_with = "data")]
     pub images: Vec<PathBuf>,
-    /// A data set folder in the course layout (`X_test.npy`, `Y_test.npy`); use with `--index`.
-    #[arg(long, value_name = "DIR", requires = "index")]
+    /// Data to explain: a folder of images (with or without one subfolder per class), or any
+    /// layout `netlens features --data` reads (course .npy, IDX, .npz, CIFAR-10 batches).
+    /// Every image, or those of `--index`.
+    #[arg(long, value_name = "DIR|FILE")]
     pub data: Option<PathBuf>,
-    /// Indices into the test split of `--data`, e.g. `0,1,2`.
+    /// How images become the model's input: `imagenet`, `unit`, `none` or a TOML file (see
+    /// `netlens features --help`) [default: from the model's metadata, else its input shape].
+    #[arg(long, value_name = "imagenet|unit|none|FILE.toml")]
+    pub preprocess: Option<String>,
+    /// Indices into `--data` (its test split; files in sorted order), e.g. `0,1,2`
+    /// [default: every image].
     #[arg(long, value_name = "I", num_args = 1.., value_delimiter = ',')]
     pub index: Vec<usize>,
     /// Methods to run, comma-separated.
@@ -126,6 +134,7 @@ impl ExplainArgs {
                 ..FaithfulnessSettings::default()
             }),
             seed: self.seed,
+            preprocess: self.preprocess.clone(),
         }
     }
 }
@@ -140,7 +149,7 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         eprintln!("{line}")
     })
     .with_context(|| format!("explaining with {}", args.model.display()))?;
-    for p in &written.figures {
+    for p in written.figures.iter().chain(&written.contact_sheet) {
         println!("{}", p.display());
     }
     println!("{}", written.json.display());

@@ -27,9 +27,25 @@ pub struct FeaturesArgs {
     /// The ONNX image classifier (input `[batch, channels, height, width]`, pixels in [0, 1]).
     #[arg(value_name = "MODEL.onnx")]
     pub model: PathBuf,
-    /// Data folder with the test split (course .npy layout or Fashion-MNIST IDX files).
-    #[arg(long, value_name = "DIR")]
+    /// The data: a folder or file, its layout found on disk — the course .npy layout
+    /// (`X_test.npy`, `Y_test.npy`), Fashion-MNIST IDX files, an image folder
+    /// (`ROOT/CLASS/*.{png,jpg,jpeg,bmp,webp}`, classes sorted as torchvision's ImageFolder;
+    /// `ROOT/test/` or `ROOT/val/` when present), a `.npz` with `x` and `y`, or CIFAR-10's
+    /// binary batches (`test_batch.bin`). Files of an image folder that are not images are
+    /// skipped with a warning.
+    #[arg(long, value_name = "DIR|FILE")]
     pub data: PathBuf,
+    /// Keep only these classes (names or indices, comma-separated), e.g. `cat,dog` or `0,3`.
+    #[arg(long, value_name = "a,b,c", value_delimiter = ',')]
+    pub classes: Vec<String>,
+    /// How images become the model's input: `imagenet` (RGB, resize shorter side 256,
+    /// centre crop 224, ImageNet mean/std), `unit` (the model's channels and size, pixels in
+    /// [0, 1]), `none` (pixels in [0, 1] as stored; the data must fit the model) or a TOML
+    /// file (`resize`, `crop`, `scale`, `mean`, `std`, `channels`, `channel_order`).
+    /// [default: what the model records in its ONNX metadata, else `imagenet` for 3×224×224
+    /// inputs and `unit` otherwise]
+    #[arg(long, value_name = "imagenet|unit|none|FILE.toml")]
+    pub preprocess: Option<String>,
     /// `auto` (first and last conv, first hidden FC, final layer) or comma-separated layer
     /// names from `netlens inspect` (readable or ONNX tensor names).
     #[arg(long, default_value = "auto", value_name = "auto|a,b,c")]
@@ -40,7 +56,8 @@ pub struct FeaturesArgs {
     /// Embedding dimensions: 2, or 3 for a projected 3-D scatter.
     #[arg(long, default_value_t = TsneParams::default().dims, value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u8).range(2..=3), usize::from))]
     pub dims: usize,
-    /// Test images per class (at least 15; all classes are used).
+    /// Test images per class: on the course's data at least 15 of all 10 classes (n ≥ 150);
+    /// on other data up to this many of each class.
     #[arg(long, default_value_t = DEFAULT_PER_CLASS)]
     pub per_class: usize,
     /// t-SNE perplexity (effective neighbours); needs n − 1 ≥ 3 · perplexity.
@@ -75,6 +92,8 @@ pub fn run(args: FeaturesArgs) -> anyhow::Result<()> {
         seed: args.seed,
         batch_size: args.batch_size,
         save_tsne_input: args.save_tsne_input,
+        classes: args.classes,
+        preprocess: args.preprocess,
     };
     let mut terminal = Terminal::default();
     let (summary, _) = study_to_dir(&args.model, &args.data, &options, &args.out, |p| {

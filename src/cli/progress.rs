@@ -130,6 +130,7 @@ impl Reporter for Terminal {
                     self.finish_bar();
                 }
             }
+            FeatureProgress::Note(line) => eprintln!("{line}"),
         }
     }
 

@@ -11,8 +11,8 @@ use netlens_fetch::imagenet::IMAGENET_CLASSES_TXT;
 use netlens_fetch::prepare::{SplitSizes, prepare_fashion_mnist, prepare_lfw_from};
 use netlens_fetch::runs::{EpochMetrics, History, TrainConfig, VaeEpochMetrics, VaeHistory, VaeTrainConfig};
 use netlens_fetch::sources::{self, FetchSettings, LFW_SIZES};
-use netlens_fetch::{Images, Split, load_split};
-use netlens_onnx::naming::write_named;
+use netlens_fetch::{COURSE_IMAGE_SIZE, Images, Split, load_split};
+use netlens_onnx::naming::{write_named, write_named_with_metadata};
 use netlens_onnx::resnet::ResNetCheckpoint;
 use netlens_train::vae::{export_vae, load_vae, train_vae as train_vae_model};
 use netlens_train::{Module, Progress, RunDir, Start, TrainData};
@@ -51,7 +51,10 @@ fn export_classifier(run: &RunDir, config: &TrainConfig) -> Result<(), PipelineE
         .ok_or_else(|| PipelineError::Data { path: run.checkpoint_dir(), expected: "a checkpoint to export".into() })?;
     let model = netlens_train::load_model(run, config.architecture, epoch, &device)?.valid();
     let bytes = netlens_train::export_onnx(&model, &device)?;
-    write_named(&bytes, &run.onnx(), &["image"], &["logits"])?;
+    // The classifiers take the course's grey 32×32 images in [0, 1]; recorded so `features`
+    // and `explain` feed any other data the same way.
+    let preprocess = netlens_fetch::Preprocess::unit([1, COURSE_IMAGE_SIZE, COURSE_IMAGE_SIZE]);
+    write_named_with_metadata(&bytes, &run.onnx(), &["image"], &["logits"], &[preprocess.to_metadata()])?;
     Ok(())
 }
 

@@ -198,6 +198,25 @@ fn blend(grey: f32, v: f32, signed: bool) -> [f32; 3] {
     colour.map(|c| 0.5 * g + 0.5 * c)
 }
 
+/// Tiles figures into one image, row-major, as close to square as the count allows; cells are
+/// the largest figure's size, on white.
+///
+/// # Panics
+/// If `figures` is empty.
+pub fn contact_sheet(figures: &[RgbImage]) -> RgbImage {
+    assert!(!figures.is_empty(), "a contact sheet needs at least one figure");
+    let cols = (figures.len() as f64).sqrt().ceil() as u32;
+    let rows = (figures.len() as u32).div_ceil(cols);
+    let cell_w = figures.iter().map(RgbImage::width).max().unwrap_or(1);
+    let cell_h = figures.iter().map(RgbImage::height).max().unwrap_or(1);
+    let mut sheet = RgbImage::from_pixel(cols * cell_w, rows * cell_h, image::Rgb([255, 255, 255]));
+    for (k, figure) in figures.iter().enumerate() {
+        let (x, y) = ((k as u32 % cols) * cell_w, (k as u32 / cols) * cell_h);
+        image::imageops::replace(&mut sheet, figure, x.into(), y.into());
+    }
+    sheet
+}
+
 /// Writes `figure` as a PNG, atomically.
 ///
 /// # Errors

@@ -5,14 +5,12 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use netlens_fetch::imagenet::{
-    IMAGENET_NUM_CLASSES, denormalize_imagenet, imagenet_class_names, normalize_imagenet, read_rgb,
-};
+use netlens_fetch::imagenet::{IMAGENET_NUM_CLASSES, imagenet_class_names};
 use netlens_fetch::runs::{
     DeletionInsertion, ExplainMethod, ExplainSettings, Explanations, FaithfulnessSettings, ImageExplanation,
     InvalidSetting, MethodCurves, RandomOrderAuc, RunFolder, write_json,
 };
-use netlens_fetch::{Dataset, Images, Split, load_split, resize::resize_bilinear};
+use netlens_fetch::{DataSource, Images, Preprocess, Split};
 use netlens_onnx::{BatchAxis, DifferentiableModel, TractModel};
 use serde::{Deserialize, Serialize};
 
@@ -43,118 +41,79 @@ pub struct InputImage {
 }
 
 impl InputImage {
-    /// An image of `[channels, height, width]` pixels in `[0, 1]`, normalised for the model.
-    pub fn new(name: String, display: Vec<f32>, shape: [usize; 3], norm: Normalisation, label: Option<usize>) -> Self {
+    /// An image of `[channels, height, width]` pixels in `[0, 1]` (as loaded, before
+    /// normalisation), normalised for the model by `preprocess`.
+    pub fn new(
+        name: String,
+        display: Vec<f32>,
+        shape: [usize; 3],
+        preprocess: &Preprocess,
+        label: Option<usize>,
+    ) -> Self {
         let mut pixels = display.clone();
-        if norm == Normalisation::ImageNet {
-            normalize_imagenet(&mut pixels);
-        }
+        preprocess.normalize(&mut pixels, shape[0]);
         InputImage { name, pixels, display, shape, label, target: None }
     }
 }
 
-/// How pixels are scaled for the model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Normalisation {
-    /// `x / 255`, pixels in [0, 1] (the course's models).
-    UnitRange,
-    /// torchvision's ImageNet transform: `(x/255 − mean) / std` per RGB channel
-    /// ([`netlens_fetch::imagenet`]).
-    ImageNet,
-}
-
-impl Normalisation {
-    /// ImageNet's for a model with 1,000 classes and 3 × 224 × 224 inputs (torchvision's
-    /// classifiers), `[0, 1]` pixels otherwise.
-    pub fn for_model(classes: Option<usize>, shape: [usize; 3]) -> Normalisation {
-        if classes == Some(IMAGENET_NUM_CLASSES) && shape == [3, 224, 224] {
-            Normalisation::ImageNet
-        } else {
-            Normalisation::UnitRange
-        }
-    }
-
-    /// What is done to a file, for the user.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Normalisation::UnitRange => "converted and resized, pixels in [0, 1]",
-            Normalisation::ImageNet => "ImageNet preprocessing: resize 256, centre crop 224, normalise",
-        }
-    }
-}
-
-/// Reads an image file for a model whose input is `[channels, height, width]`.
-///
-/// The image is converted to the model's channels (RGB → grey by the ITU-R 601 luma
-/// `0.299 R + 0.587 G + 0.114 B`; grey → RGB by copying) and resized to the model's size
-/// with bilinear interpolation (half-pixel centres). With [`Normalisation::ImageNet`] and a
-/// 3 × 224 × 224 input it is torchvision's transform exactly (shorter side 256, centre crop).
+/// Reads an image file for a model whose input is `shape` (`[channels, height, width]`) with
+/// `preprocess` ([`Preprocess::geometry_u8`], then [`Preprocess::normalize`]).
 ///
 /// # Errors
-/// [`AnalyzeError::InvalidParam`] for a model whose input has other than 1 or 3 channels;
-/// [`AnalyzeError::Fetch`] if the file is not a readable image.
-pub fn load_image(path: &Path, shape: [usize; 3], norm: Normalisation) -> Result<InputImage> {
-    let [c, h, w] = shape;
-    if c != 1 && c != 3 {
-        return Err(InvalidSetting::new(
-            "image",
-            path.display(),
-            &format!("the model takes {c}-channel images; only 1 (grey) or 3 (RGB) channels can be made from a file"),
-        )
-        .into());
-    }
-    let rgb = read_rgb(path)?;
+/// [`AnalyzeError::Fetch`] if the file is not a readable image; [`AnalyzeError::ShapeMismatch`]
+/// naming the file when the preprocessing does not give the model's shape.
+pub fn load_image(path: &Path, shape: [usize; 3], preprocess: &Preprocess) -> Result<InputImage> {
+    let (planes, chw) = netlens_fetch::read_image_u8(path)?;
+    let (display, got) = preprocess.geometry_u8(&planes, chw);
+    check_shape(&path.display().to_string(), got, shape)?;
     let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
-    if norm == Normalisation::ImageNet && shape == [3, 224, 224] {
-        let pixels = netlens_fetch::imagenet::preprocess_imagenet(&rgb);
-        let display = denormalize_imagenet(&pixels);
-        return Ok(InputImage { name, pixels, display, shape, label: None, target: None });
-    }
-    let (iw, ih) = (rgb.width() as usize, rgb.height() as usize);
-    let planes: Vec<Vec<f32>> = (0..3).map(|ch| rgb.pixels().map(|p| p.0[ch] as f32 / 255.0).collect()).collect();
-    let planes = if c == 1 {
-        vec![(0..ih * iw).map(|i| 0.299 * planes[0][i] + 0.587 * planes[1][i] + 0.114 * planes[2][i]).collect()]
-    } else {
-        planes
-    };
-    let display: Vec<f32> = planes.iter().flat_map(|p| resize_bilinear(p, ih, iw, h, w)).collect();
-    Ok(InputImage::new(name, display, shape, norm, None))
+    Ok(InputImage::new(name, display, shape, preprocess, None))
 }
 
-/// The test images at `indices` of a labelled data set, named `test-<index>`, with their labels.
+fn check_shape(what: &str, got: [usize; 3], shape: [usize; 3]) -> Result<()> {
+    if got == shape {
+        return Ok(());
+    }
+    Err(AnalyzeError::ShapeMismatch {
+        what: what.into(),
+        expected: format!(
+            "images of the model's input size {}×{}×{} after preprocessing (give --preprocess with a resize, \
+             e.g. `unit`, to convert them)",
+            shape[0], shape[1], shape[2]
+        ),
+        found: format!("{}×{}×{}", got[0], got[1], got[2]),
+    })
+}
+
+/// The examples at `indices` of a data source (every one when `indices` is empty), brought to
+/// the model's `shape` by `preprocess`, named after their files (or `test-<index>`), with their
+/// labels when the source is labelled.
 ///
 /// # Errors
-/// [`AnalyzeError::ShapeMismatch`] when the images are not `shape` (they are used as they
-/// are), [`AnalyzeError::IndexOutOfRange`] for an index past the end.
-pub fn dataset_images(
-    data: &Dataset,
-    what: &str,
+/// [`AnalyzeError::IndexOutOfRange`] for an index past the end, [`AnalyzeError::ShapeMismatch`]
+/// when the preprocessing does not give `shape`; the source's decoding errors.
+pub fn source_images(
+    source: &DataSource,
     indices: &[usize],
     shape: [usize; 3],
-    norm: Normalisation,
+    preprocess: &Preprocess,
 ) -> Result<Vec<InputImage>> {
-    let [_, c, h, w] = data.images.shape;
-    if [c, h, w] != shape {
-        return Err(AnalyzeError::ShapeMismatch {
-            what: what.into(),
-            expected: format!(
-                "test images of the model's input size {}×{}×{} (data set images are used as they are; \
-                 image files are converted and resized)",
-                shape[0], shape[1], shape[2]
-            ),
-            found: format!("{c}×{h}×{w}"),
-        });
+    let what = source.path().display().to_string();
+    let all: Vec<usize> = if indices.is_empty() { (0..source.len()).collect() } else { indices.to_vec() };
+    if let Some(&i) = all.iter().find(|&&i| i >= source.len()) {
+        return Err(AnalyzeError::IndexOutOfRange { index: i, count: source.len(), what });
     }
-    indices
+    let data = source.load(&all, preprocess)?;
+    let [_, c, h, w] = data.images.shape;
+    check_shape(&what, [c, h, w], shape)?;
+    Ok(all
         .iter()
-        .map(|&i| {
-            if i >= data.len() {
-                return Err(AnalyzeError::IndexOutOfRange { index: i, count: data.len(), what: what.into() });
-            }
-            let display = data.images.image(i).to_vec();
-            Ok(InputImage::new(format!("test-{i}"), display, shape, norm, Some(data.labels[i] as usize)))
+        .enumerate()
+        .map(|(k, &i)| {
+            let label = source.labelled().then_some(data.labels[k] as usize);
+            InputImage::new(source.name(i), data.images.image(k).to_vec(), shape, preprocess, label)
         })
-        .collect()
+        .collect())
 }
 
 /// What to explain: image files, or test images of a labelled data set.
@@ -170,11 +129,12 @@ pub enum ExplainInputs {
         /// The classes to explain, each in its own figure.
         classes: Vec<usize>,
     },
-    /// Test images of the data set in `dir` (course `.npy` layout or IDX), by index.
+    /// Images of the data at `dir` (any layout [`DataSource::open`] reads, an image folder
+    /// with or without class folders included), by index into its test split.
     Dataset {
-        /// The data folder.
+        /// The data folder or file.
         dir: PathBuf,
-        /// Indices into its test split.
+        /// Indices into its test split; empty: every image.
         indices: Vec<usize>,
     },
 }
@@ -207,6 +167,10 @@ pub struct ExplainOptions {
     pub faithfulness: Option<FaithfulnessSettings>,
     /// Seed of the sampled parts (Shapley orders, the noise baseline, random deletion orders).
     pub seed: u64,
+    /// `imagenet`, `unit`, `none` or a TOML file; `None`: what the model records, else a
+    /// guess from its input shape (see [`crate::model_input::model_preprocess`]).
+    #[serde(default)]
+    pub preprocess: Option<String>,
 }
 
 impl Default for ExplainOptions {
@@ -225,6 +189,7 @@ impl Default for ExplainOptions {
             permutations: netlens_fetch::runs::ShapleySettings::DEFAULT_PERMUTATIONS,
             faithfulness: None,
             seed: ExplainSettings::DEFAULT_SEED,
+            preprocess: None,
         }
     }
 }
@@ -318,7 +283,12 @@ pub struct Written {
     pub json: PathBuf,
     /// One summary line per image.
     pub summaries: Vec<String>,
+    /// Every figure in one grid, when more than one image was explained.
+    pub contact_sheet: Option<PathBuf>,
 }
+
+/// File name of the contact sheet of an explanation folder.
+pub const CONTACT_SHEET: &str = "contact_sheet.png";
 
 /// Class names for a model's logits: `file` (one per line, as many as the model has classes)
 /// when given, else ImageNet's for 1000-class models, else those of the data set, else
@@ -386,20 +356,19 @@ pub fn explain(
     };
     let shape = [chw[0], chw[1], chw[2]];
     let classes = loaded.num_classes();
-    let norm = Normalisation::for_model(classes, shape);
+    let metadata = netlens_onnx::inspect(model).map(|s| s.metadata).unwrap_or_default();
+    let preprocess =
+        crate::model_input::model_preprocess(model, Some(shape), &metadata, options.preprocess.as_deref())?;
+    progress(&format!("preprocessing {}", preprocess.describe()));
     let (images, data_names) = match inputs {
         ExplainInputs::Files(files) => {
             let images = files
                 .iter()
                 .map(|p| {
-                    let image = load_image(p, shape, norm)?;
+                    let image = load_image(p, shape, &preprocess)?;
                     if let Ok((w, h)) = image::image_dimensions(p) {
                         let [c, mh, mw] = shape;
-                        progress(&format!(
-                            "{}: {w}×{h} → {c}×{mh}×{mw} for the model ({})",
-                            p.display(),
-                            norm.describe()
-                        ));
+                        progress(&format!("{}: {w}×{h} → {c}×{mh}×{mw} for the model", p.display()));
                     }
                     Ok(image)
                 })
@@ -407,7 +376,7 @@ pub fn explain(
             (images, vec![])
         }
         ExplainInputs::FileForClasses { file, classes } => {
-            let image = load_image(file, shape, norm)?;
+            let image = load_image(file, shape, &preprocess)?;
             let images = classes
                 .iter()
                 .map(|&k| InputImage { name: format!("{}-class-{k}", image.name), target: Some(k), ..image.clone() })
@@ -415,12 +384,16 @@ pub fn explain(
             (images, vec![])
         }
         ExplainInputs::Dataset { dir, indices } => {
-            let data = load_split(dir, Split::Test)?;
-            (dataset_images(&data, &dir.display().to_string(), indices, shape, norm)?, data.class_names.clone())
+            let source = DataSource::open(dir, Split::Test)?;
+            for warning in source.warnings() {
+                progress(&format!("warning: {warning}"));
+            }
+            let names = if source.labelled() { source.class_names().to_vec() } else { vec![] };
+            (source_images(&source, indices, shape, &preprocess)?, names)
         }
     };
     let cfg = options.config(class_names_for(model, classes, class_names, &data_names)?)?;
-    explain_to_dir(model, &images, &cfg, out, progress)
+    explain_to_dir_with(model, &images, &cfg, Some(&preprocess), out, progress)
 }
 
 /// Runs the methods on each image and writes `out/<name>.png` and `out/explanations.json`.
@@ -432,6 +405,22 @@ pub fn explain_to_dir(
     model_path: &Path,
     images: &[InputImage],
     cfg: &ExplainConfig,
+    out: &Path,
+    progress: impl FnMut(&str),
+) -> Result<Written> {
+    explain_to_dir_with(model_path, images, cfg, None, out, progress)
+}
+
+/// [`explain_to_dir`], recording `preprocess` (how the images were made) in the JSON, and
+/// writing `out/contact_sheet.png` (every figure in a grid) when there is more than one image.
+///
+/// # Errors
+/// As [`explain_to_dir`].
+pub fn explain_to_dir_with(
+    model_path: &Path,
+    images: &[InputImage],
+    cfg: &ExplainConfig,
+    preprocess: Option<&Preprocess>,
     out: &Path,
     mut progress: impl FnMut(&str),
 ) -> Result<Written> {
@@ -475,19 +464,36 @@ pub fn explain_to_dir(
     }
     std::fs::create_dir_all(out).map_err(|source| AnalyzeError::Io { path: out.into(), source })?;
     let mut records = Vec::new();
-    let mut written = Written { figures: vec![], json: out.join(netlens_fetch::runs::EXPLANATIONS), summaries: vec![] };
+    let mut figures = Vec::new();
+    let mut written = Written {
+        figures: vec![],
+        json: out.join(netlens_fetch::runs::EXPLANATIONS),
+        summaries: vec![],
+        contact_sheet: None,
+    };
     for img in images {
         let (record, panels, summary) = explain_one(&model, sampler, img, cfg, baseline)?;
         let display =
             DisplayImage { data: &img.display, channels: img.shape[0], height: img.shape[1], width: img.shape[2] };
         let path = out.join(format!("{}.png", img.name));
-        write_png(&path, &render(&display, &panels)?)?;
+        let figure = render(&display, &panels)?;
+        write_png(&path, &figure)?;
+        if images.len() > 1 {
+            figures.push(figure);
+        }
         progress(&summary);
         written.figures.push(path);
         written.summaries.push(summary);
         records.push(record);
     }
-    let doc = Explanations::new(model_path.display().to_string(), baseline, cfg.settings(baseline), records);
+    if !figures.is_empty() {
+        let sheet = out.join(CONTACT_SHEET);
+        write_png(&sheet, &super::figure::contact_sheet(&figures))?;
+        written.contact_sheet = Some(sheet);
+    }
+    let mut doc = Explanations::new(model_path.display().to_string(), baseline, cfg.settings(baseline), records);
+    doc.preprocess = preprocess.cloned();
+    doc.contact_sheet = written.contact_sheet.clone();
     write_json(&written.json, &doc)?;
     Ok(written)
 }

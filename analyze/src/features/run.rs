@@ -3,12 +3,12 @@
 
 use std::path::Path;
 
-use netlens_fetch::runs::{EmbeddingMethod, FeatureSummary, write_json};
-use netlens_fetch::{Split, load_split};
-use netlens_onnx::{LayerSelection, TapRunner, select_taps};
+use netlens_fetch::runs::{EmbeddingMethod, FeatureSummary, InvalidSetting, write_json};
+use netlens_fetch::{DataSource, Split};
+use netlens_onnx::{Dim, LayerSelection, ModelSummary, TapRunner, select_taps};
 use serde::{Deserialize, Serialize};
 
-use super::sampling::{DEFAULT_PER_CLASS, balanced_sample};
+use super::sampling::{DEFAULT_PER_CLASS, SamplingRule, balanced_sample};
 use super::scores::KNN_K;
 use super::study::{EmbedParams, LayerStudy, Sample, study_layer};
 use super::tsne::{TsneParams, theta_for};
@@ -25,7 +25,8 @@ pub struct FeatureOptions {
     pub methods: Vec<EmbeddingMethod>,
     /// Embedding dimensions: 2 or 3.
     pub dims: usize,
-    /// Test images per class (at least 15; every class is used).
+    /// Test images per class: on the course's data at least 15 of every class (n ≥ 150);
+    /// on other data up to this many of each class (a smaller class gives all it has).
     pub per_class: usize,
     /// t-SNE perplexity (effective neighbours); needs n − 1 ≥ 3 · perplexity.
     pub perplexity: f64,
@@ -37,6 +38,13 @@ pub struct FeatureOptions {
     pub batch_size: usize,
     /// Also write each layer's t-SNE input (`<layer>_tsne_input.npy`), e.g. for benchmarks.
     pub save_tsne_input: bool,
+    /// Classes to keep (names or indices), in this order; empty: all.
+    #[serde(default)]
+    pub classes: Vec<String>,
+    /// `imagenet`, `unit`, `none` or a TOML file; `None`: what the model records, else a
+    /// guess from its input shape (see [`crate::model_input::model_preprocess`]).
+    #[serde(default)]
+    pub preprocess: Option<String>,
 }
 
 impl Default for FeatureOptions {
@@ -54,6 +62,8 @@ impl Default for FeatureOptions {
             seed: tsne.seed,
             batch_size: 50,
             save_tsne_input: false,
+            classes: vec![],
+            preprocess: None,
         }
     }
 }
@@ -80,6 +90,9 @@ pub enum FeatureProgress<'a> {
     Tapped { done: usize, total: usize },
     /// The next embedding (`index` of `total`, 0-based) is of `layer` by `method`.
     Embedding { layer: &'a str, method: EmbeddingMethod, index: usize, total: usize },
+    /// Something the user should see before the work starts: the preprocessing assumed, a
+    /// skipped file, a class smaller than asked.
+    Note(&'a str),
 }
 
 /// A model's name for figure titles: the run folder's name for a netlens run's `model.onnx`
@@ -113,15 +126,24 @@ pub fn study_to_dir(
         Err(never) => match never {},
     };
     let taps = select_taps(&summary, &selection)?;
-    let test = load_split(data, Split::Test)?;
-    let indices = balanced_sample(&test.labels, &test.class_names, options.per_class, options.seed)?;
-    let sample = test.select(&indices);
+    let preprocess = crate::model_input::model_preprocess(
+        model,
+        input_chw(&summary),
+        &summary.metadata,
+        options.preprocess.as_deref(),
+    )?;
+    progress(FeatureProgress::Note(&format!("preprocessing {}", preprocess.describe())));
+    let (source, indices) = sample_source(data, options, &mut progress)?;
+    let sample = source.load(&indices, &preprocess)?;
+    let class_counts =
+        (0..sample.class_names.len()).map(|c| sample.labels.iter().filter(|&&l| l as usize == c).count()).collect();
     let params = options.embed_params();
     params.check(sample.len())?;
     let runner = TapRunner::new(model, taps)?;
     let total = sample.len();
-    let outputs = runner
-        .run(&sample.images, options.batch_size.max(1), |done| progress(FeatureProgress::Tapped { done, total }))?;
+    let inputs = crate::model_input::normalized(&sample.images, &preprocess);
+    let outputs =
+        runner.run(&inputs, options.batch_size.max(1), |done| progress(FeatureProgress::Tapped { done, total }))?;
     std::fs::create_dir_all(out).map_err(|source| crate::error::AnalyzeError::Io { path: out.into(), source })?;
     let name = model_name(model);
     let s = Sample { labels: &sample.labels, indices: &indices, class_names: &sample.class_names, model_name: &name };
@@ -154,8 +176,57 @@ pub fn study_to_dir(
         theta: options.methods.contains(&EmbeddingMethod::Tsne).then(|| theta_for(sample.len())),
         knn_k: KNN_K,
         class_names: sample.class_names.clone(),
+        class_counts,
+        data_format: Some(source.format()),
+        preprocess: Some(preprocess),
         layers: studies.iter().map(|s| s.record.clone()).collect(),
     };
     write_json(&out.join(netlens_fetch::runs::FEATURE_SUMMARY), &record)?;
     Ok((record, studies))
+}
+
+/// The model's input `[channels, height, width]` when every axis after the batch is fixed.
+pub(crate) fn input_chw(summary: &ModelSummary) -> Option<[usize; 3]> {
+    let shape = summary.input.shape.as_ref()?;
+    match shape.get(1..)? {
+        [Dim::Fixed(c), Dim::Fixed(h), Dim::Fixed(w)] => Some([*c, *h, *w]),
+        _ => None,
+    }
+}
+
+/// Opens the test split of `data`, keeps `options.classes` and draws the class-balanced
+/// sample: the course's rule on the course's data with all its classes, up to `per_class` of
+/// each class otherwise. Skipped files and short classes are noted.
+fn sample_source(
+    data: &Path,
+    options: &FeatureOptions,
+    progress: &mut impl FnMut(FeatureProgress<'_>),
+) -> Result<(DataSource, Vec<usize>)> {
+    let mut source = DataSource::open(data, Split::Test)?;
+    if !options.classes.is_empty() {
+        source = source.keep_classes(&options.classes)?;
+    }
+    for warning in source.warnings() {
+        progress(FeatureProgress::Note(&format!("warning: {warning}")));
+    }
+    if !source.labelled() {
+        let reason = "features need labelled images: put them in one folder per class (ROOT/CLASS/*.png)";
+        return Err(InvalidSetting::new("data", data.display(), reason).into());
+    }
+    let rule = if source.format().is_course() && options.classes.is_empty() {
+        SamplingRule::Course
+    } else {
+        SamplingRule::UpTo
+    };
+    let indices = balanced_sample(source.labels(), source.class_names(), options.per_class, options.seed, rule)?;
+    for (c, name) in source.class_names().iter().enumerate() {
+        let n = indices.iter().filter(|&&i| source.labels()[i] as usize == c).count();
+        if n < options.per_class {
+            progress(FeatureProgress::Note(&format!(
+                "class `{name}` has {n} images, fewer than --per-class {}: all are used",
+                options.per_class
+            )));
+        }
+    }
+    Ok((source, indices))
 }

@@ -39,7 +39,7 @@ pub fn squared_distances(x: ArrayView2<f64>) -> Array2<f64> {
 ///
 /// # Panics
 /// If `labels.len() != x.nrows()` or `k == 0`.
-pub fn knn_accuracy(x: ArrayView2<f64>, labels: &[u8], k: usize) -> Result<f64> {
+pub fn knn_accuracy(x: ArrayView2<f64>, labels: &[u32], k: usize) -> Result<f64> {
     assert_eq!(labels.len(), x.nrows(), "one label per row");
     assert!(k > 0, "k must be positive");
     let x = scaled(x, "k-NN input")?;
@@ -66,7 +66,7 @@ fn scaled(x: ArrayView2<f64>, what: &str) -> Result<Array2<f64>> {
 }
 
 /// The majority label among the `k` nearest neighbours of `i` (excluding `i`) given its distance row.
-fn knn_vote(dist: &[f64], labels: &[u8], i: usize, k: usize) -> u8 {
+fn knn_vote(dist: &[f64], labels: &[u32], i: usize, k: usize) -> u32 {
     let mut others: Vec<usize> = (0..dist.len()).filter(|&j| j != i).collect();
     let k = k.min(others.len());
     others.select_nth_unstable_by(k.saturating_sub(1), |&a, &b| dist[a].total_cmp(&dist[b]));
@@ -96,7 +96,7 @@ fn knn_vote(dist: &[f64], labels: &[u8], i: usize, k: usize) -> u8 {
 ///
 /// # Panics
 /// If `labels.len() != x.nrows()`.
-pub fn silhouette(x: ArrayView2<f64>, labels: &[u8]) -> Result<f64> {
+pub fn silhouette(x: ArrayView2<f64>, labels: &[u32]) -> Result<f64> {
     assert_eq!(labels.len(), x.nrows(), "one label per row");
     let x = scaled(x, "silhouette input")?;
     let d = squared_distances(x.view()).mapv(f64::sqrt);
@@ -149,9 +149,9 @@ mod tests {
         let x = Array2::from_shape_fn((40, 2), |(i, j)| {
             if j == 0 { (i / 20) as f64 * 10.0 + (i % 7) as f64 * 0.1 } else { (i % 5) as f64 * 0.1 }
         });
-        let labels: Vec<u8> = (0..40).map(|i| (i / 20) as u8).collect();
+        let labels: Vec<u32> = (0..40).map(|i| (i / 20) as u32).collect();
         assert!((knn_accuracy(x.view(), &labels, KNN_K).unwrap() - 1.0).abs() < TOLERANCE);
-        let shuffled: Vec<u8> = (0..40).map(|i| (i % 2) as u8).collect();
+        let shuffled: Vec<u32> = (0..40).map(|i| (i % 2) as u32).collect();
         assert!(knn_accuracy(x.view(), &shuffled, KNN_K).unwrap() < 0.8);
     }
 

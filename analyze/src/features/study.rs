@@ -58,7 +58,7 @@ impl EmbedParams {
 #[derive(Clone, Debug)]
 pub struct Sample<'a> {
     /// `[n]` labels.
-    pub labels: &'a [u8],
+    pub labels: &'a [u32],
     /// `[n]` indices of the samples in the data set's split.
     pub indices: &'a [usize],
     /// Class names in label order.
@@ -268,7 +268,7 @@ mod tests {
     fn studies_a_layer_and_writes_its_files() {
         let dir = tempfile::tempdir().unwrap();
         let n = 40;
-        let labels: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
+        let labels: Vec<u32> = (0..n).map(|i| (i % 2) as u32).collect();
         let data: Vec<f32> = (0..n * 6).map(|k| ((k / 6) % 2) as f32 * 3.0 + ((k * 7) % 5) as f32 * 0.1).collect();
         let tap = Tap { layer: "fc/1".into(), tensor: "t".into(), op: "Gemm".into(), role: LayerRole::FullyConnected };
         let output = TapOutput { tap, sample_shape: vec![6], data };

@@ -205,7 +205,7 @@ mod tests {
         let y = tsne(x.view(), &params).unwrap();
         assert_eq!(y.dim(), (60, 2));
         assert!(y.iter().all(|v| v.is_finite()));
-        let labels: Vec<u8> = (0..60).map(|i| (i / 30) as u8).collect();
+        let labels: Vec<u32> = (0..60).map(|i| (i / 30) as u32).collect();
         let acc = super::super::scores::knn_accuracy(y.view(), &labels, 5).unwrap();
         assert!(acc > 0.95, "k-NN accuracy in the embedding {acc}");
     }

@@ -35,7 +35,7 @@ pub struct Scatter<'a> {
     /// `[n, 2]` or `[n, 3]` coordinates.
     pub points: ArrayView2<'a, f64>,
     /// `[n]` class labels, indices into `class_names`.
-    pub labels: &'a [u8],
+    pub labels: &'a [u32],
     /// Class names in label order (the legend).
     pub class_names: &'a [String],
     /// Title above the plot.
@@ -253,7 +253,7 @@ mod tests {
     fn writes_2d_and_3d_svgs_with_a_legend() {
         let dir = tempfile::tempdir().unwrap();
         let names: Vec<String> = ["T-shirt/top", "Trouser", "Bag"].iter().map(|s| s.to_string()).collect();
-        let labels: Vec<u8> = (0..30).map(|i| (i % 3) as u8).collect();
+        let labels: Vec<u32> = (0..30).map(|i| (i % 3) as u32).collect();
         for dims in [2, 3] {
             let points = Array2::from_shape_fn((30, dims), |(i, j)| (i * (j + 1)) as f64 * 0.1);
             let path = dir.path().join(format!("s{dims}.svg"));
@@ -298,7 +298,7 @@ mod tests {
             ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
                 .map(String::from)
                 .to_vec();
-        let labels: Vec<u8> = (0..200).map(|i| (i % 10) as u8).collect();
+        let labels: Vec<u32> = (0..200).map(|i| i % 10).collect();
         // Points reaching every corner of the plotting area, where a legend box would sit.
         let points = Array2::from_shape_fn((200, 2), |(i, j)| if j == 0 { (i % 20) as f64 } else { (i / 20) as f64 });
         let scatter = |title: &str| Scatter {

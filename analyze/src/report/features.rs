@@ -104,7 +104,7 @@ fn one_network(doc: &mut Doc, dir: &Path, name: &str, title: &str) -> Result<Net
             .iter()
             .enumerate()
             .filter(|(_, r)| keep(**r))
-            .map(|(k, _)| class_name(&summary.class_names, k as u8))
+            .map(|(k, _)| class_name(&summary.class_names, k as u32))
             .collect()
     };
     Ok(NetworkFeatures {
@@ -202,7 +202,7 @@ fn class_recall(
     header.extend(per_layer.iter().map(|(l, _)| format!("`{l}`")));
     let rows: Vec<Vec<String>> = (0..classes)
         .map(|k| {
-            let mut row = vec![class_name(&summary.class_names, k as u8)];
+            let mut row = vec![class_name(&summary.class_names, k as u32)];
             row.extend(per_layer.iter().map(|(_, r)| {
                 let v = r[k];
                 if v >= CLUSTER { format!("**{v:.2}**") } else { format!("{v:.2}") }
@@ -214,7 +214,7 @@ fn class_recall(
     // measurably when they are more than two standard errors of the difference apart.
     let m = summary.per_class.max(1) as f64;
     let noise = 2.0 * (2.0f64).sqrt() * 0.5 / m.sqrt();
-    let name = |k: usize| class_name(&summary.class_names, k as u8);
+    let name = |k: usize| class_name(&summary.class_names, k as u32);
     let first_at = |k: usize| per_layer.iter().position(|(_, r)| r[k] >= CLUSTER);
     let mut early: Vec<String> = vec![];
     let mut later: Vec<String> = vec![];
@@ -274,7 +274,7 @@ fn class_recall(
 
 /// The share of each class's points whose leave-one-out [`KNN_K`]-NN vote is their own class;
 /// `classes` entries (0 for a class without points).
-pub(crate) fn knn_recall(points: &Array2<f64>, labels: &[u8], classes: usize) -> Vec<f64> {
+pub(crate) fn knn_recall(points: &Array2<f64>, labels: &[u32], classes: usize) -> Vec<f64> {
     let d = squared_distances(points.view());
     let (mut hit, mut total) = (vec![0usize; classes], vec![0usize; classes]);
     for i in 0..labels.len() {
@@ -513,12 +513,12 @@ fn confusion(doc: &mut Doc, dir: &Path, layers: &[LayerScores], names: &[String]
     Ok(())
 }
 
-fn class_name(names: &[String], label: u8) -> String {
+fn class_name(names: &[String], label: u32) -> String {
     names.get(label as usize).cloned().unwrap_or_else(|| format!("class {label}"))
 }
 
 /// `(points, labels)` from a CSV with the header `index,label,class,<axes…>`.
-pub(crate) fn read_embedding_csv(path: &Path) -> Result<(Array2<f64>, Vec<u8>)> {
+pub(crate) fn read_embedding_csv(path: &Path) -> Result<(Array2<f64>, Vec<u32>)> {
     let text = std::fs::read_to_string(path).map_err(|source| AnalyzeError::Io { path: path.to_path_buf(), source })?;
     let bad = |line: usize, why: &str| AnalyzeError::Parse {
         path: path.to_path_buf(),
@@ -547,7 +547,7 @@ pub(crate) fn read_embedding_csv(path: &Path) -> Result<(Array2<f64>, Vec<u8>)> 
 
 /// Unordered class pairs `(a, b, count)` with `a < b`, by how often the leave-one-out 5-NN vote
 /// gives one for the other, most frequent first.
-pub(crate) fn confused_pairs(points: &Array2<f64>, labels: &[u8]) -> Vec<(u8, u8, usize)> {
+pub(crate) fn confused_pairs(points: &Array2<f64>, labels: &[u32]) -> Vec<(u32, u32, usize)> {
     let d = squared_distances(points.view());
     let mut counts = std::collections::BTreeMap::new();
     for i in 0..labels.len() {
@@ -557,23 +557,23 @@ pub(crate) fn confused_pairs(points: &Array2<f64>, labels: &[u8]) -> Vec<(u8, u8
             *counts.entry((vote.min(labels[i]), vote.max(labels[i]))).or_insert(0usize) += 1;
         }
     }
-    let mut pairs: Vec<(u8, u8, usize)> = counts.into_iter().map(|((a, b), n)| (a, b, n)).collect();
+    let mut pairs: Vec<(u32, u32, usize)> = counts.into_iter().map(|((a, b), n)| (a, b, n)).collect();
     pairs.sort_by(|x, y| y.2.cmp(&x.2).then((x.0, x.1).cmp(&(y.0, y.1))));
     pairs
 }
 
 /// Majority label of the [`KNN_K`] nearest other points (ties: the nearer one), as
 /// `features::scores::knn_accuracy` votes.
-fn knn_vote(dist: &[f64], labels: &[u8], i: usize) -> u8 {
+fn knn_vote(dist: &[f64], labels: &[u32], i: usize) -> u32 {
     let mut others: Vec<usize> = (0..dist.len()).filter(|&j| j != i).collect();
     others.sort_by(|&a, &b| dist[a].total_cmp(&dist[b]));
     others.truncate(KNN_K);
-    let mut votes = [0usize; 256];
+    let mut votes = std::collections::BTreeMap::new();
     for &j in &others {
-        votes[labels[j] as usize] += 1;
+        *votes.entry(labels[j]).or_insert(0usize) += 1;
     }
-    let best = votes.iter().copied().max().unwrap_or(0);
-    others.iter().map(|&j| labels[j]).find(|&l| votes[l as usize] == best).unwrap_or(labels[i])
+    let best = votes.values().copied().max().unwrap_or(0);
+    others.iter().map(|&j| labels[j]).find(|l| votes[l] == best).unwrap_or(labels[i])
 }
 
 #[cfg(test)]

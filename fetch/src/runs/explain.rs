@@ -587,6 +587,12 @@ pub struct Explanations {
     pub settings: ExplainSettings,
     /// One entry per image, in input order.
     pub images: Vec<ImageExplanation>,
+    /// The preprocessing that made the model's inputs; absent in files of older versions.
+    #[serde(default)]
+    pub preprocess: Option<crate::Preprocess>,
+    /// The contact sheet of all images' figures, when more than one was explained.
+    #[serde(default)]
+    pub contact_sheet: Option<std::path::PathBuf>,
 }
 
 impl Explanations {
@@ -597,6 +603,8 @@ impl Explanations {
             baseline: BaselineRecord { baseline, description: baseline.describe() },
             settings,
             images,
+            preprocess: None,
+            contact_sheet: None,
         }
     }
 }

@@ -131,6 +131,17 @@ pub struct FeatureSummary {
     pub knn_k: usize,
     /// Class names in label order.
     pub class_names: Vec<String>,
+    /// Samples of each class, in label order (fewer than `per_class` where a class of a
+    /// non-course data set has fewer); empty in files of older versions.
+    #[serde(default)]
+    pub class_counts: Vec<usize>,
+    /// The layout the data was read from; absent in files of older versions.
+    #[serde(default)]
+    pub data_format: Option<crate::DataFormat>,
+    /// The preprocessing that made the model's inputs; absent in files of older versions
+    /// (which fed the data's `[0, 1]` pixels as they were).
+    #[serde(default)]
+    pub preprocess: Option<crate::Preprocess>,
     /// One record per tapped layer, in graph order of the selection.
     pub layers: Vec<LayerRecord>,
 }
