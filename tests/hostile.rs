@@ -85,7 +85,9 @@ fn commands_for(model: &Path, out: &Path) -> Vec<Vec<String>> {
     let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
     vec![
         s(&["inspect", &m]),
-        s(&["features", &m, "--data", &data, "--out", &features, "--methods", "pca"]),
+        // `--preprocess none`: the course's 32×32 images are not resized to a model's other input
+        // size (a 224×224 model would take minutes per run); the mismatch is a clear error.
+        s(&["features", &m, "--data", &data, "--out", &features, "--methods", "pca", "--preprocess", "none"]),
         s(&["explain", &m, "--image", &photo, "--methods", "gradcam,ig", "--steps", "4", "--out", &explain]),
     ]
 }

@@ -53,7 +53,10 @@ pub fn write_training_curves(history: &History, dir: &Path) -> Result<[std::path
         Series { label: "train accuracy", points: pick.of(|e| e.train_accuracy), color: BLUE },
         Series { label: "test accuracy", points: pick.of(|e| e.test_accuracy), color: RED },
     ];
-    let name = &history.architecture;
+    let name = netlens_fetch::runs::Architecture::ALL
+        .into_iter()
+        .find(|a| a.name() == history.architecture)
+        .map_or(history.architecture.as_str(), |a| a.title());
     let loss_path = dir.join("loss.svg");
     let acc_path = dir.join("accuracy.svg");
     write_svg(&loss_path, &line_chart(&format!("{name}: cross-entropy loss"), "loss (nats)", &loss)?)?;
@@ -81,8 +84,11 @@ pub(crate) fn line_chart(title: &str, y_label: &str, series: &[Series<'_>]) -> R
     netlens_fetch::panic::catch(|| {
         let mut svg = String::new();
         {
-            let root = SVGBackend::with_string(&mut svg, (640, 420)).into_drawing_area();
-            draw(&root, title, y_label, series, 1.0..x_max, y_range).map_err(|e| AnalyzeError::Plot(e.to_string()))?;
+            let root = SVGBackend::with_string(&mut svg, (760, 420)).into_drawing_area();
+            // The legend gets its own column right of the plot, so it never covers a point.
+            let (plot, side) = root.split_horizontally(760 - LEGEND_WIDTH);
+            draw(&plot, title, y_label, series, 1.0..x_max, y_range).map_err(|e| AnalyzeError::Plot(e.to_string()))?;
+            legend(&side, series).map_err(|e| AnalyzeError::Plot(e.to_string()))?;
             root.present().map_err(|e| AnalyzeError::Plot(e.to_string()))?;
         }
         Ok(svg)
@@ -99,22 +105,43 @@ fn draw<DB: DrawingBackend>(
     y_range: std::ops::Range<f64>,
 ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
+    let epochs = x_range.end.round() as usize;
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(56)
         .build_cartesian_2d(x_range, y_range)?;
-    chart.configure_mesh().x_desc("epoch").y_desc(y_label).draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc(y_label)
+        .x_labels(epochs.clamp(2, 11))
+        .x_label_formatter(&|x| format!("{x:.0}"))
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
     for s in series {
         let color = s.color;
-        chart
-            .draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))?
-            .label(s.label)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2)));
+        chart.draw_series(LineSeries::new(s.points.iter().copied(), color.stroke_width(2)))?;
         chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.85)).border_style(BLACK).draw()?;
+    Ok(())
+}
+
+/// Width of the legend column right of a line chart.
+const LEGEND_WIDTH: u32 = 190;
+
+/// One line per series in the legend column: a coloured stroke and the series' label.
+fn legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    series: &[Series<'_>],
+) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let font = ("sans-serif", 14).into_font().color(&BLACK);
+    for (k, s) in series.iter().enumerate() {
+        let y = 60 + 24 * k as i32;
+        area.draw(&PathElement::new(vec![(4, y), (26, y)], s.color.stroke_width(3)))?;
+        area.draw_text(s.label, &font, (32, y - 8))?;
+    }
     Ok(())
 }
 

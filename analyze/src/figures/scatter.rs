@@ -150,9 +150,9 @@ pub fn write_scatter_grid_svg(path: &Path, title: &str, class_names: &[String], 
                     let (x, y) = (c as i32 * GRID_PANEL.0 as i32, r as i32 * GRID_PANEL.1 as i32);
                     let cell = body.clone().shrink((x, y), GRID_PANEL);
                     if scatter.points.ncols() == 2 {
-                        draw_2d(&cell, scatter, &ranges[r][c], 17)
+                        draw_2d(&cell, scatter, &ranges[r][c], 18)
                     } else {
-                        draw_3d(&cell, scatter, &ranges[r][c], 17)
+                        draw_3d(&cell, scatter, &ranges[r][c], 18)
                     }?;
                 }
             }
@@ -189,14 +189,18 @@ fn draw_2d(root: &Area, s: &Scatter, r: &Ranges, caption: u32) -> std::result::R
     let mut chart = ChartBuilder::on(root)
         .caption(&s.title, ("sans-serif", caption))
         .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(50)
+        .x_label_area_size(44)
+        .y_label_area_size(60)
         .build_cartesian_2d(r[0].clone(), r[1].clone())
         .map_err(|e| e.to_string())?;
+    // Axis text in proportion to the caption, so a grid's panels stay readable when shrunk.
+    let text = ("sans-serif", caption * 3 / 4);
     chart
         .configure_mesh()
         .x_desc(&s.axis_names[0])
         .y_desc(&s.axis_names[1])
+        .label_style(text)
+        .axis_desc_style(text)
         .disable_mesh()
         .draw()
         .map_err(|e| e.to_string())?;

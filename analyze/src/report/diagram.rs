@@ -146,7 +146,7 @@ mod tests {
 
     #[test]
     fn a_long_title_wraps_instead_of_running_off_the_figure() {
-        let title = "Shallow net (5 weight layers): layers and output feature-map sizes (from model.onnx)";
+        let title = "Convolutional variational autoencoder: encoder and decoder layers with output sizes (from model_card.json)";
         let lines = wrap(title, TITLE_CHARS);
         assert_eq!(lines.len(), 2, "{lines:?}");
         assert!(lines.iter().all(|l| l.chars().count() <= TITLE_CHARS));

@@ -30,7 +30,7 @@ $$\phi_i = \sum_{S \subseteq N \setminus \lbrace i\rbrace} \frac{\lvert S\rvert!
 
 where the players $N = \lbrace 1, \dots, n\rbrace$ are the $n$ patches of a grid over the image, $S$ a coalition of patches, $v(S)$ the logit of the explained class when the patches outside $S$ are replaced by the baseline, and $\phi_i$ the average marginal contribution of patch $i$. It is estimated by sampling permutations (Castro et al. 2009) in antithetic pairs; each $\phi_i$ has a standard error, and *efficiency* $\sum_i \phi_i = v(N) - v(\emptyset)$ holds for every sampled permutation (the *efficiency gap* is its numerical error).
 
-**Comparison.** Rank correlation: Spearman's $\rho$ between two methods' maps at input resolution. Deletion (insertion) curve: the softmax probability of the class as pixels are removed (restored) in order of decreasing attribution; its area under the curve (AUC) is low for deletion and high for insertion when the map is faithful (Petsiuk et al. 2018, arXiv:1806.07421); a random pixel order is the reference.";
+**Comparison.** Rank correlation: Spearman's $\rho$ between two methods' maps at input resolution. Deletion (insertion) curve: the softmax probability of the class as pixels are removed (restored) in order of decreasing attribution; its area under the curve (AUC) is low for deletion and high for insertion when the map is faithful (Petsiuk et al. 2018, arXiv:1806.07421); a random pixel order is the reference. In the figures each map is drawn on its own scale (the colour bar under it gives the values, in logit units for IG and Shapley values): compare maps by their bars' numbers, not their colours.";
 
 /// The "Explanations" section for every folder holding an `explanations.json`.
 pub(crate) fn section(doc: &mut Doc, dirs: &[std::path::PathBuf]) -> Result<()> {
@@ -46,24 +46,72 @@ pub(crate) fn section(doc: &mut Doc, dirs: &[std::path::PathBuf]) -> Result<()> 
     Ok(())
 }
 
+/// A readable name for the explained model: the title of the classifier run whose `explain/`
+/// folder `dir` is, "ResNet-34" for a converted ResNet-34, else the model file's name.
+fn model_title(dir: &Path, model: &str) -> String {
+    if let Some(card) = dir.parent().and_then(|run| netlens_fetch::runs::RunFolder::new(run).card().ok()) {
+        return card.title;
+    }
+    let path = Path::new(model);
+    match path.file_stem().and_then(|s| s.to_str()) {
+        Some("resnet34") => "ResNet-34".into(),
+        _ => format!("`{}`", path.file_name().map_or(model.into(), |n| n.to_string_lossy().into_owned())),
+    }
+}
+
+/// For a ResNet-34 whose first convolution is narrower than torchvision's 64 channels: a
+/// sentence saying it is a reduced stand-in, not the published weights.
+fn reduced_resnet(title: &str, model: &str) -> Option<String> {
+    if title != "ResNet-34" {
+        return None;
+    }
+    let summary = netlens_onnx::inspect(Path::new(model)).ok()?;
+    let first = summary.layers.iter().find(|l| l.op == "Conv")?;
+    let channels = match first.output_shape.as_deref()?.get(1)? {
+        netlens_onnx::inspect::Dim::Fixed(c) => *c,
+        _ => return None,
+    };
+    (channels != 64).then(|| {
+        format!(
+            "Its first convolution has {channels} channels instead of torchvision's 64: this is a reduced stand-in \
+             with ResNet-34's topology (a test fixture), not the published `resnet34-b627a593.pth`."
+        )
+    })
+}
+
 /// One model's figures, table and observations; returns the model path.
 fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
     let path = dir.join(EXPLANATIONS);
     let json: Explanations = read_json(&path)?;
     let model = json.model.clone();
     let images = &json.images;
-    doc.heading(3, &format!("Model `{model}`"));
+    let title = model_title(dir, &model);
+    let one_photo = images.len() > 1
+        && images.iter().all(|i| i.name.contains("-class-"))
+        && images
+            .iter()
+            .all(|i| i.name.split_once("-class-").map(|p| p.0) == images[0].name.split_once("-class-").map(|p| p.0));
+    doc.heading(3, &if one_photo { format!("{title}: one photo, several classes") } else { title.clone() });
     doc.para(&format!(
-        "From `{}`: {} image(s) explained. Baseline image $x'$ — where IG starts, what replaces Shapley's absent patches and the pixels the deletion/insertion curves remove: {}.",
-        path.display(),
+        "{} {} explained. Baseline image $x'$ — where IG starts, what replaces Shapley's absent patches and the pixels the deletion/insertion curves remove: {}.",
         images.len(),
+        if images.len() == 1 { "image" } else { "images" },
         json.baseline.description
     ));
     if let Some(settings) = settings_text(&json.settings) {
         doc.para(&settings);
     }
-    if let Some(caution) = untrained_caution(images) {
-        doc.para(&caution);
+    let caution = untrained_caution(images).map(|c| match reduced_resnet(&title, &model) {
+        Some(note) => format!("{c} {note}"),
+        None => c,
+    });
+    let cautioned_before = doc.findings().iter().any(|f| f.contains(&format!("of {title}:")));
+    match &caution {
+        Some(_) if cautioned_before => {
+            doc.para(&format!("**Caution:** as above, this {title} predicts almost uniformly; its maps say nothing about a trained model."));
+        }
+        Some(caution) => doc.para(caution),
+        None => {}
     }
     let mut means = Means::default();
     let rows: Vec<Vec<String>> = images.iter().map(|img| image_row(img, &mut means)).collect();
@@ -81,8 +129,19 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
         ],
         &rows,
     );
-    faithfulness(doc, images, &path, &mut means);
-    observations(doc, &means, &path);
+    faithfulness(doc, images, &mut means);
+    if caution.is_some() {
+        doc.para("No observations are drawn from these maps and curves: see the caution above.");
+        let already = doc.findings().iter().any(|f| f.contains(&format!("of {title}:")));
+        if !already {
+            doc.finding(format!(
+                "**Explanations of {title}:** the model predicts almost uniformly (see the caution in section 4), so \
+                 its maps are shown for the method only and not interpreted."
+            ));
+        }
+    } else {
+        observations(doc, &means, &title);
+    }
     let stem = Path::new(&model).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     // Images made from one photo for several classes (`<photo>-class-<k>`) are shown together.
     let mut groups: BTreeMap<&str, Vec<&ImageExplanation>> = BTreeMap::new();
@@ -95,7 +154,7 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
         let group = &groups[photo];
         if group.len() > 1 {
             if group[0].name == img.name {
-                one_photo_several_classes(doc, dir, &stem, photo, group)?;
+                one_photo_several_classes(doc, dir, &stem, photo, group, caution.is_some())?;
             }
             continue;
         }
@@ -119,6 +178,7 @@ fn one_photo_several_classes(
     stem: &str,
     photo: &str,
     group: &[&ImageExplanation],
+    near_uniform: bool,
 ) -> Result<()> {
     let mut figures = vec![];
     for img in group {
@@ -156,7 +216,9 @@ fn one_photo_several_classes(
         .filter(|g| g.grad_cam.as_ref().is_some_and(|c| c.map.data.iter().all(|&v| v <= 0.0)))
         .map(|g| format!("'{}'", g.target_name))
         .collect();
-    if !empty.is_empty() {
+    if near_uniform {
+        text += " The model is near-uniform (see the caution above), so the two maps are not compared.";
+    } else if !empty.is_empty() {
         text += &format!(
             " The Grad-CAM map for {} is zero everywhere (no positive evidence at its layer), so the classes' \
              Grad-CAM maps cannot be compared here.",
@@ -292,13 +354,15 @@ fn completeness(ig: &IntegratedGradients) -> String {
     let e = ig.completeness_error;
     let change = ig.logit as f64 - ig.baseline_logit as f64;
     match ig.relative_completeness_error() {
+        // A logit change this close to 0 makes any share meaningless (a near-uniform model).
+        Some(_) if change.abs() < 1e-2 => format!("{e:.2e} (F(x)−F(x′) = {change:.1e}, too small for a share)"),
         Some(share) => format!("{e:.2e} ({:.1}% of F(x)−F(x′) = {change:.3})", 100.0 * share),
         None => format!("{e:.2e}"),
     }
 }
 
 /// Mean deletion and insertion AUC per method (and random) over the images that have them.
-fn faithfulness(doc: &mut Doc, images: &[ImageExplanation], path: &Path, means: &mut Means) {
+fn faithfulness(doc: &mut Doc, images: &[ImageExplanation], means: &mut Means) {
     for di in images.iter().filter_map(|img| img.deletion_insertion.as_ref()) {
         for (method, curves) in &di.methods {
             add(&mut means.deletion, method, curves.deletion.auc);
@@ -317,13 +381,13 @@ fn faithfulness(doc: &mut Doc, images: &[ImageExplanation], path: &Path, means: 
         .into_iter()
         .map(|(m, d)| vec![m.clone(), format!("{d:.3}"), format!("{:.3}", ins.get(&m).copied().unwrap_or(f64::NAN))])
         .collect();
-    doc.para(&format!("Mean deletion and insertion AUC over the images (from `{}`):", path.display()));
+    doc.para("Mean deletion and insertion AUC over the images:");
     doc.table(&["method", "deletion AUC (lower = better)", "insertion AUC (higher = better)"], &rows);
 }
 
 /// Which methods agree (mean ρ) and which are faithful (mean AUCs against random).
-fn observations(doc: &mut Doc, means: &Means, path: &Path) {
-    let mut text = format!("**Observations** (means over the images in `{}`):", path.display());
+fn observations(doc: &mut Doc, means: &Means, title: &str) {
+    let mut text = "**Observations** (means over the images):".to_string();
     for (pair, rho) in mean(&means.rho) {
         let relation = match rho {
             r if r >= 0.6 => "agree strongly",
@@ -412,7 +476,7 @@ fn observations(doc: &mut Doc, means: &Means, path: &Path) {
         );
     }
     if !finding.is_empty() {
-        doc.finding(format!("**Explanations** (`{}`): {finding}.", path.display()));
+        doc.finding(format!("**Explanations of {title}:** {finding}."));
     }
 }
 
@@ -423,7 +487,7 @@ mod tests {
     fn observed(means: &Means) -> String {
         let dir = tempfile::tempdir().unwrap();
         let mut doc = Doc::new(dir.path()).unwrap();
-        observations(&mut doc, means, Path::new("explanations.json"));
+        observations(&mut doc, means, "the CNN");
         doc.markdown().to_string()
     }
 

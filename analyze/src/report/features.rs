@@ -17,7 +17,7 @@ use crate::figures::scatter::{Scatter, write_scatter_grid_svg};
 /// The "Features" section for every classifier run with a `features/summary.json`.
 pub(crate) fn section(doc: &mut Doc, runs: &[&Path]) -> Result<()> {
     doc.heading(2, "2. Features: PCA and t-SNE of intermediate layers");
-    doc.para("PCA projects the centred features on the directions of largest variance; t-SNE (van der Maaten & Hinton 2008; exact gradients for a few hundred points, van der Maaten's 2014 Barnes–Hut approximation for more, as the settings below say) places points so that neighbours in the feature space stay neighbours. Scores: the *silhouette* (Rousseeuw 1987) of the classes in the embedding, in [−1, 1], higher = classes more compact and apart; the leave-one-out *5-NN accuracy* in the original feature space and in the embedding.");
+    doc.para("PCA projects the centred features on the directions of largest variance: a linear map, so distances and directions in its scatter mean what they mean in the feature space, but two components show only the share of the variance they keep. t-SNE (van der Maaten & Hinton 2008; exact gradients for a few hundred points, van der Maaten's 2014 Barnes–Hut approximation for more, as the settings below say) places points so that each image's nearest neighbours in the feature space stay its neighbours: classes that are separable appear as islands, but the distances between islands and their sizes carry no meaning. Scores: the *silhouette* (Rousseeuw 1987) of the classes in the embedding, in [−1, 1], higher = classes more compact and apart; the leave-one-out *5-NN accuracy* in the original feature space and in the embedding. Features are the outputs of the convolution or linear layer itself (before any BatchNorm or activation), flattened.");
     let mut networks = vec![];
     for run in runs {
         let dir = run.join(netlens_fetch::runs::FEATURES_DIR);
@@ -70,10 +70,9 @@ fn one_network(doc: &mut Doc, dir: &Path, name: &str, title: &str) -> Result<Net
     let path = dir.join(netlens_fetch::runs::FEATURE_SUMMARY);
     let summary: FeatureSummary = read_json(&path)?;
     let layers: Vec<LayerScores> = summary.layers.iter().map(|l| layer_scores(l, dir)).collect();
-    doc.heading(3, &format!("Features of the {title} (`{name}`)"));
+    doc.heading(3, &format!("{title}: features"));
     doc.para(&format!(
-        "From `{}`: {} test images ({} per class, seed {}), {} layers. t-SNE: {}-D, perplexity {}, {} iterations, {}, on the first {} principal components of layers wider than that. Scores use k = {} neighbours.",
-        path.display(),
+        "{} test images ({} per class, seed {}), {} layers. t-SNE: {}-D, perplexity {}, {} iterations, {}, on the first {} principal components of layers wider than that. Scores use k = {} neighbours.",
         summary.samples,
         summary.per_class,
         summary.seed,
@@ -90,7 +89,7 @@ fn one_network(doc: &mut Doc, dir: &Path, name: &str, title: &str) -> Result<Net
     ));
     score_table(doc, &layers);
     grid(doc, dir, &summary, &layers, name, title)?;
-    observations(doc, &layers, summary.samples, &path);
+    observations(doc, &layers, summary.samples);
     let recall = class_recall(doc, dir, &layers, &summary)?;
     pca_versus_tsne(doc, &layers);
     confusion(doc, dir, &layers, &summary.class_names)?;
@@ -213,7 +212,7 @@ fn class_recall(
     // A recall over m images has a standard error of at most 0.5/√m; two layers' recalls differ
     // measurably when they are more than two standard errors of the difference apart.
     let m = summary.per_class.max(1) as f64;
-    let noise = 2.0 * (2.0f64).sqrt() * 0.5 / m.sqrt();
+    let noise = difference_noise(0.5, 0.5, summary.per_class);
     let name = |k: usize| class_name(&summary.class_names, k as u32);
     let first_at = |k: usize| per_layer.iter().position(|(_, r)| r[k] >= CLUSTER);
     let mut early: Vec<String> = vec![];
@@ -315,11 +314,8 @@ fn pca_versus_tsne(doc: &mut Doc, layers: &[LayerScores]) {
     };
     doc.para(&format!(
         "**PCA against t-SNE** (score table): {kept}the PCA map's 5-NN accuracy is {} below the feature space's \
-         (t-SNE's: {}; negative = above). The silhouettes tell the same: PCA {}, t-SNE {}. PCA is a linear projection on \
-         the directions of largest variance, which in these layers are not the directions that separate the classes, \
-         so its scatters show broad overlapping clouds; t-SNE keeps each image's neighbours, so the classes that are \
-         separable in the feature space appear as separate islands — but its distances between islands and their \
-         sizes carry no meaning.",
+         (t-SNE's: {}; negative = above). The silhouettes tell the same: PCA {}, t-SNE {}. Two directions of largest \
+         variance keep only part of the neighbourhoods that make the classes separable, while t-SNE keeps them.",
         span(&loss(&pca)),
         span(&loss(&tsne)),
         span(&sil(&pca)),
@@ -362,10 +358,7 @@ fn compare_networks(doc: &mut Doc, networks: &[NetworkFeatures]) {
     ) else {
         return;
     };
-    // Standard error of the difference of two accuracies over n images each.
-    let n = top.samples.min(bottom.samples).max(1) as f64;
-    let se = |p: f64| p * (1.0 - p) / n;
-    let noise = 2.0 * (se(top.last.1) + se(bottom.last.1)).sqrt();
+    let noise = difference_noise(top.last.1, bottom.last.1, top.samples.min(bottom.samples));
     let gap = top.last.1 - bottom.last.1;
     let verdict = if gap > noise {
         format!(
@@ -395,7 +388,24 @@ fn compare_networks(doc: &mut Doc, networks: &[NetworkFeatures]) {
         "**Observation** (5-NN accuracy in feature space over {} test images, {} per class): {verdict}. {shared}",
         top.samples, top.per_class
     ));
-    doc.finding(format!("**Features:** {verdict}. {shared}"));
+    let within = |n: &NetworkFeatures| {
+        top.last.1 - n.last.1 <= difference_noise(top.last.1, n.last.1, n.samples.min(top.samples))
+    };
+    let list = |keep: bool| {
+        networks
+            .iter()
+            .filter(|n| within(n) == keep)
+            .map(|n| format!("{} {:.3}", n.title, n.last.1))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (leaders, behind) = (list(true), list(false));
+    let summary = if behind.is_empty() {
+        format!("the networks' final layers separate the classes equally well within sampling noise ({leaders})")
+    } else {
+        format!("the final layers of {leaders} separate the classes best, measurably better than {behind}")
+    };
+    doc.finding(format!("**Features** (5-NN accuracy in the final layer's features): {summary}. {shared}"));
 }
 
 fn layer_scores(l: &LayerRecord, dir: &Path) -> LayerScores {
@@ -444,34 +454,46 @@ fn score_table(doc: &mut Doc, layers: &[LayerScores]) {
 
 /// Drafted from the 5-NN accuracies in feature space and the t-SNE silhouettes.
 /// `samples`: the number of images the accuracies are over (for their standard error).
-fn observations(doc: &mut Doc, layers: &[LayerScores], samples: usize, path: &Path) {
+fn observations(doc: &mut Doc, layers: &[LayerScores], samples: usize) {
     let (Some(first), Some(last)) = (layers.first(), layers.last()) else { return };
     let top = layers.iter().map(|l| l.knn).fold(f64::NEG_INFINITY, f64::max);
     // Accuracies over n images move in steps of 1/n: layers within half a step share the top.
     let step = 1.0 / samples.max(1) as f64;
     let best: Vec<String> =
         layers.iter().filter(|l| top - l.knn < step / 2.0).map(|l| format!("`{}`", l.layer)).collect();
-    let falls: Vec<String> = layers
-        .windows(2)
-        .filter(|w| w[1].knn < w[0].knn)
-        .map(|w| format!("`{}` → `{}` ({:.3} → {:.3})", w[0].layer, w[1].layer, w[0].knn, w[1].knn))
-        .collect();
-    let trend = if falls.is_empty() {
-        "it never falls from one layer to the next".to_string()
-    } else {
-        format!("it falls at {}", falls.join(", "))
-    };
     let mean = layers.iter().map(|l| l.knn).sum::<f64>() / layers.len() as f64;
     let se = (mean * (1.0 - mean) / samples.max(1) as f64).sqrt();
+    // Two accuracies over the same number of images differ measurably when they are more than two
+    // standard errors of their difference (√2 · SE) apart: the rule used throughout the report.
+    let noise = difference_noise(mean, mean, samples);
+    let runners_up: Vec<String> = layers
+        .iter()
+        .filter(|l| top - l.knn >= step / 2.0 && top - l.knn <= noise)
+        .map(|l| format!("`{}` ({:.3})", l.layer, l.knn))
+        .collect();
+    let best_text = if runners_up.is_empty() {
+        format!("The classes separate measurably best at {} ({top:.3}).", best.join(" and "))
+    } else {
+        format!(
+            "The highest score is at {} ({top:.3}), but {} {} within noise of it, so no layer is measurably best.",
+            best.join(" and "),
+            runners_up.join(", "),
+            if runners_up.len() == 1 { "is" } else { "are" }
+        )
+    };
+    let change = last.knn - first.knn;
+    let trend = if change.abs() <= noise {
+        format!("no measurable change between the first and the last studied layer ({change:+.3})")
+    } else if change > 0.0 {
+        format!("a measurable rise of {change:.3} from the first to the last studied layer")
+    } else {
+        format!("a measurable fall of {:.3} from the first to the last studied layer", -change)
+    };
     let mut text = format!(
-        "**Observation** (5-NN accuracy in feature space, `{}`): separability goes from {:.3} at the first studied layer `{}` to {:.3} at the final layer `{}`; {trend}. The classes separate best at {} ({top:.3}). Over {samples} images an accuracy near {mean:.2} has a standard error of about {se:.3}, so differences smaller than about {:.3} between layers are within sampling noise.",
-        path.display(),
-        first.knn,
-        first.layer,
-        last.knn,
-        last.layer,
-        best.join(" and "),
-        2.0 * se
+        "**Observation** (5-NN accuracy in feature space): {:.3} at the first studied layer `{}`, {:.3} at the final \
+         layer `{}`: {trend}. {best_text} Over {samples} images an accuracy near {mean:.2} has a standard error of \
+         about {se:.3}, so two layers differ measurably only by more than {noise:.3}.",
+        first.knn, first.layer, last.knn, last.layer,
     );
     let tsne: Vec<(&str, f64)> = layers
         .iter()
@@ -481,6 +503,13 @@ fn observations(doc: &mut Doc, layers: &[LayerScores], samples: usize, path: &Pa
         text += &format!(" In the t-SNE maps the silhouette is highest at `{layer}` ({sil:.3}).");
     }
     doc.para(&text);
+}
+
+/// Two standard errors of the difference of two accuracies `p` and `q`, each over `n` images:
+/// a difference larger than this is measurable, a smaller one may be sampling noise.
+pub(crate) fn difference_noise(p: f64, q: f64, n: usize) -> f64 {
+    let n = n.max(1) as f64;
+    2.0 * (p * (1.0 - p) / n + q * (1.0 - q) / n).sqrt()
 }
 
 /// The most confused class pairs of the leave-one-out 5-NN in the final layer's t-SNE (or PCA)
@@ -593,11 +622,13 @@ mod tests {
         let layers = [layer("conv1", 0.60), layer("fc1", 0.6733), layer("fc2", 0.6733)];
         let dir = tempfile::tempdir().unwrap();
         let mut doc = Doc::new(dir.path()).unwrap();
-        observations(&mut doc, &layers, 150, Path::new("summary.json"));
+        observations(&mut doc, &layers, 150);
         let text = doc.markdown();
-        assert!(text.contains("best at `fc1` and `fc2` (0.673)"), "{text}");
-        // mean 0.649 over 150 images: SE = sqrt(0.649 · 0.351 / 150) = 0.039.
-        assert!(text.contains("standard error of about 0.039") && text.contains("smaller than about 0.078"), "{text}");
+        assert!(text.contains("at `fc1` and `fc2` (0.673)"), "{text}");
+        // mean 0.649 over 150 images: SE = sqrt(0.649 · 0.351 / 150) = 0.039; noise 2·√2·SE = 0.110.
+        assert!(text.contains("standard error of about 0.039") && text.contains("by more than 0.110"), "{text}");
+        // conv1 (0.600) is within 0.110 of the top: no layer is measurably best.
+        assert!(text.contains("but `conv1` (0.600) is within noise of it"), "{text}");
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub(crate) fn section(doc: &mut Doc, runs: &[(PathBuf, RunKind)], meta: &ReportM
     let commit = meta.commit.as_deref().unwrap_or("unknown");
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     doc.para(&format!(
-        "netlens {} (git commit `{commit}`), built with rustc for {}-{}; {cores} CPU core(s) available when the report was written. Dependencies are pinned in `Cargo.lock`.",
+        "Made by netlens {} (git commit `{commit}`), built with rustc for {}-{}; {cores} CPU core(s) available when the report was written. Dependencies are pinned in `Cargo.lock`. Every number of the report comes from the files of these run folders (`config.json`, `history.json`, `model_card.json`, `features/summary.json` and its CSVs, `explain*/explanations.json`, `interpolation.json`):",
         env!("CARGO_PKG_VERSION"),
         std::env::consts::ARCH,
         std::env::consts::OS

@@ -32,12 +32,11 @@ pub(crate) fn section(doc: &mut Doc, runs: &[&Path]) -> Result<()> {
 fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
     let name = base(run);
     let folder = RunFolder::new(run);
-    let card_path = folder.model_card();
     let card = folder.card()?;
     let title = card.title.clone();
-    doc.heading(3, &format!("{title} (`{}`)", run.display()));
-    diagram(doc, &card, &card_path, &name, &title)?;
-    doc.para(&format!("**How it is built and trained** (from `{}`): {}", card_path.display(), card.rationale));
+    doc.heading(3, &title);
+    diagram(doc, &card, &name, &title)?;
+    doc.para(&format!("**How it is built and trained:** {}", card.rationale));
     doc.para("Loss per image: $\\mathcal{L}(x) = \\lVert x - \\hat x \\rVert^2 + \\beta\\thinspace\\mathrm{KL}\\big(q(z\\mid x)\\thinspace\\Vert\\thinspace\\mathcal{N}(0, I)\\big)$ with $q(z\\mid x) = \\mathcal{N}(\\mu(x), \\operatorname{diag}\\sigma^2(x))$, $\\mathrm{KL} = -\\tfrac12 \\sum_j (1 + \\log\\sigma_j^2 - \\mu_j^2 - \\sigma_j^2)$, $\\hat x$ the decoding of $z = \\mu + \\sigma \\odot \\varepsilon$, $\\varepsilon \\sim \\mathcal{N}(0, I)$ (Kingma & Welling 2014); $\\beta$ and the reconstruction term are in the table below.");
     let config = folder.vae_config()?;
     config_table(doc, &folder.config(), &config)?;
@@ -47,13 +46,13 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
     optimiser_and_beta(doc, &config, &vae_history, split.as_ref());
     for (file, what) in [
         ("loss.svg", "training and held-out loss"),
-        ("loss_terms.svg", "reconstruction and KL terms"),
-        ("reconstructions.png", "held-out faces (top) and their reconstructions"),
+        ("loss_terms.svg", "reconstruction term and KL term per image (the KL without β)"),
+        ("reconstructions.png", "held-out faces, each row of inputs above the row of their reconstructions"),
         ("samples.png", "faces decoded from z ~ N(0, I)"),
     ] {
         let src = run.join(file);
         if src.exists() {
-            doc.para(&format!("*{what}* (`{file}`):"));
+            doc.para(&format!("*{what}:*"));
             doc.copy_figure(&src, &format!("{}-{file}", slug(&name)), what)?;
         }
     }
@@ -114,8 +113,8 @@ fn blur(doc: &mut Doc, c: &VaeTrainConfig, h: &VaeHistory) {
         c.model.latent
     ));
     doc.para(&format!(
-        "**Why the faces are blurred:** the held-out reconstructions miss each pixel value by {:.3} on average (root \
-         mean squared error over the [0, 1] range). Three causes: (1) for a pixel the latent code does not pin down (hair, background, the \
+        "**Why the faces are blurred:** the held-out reconstructions have a root mean square error of {:.3} per pixel \
+         value, on a [0, 1] scale. Three causes: (1) for a pixel the latent code does not pin down (hair, background, the \
          exact position of an edge), the squared error is smallest at the *mean* of its possible values, so such detail \
          is averaged into a smooth grey; (2) the KL term ({:.1} nats per image on held-out faces) limits how much \
          information z carries about one face — {} latent dimensions for {}×{}×3 = {} pixel values; (3) the samples \
@@ -132,7 +131,7 @@ fn blur(doc: &mut Doc, c: &VaeTrainConfig, h: &VaeHistory) {
     ));
 }
 
-fn diagram(doc: &mut Doc, card: &ModelCard, path: &Path, name: &str, title: &str) -> Result<()> {
+fn diagram(doc: &mut Doc, card: &ModelCard, name: &str, title: &str) -> Result<()> {
     let boxes: Vec<DiagramBox> = card
         .layers
         .iter()
@@ -149,17 +148,13 @@ fn diagram(doc: &mut Doc, card: &ModelCard, path: &Path, name: &str, title: &str
         &boxes,
         &doc.figure_path(&fig),
     )?;
-    doc.para(&format!(
-        "Architecture diagram from the layer list in `{}` ({} layers; each box: layer, operation, output size).",
-        path.display(),
-        boxes.len()
-    ));
+    doc.para(&format!("Architecture diagram ({} layers; each box: layer, operation, output size).", boxes.len()));
     doc.link_figure(&fig, &format!("{title} architecture"));
     Ok(())
 }
 
 fn config_table(doc: &mut Doc, path: &Path, config: &VaeTrainConfig) -> Result<()> {
-    doc.para(&format!("**Hyper-parameters** (from `{}`):", path.display()));
+    doc.para("**Hyper-parameters:**");
     doc.table(&["setting", "value"], &settings_rows(config, path)?);
     Ok(())
 }
@@ -171,8 +166,7 @@ fn history(doc: &mut Doc, path: &Path, h: &VaeHistory) -> Result<()> {
         .ok_or_else(|| AnalyzeError::Parse { path: path.to_path_buf(), reason: "no epoch recorded".into() })?;
     let seconds = h.seconds();
     doc.para(&format!(
-        "**Training** (from `{}`): after {} epochs the held-out reconstruction term is {:.2} and the KL term {:.2} per image (train: {:.2} and {:.2}); the held-out mean squared error per pixel is **{:.4}**. Training took {seconds:.1} s.",
-        path.display(),
+        "**Training:** after {} epochs the held-out reconstruction term is {:.2} and the KL term {:.2} per image (train: {:.2} and {:.2}); the held-out mean squared error per pixel is **{:.4}**. Training took {seconds:.1} s.",
         last.epoch,
         last.heldout_reconstruction,
         last.heldout_kl,
@@ -232,10 +226,10 @@ fn interpolations(doc: &mut Doc, run: &Path, name: &str) -> Result<()> {
         doc.para(&format!(
             "**Observation** (root mean square difference between the two decoded ends of each strip, from the strips' \
              `.npy`): the group-mean strips change little from end to end ({:.3} on average) and the medoid strips, \
-             between two real faces, much more ({:.3}). The mean μ of a large group averages away everything but \
-             what the whole group shares, and two such averages (women and men, older and younger people) decode to \
-             similar smooth average faces: the group-mean strips show the direction in which the groups differ \
-             (face shape, hair, brightness), the medoid strips show the path between two real faces. Along every \
+             between two real faces, much more ({:.3}). The mean μ of a group averages away what its members do not \
+             share, and two such averages (women and men, older and younger people) decode to similar smooth faces: \
+             the group-mean strips show only the direction in which the groups differ on average, the medoid strips \
+             the path between two real faces. Along every \
              strip the change is spread over the steps (the differences between neighbouring faces under each strip \
              stay within a small range): the decoder is smooth along these paths, with no sudden jump between \
              neighbouring α.",
@@ -270,10 +264,10 @@ fn alphas_of(strip: &Path, stem: &str) -> Result<String> {
         let record: Interpolations = read_json(&json)?;
         if let Some(i) = record.0.get(stem) {
             let list: Vec<String> = i.alphas.iter().map(|a| a.to_string()).collect();
-            return Ok(format!("α = {} (from `{}`).", list.join(", "), json.display()));
+            return Ok(format!("α = {}.", list.join(", ")));
         }
     }
     let npy = strip.with_extension("npy");
     let rows = netlens_fetch::npy::read_f32(&npy, "(2 + alphas, 3, H, W)")?.shape[0];
-    Ok(format!("{} intermediate faces (from the shape of `{}`).", rows.saturating_sub(2), npy.display()))
+    Ok(format!("{} intermediate faces.", rows.saturating_sub(2)))
 }

@@ -25,6 +25,27 @@ impl Architecture {
     /// All architectures, in the order the report presents them.
     pub const ALL: [Architecture; 3] = [Architecture::Lenet, Architecture::Shallow, Architecture::Cnn];
 
+    /// The course's bounds on the number of layers, counting every convolution, BatchNorm,
+    /// activation, pooling and fully connected layer (the course lists these types among a
+    /// network's layers; `../shared/docs/course-project.md`, main task): 12–35 for the designed
+    /// network, 3–7 for the shallow one; `None` for LeNet-5, the reference.
+    pub fn course_layer_limit(self) -> Option<(usize, usize)> {
+        match self {
+            Architecture::Cnn => Some((12, 35)),
+            Architecture::Shallow => Some((3, 7)),
+            Architecture::Lenet => None,
+        }
+    }
+
+    /// The name for figure titles and text (`LeNet-5`, `Shallow net`, `CNN`).
+    pub fn title(self) -> &'static str {
+        match self {
+            Architecture::Lenet => "LeNet-5",
+            Architecture::Shallow => "Shallow net",
+            Architecture::Cnn => "CNN",
+        }
+    }
+
     /// The lowercase name used on the command line and in run folders (`lenet`).
     pub fn name(self) -> &'static str {
         match self {

@@ -123,7 +123,8 @@ alternates 3×3 convolutions with 1×1 channel-mixing convolutions (a squeeze to
 stage, a 64→64 mix at the end) and keeps widths small (16–64), which suits 32×32 clothing silhouettes (Fashion-MNIST's 28×28 images, resized); it \
 has no residual connections (ResNet), no parallel branches (Inception/GoogLeNet) and no dense \
 concatenation (DenseNet). BatchNorm after every convolution (convolutions carry no bias, β replaces it) \
-lets Adam train all seven convolutions at the default peak learning rate (3e-3, cosine-decayed) from the first epoch. Each 2×2 pool \
+keeps each layer's inputs normalised, so all seven convolutions train with the same peak learning rate \
+as the shallow nets (netlens's default 3e-3 for Adam, cosine-decayed). Each 2×2 pool \
 halves the maps and the next stage doubles the channels; the last 64×4×4 maps feed a 128-unit hidden layer \
 and the 10 logits."
             .into(),

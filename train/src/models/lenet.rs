@@ -60,8 +60,9 @@ pub(super) fn card() -> ModelCard {
         title: "LeNet-5".into(),
         rationale: "LeNet-5 as in LeCun et al. (1998): two convolution + sub-sampling stages that turn the \
 32×32 image into 16 maps of 5×5, then three fully connected layers (120, 84, 10). Following the course's \
-blog, the scaled tanh is replaced by ReLU and the trainable sub-sampling by 2×2 max-pooling, which train \
-faster and reach the same accuracy. The 32×32 input is the size LeNet-5 was designed for, so no padding \
+blog, the scaled tanh is replaced by ReLU and the trainable sub-sampling by 2×2 max-pooling, as in most \
+modern re-implementations (ReLU does not saturate, so gradients reach the first layers; the original's \
+tanh variant was not trained here for comparison). The 32×32 input is the size LeNet-5 was designed for, so no padding \
 is needed: the 5×5 kernels shrink 32→28 and 14→10."
             .into(),
         layers: vec![

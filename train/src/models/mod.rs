@@ -67,3 +67,26 @@ pub(crate) fn flatten(x: Tensor<4>) -> Tensor<2> {
     let [batch, c, h, w] = x.dims();
     x.reshape([batch, c * h * w])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_model_card_meets_the_course_layer_limit_by_the_one_counting_rule() {
+        for architecture in Architecture::ALL {
+            let card = card(architecture);
+            // Every layer of the card but the input: conv, BatchNorm, ReLU, pooling, FC.
+            let layers = card.layers.iter().filter(|l| l.op != "image").count();
+            match architecture.course_layer_limit() {
+                Some((lo, hi)) => assert!((lo..=hi).contains(&layers), "{}: {layers} layers", card.title),
+                None => assert_eq!(layers, 11, "LeNet-5: 2 conv, 2 pool, 3 FC, 4 ReLU"),
+            }
+            assert!(
+                card.title.contains(&format!("{layers} layers")) || architecture == Architecture::Lenet,
+                "{}",
+                card.title
+            );
+        }
+    }
+}
