@@ -86,6 +86,7 @@ pub(crate) fn line_chart(title: &str, y_label: &str, series: &[Series<'_>]) -> R
         {
             let root = SVGBackend::with_string(&mut svg, (760, 420)).into_drawing_area();
             // The legend gets its own column right of the plot, so it never covers a point.
+            root.fill(&WHITE).map_err(|e| AnalyzeError::Plot(e.to_string()))?;
             let (plot, side) = root.split_horizontally(760 - LEGEND_WIDTH);
             draw(&plot, title, y_label, series, 1.0..x_max, y_range).map_err(|e| AnalyzeError::Plot(e.to_string()))?;
             legend(&side, series).map_err(|e| AnalyzeError::Plot(e.to_string()))?;

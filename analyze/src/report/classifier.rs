@@ -10,7 +10,7 @@ use netlens_fetch::runs::{Architecture, History, RunFolder, TrainConfig};
 
 use super::diagram::{DiagramBox, write_diagram_svg};
 use super::doc::{Doc, base, slug};
-use super::inputs::settings_rows;
+use super::inputs::{readable_rows, settings_rows};
 use crate::error::{AnalyzeError, Result};
 use crate::explain::figure::DisplayImage;
 use crate::figures::gallery::{GalleryCell, gallery};
@@ -18,6 +18,13 @@ use crate::figures::gallery::{GalleryCell, gallery};
 /// The "Architectures and training" sections of all classifier runs.
 pub(crate) fn sections(doc: &mut Doc, runs: &[&Path]) -> Result<()> {
     doc.heading(2, "1. Classifiers: architecture and training");
+    doc.para(
+        "Each network's diagram and layer table are drawn from its exported ONNX graph: a box or row per layer \
+         with its operation, the window of convolutions and pooling (kernel, stride, padding; stride 1 and no \
+         padding are not written) and its output feature-map size (channels × height × width). A fully \
+         connected layer (exported as a matrix product plus a bias) is one `Linear` layer; the export's shape \
+         bookkeeping is left out.",
+    );
     if runs.is_empty() {
         doc.missing("a trained classifier", "`netlens train lenet|shallow|cnn --data DIR --out runs/NAME`, then pass the run folder to `netlens report`");
         return Ok(());
@@ -115,8 +122,8 @@ fn comparison_finding(doc: &mut Doc, rows: &[Row]) {
     let epochs: Vec<usize> = rows.iter().map(|r| r.epochs).collect();
     if epochs.iter().any(|&e| e != epochs[0]) {
         text += &format!(
-            " The networks trained for different numbers of epochs ({}), each until its accuracy levelled off \
-             (see its curves).",
+            " The networks trained for different numbers of epochs ({}); with the cosine schedule each run's \
+             learning rate reaches 0 at its last epoch.",
             rows.iter().map(|r| format!("{} {}", r.title, r.epochs)).collect::<Vec<_>>().join(", ")
         );
     }
@@ -196,23 +203,81 @@ fn architecture(doc: &mut Doc, run: &Path, name: &str, title: &str) -> Result<us
         &boxes,
         &doc.figure_path(&fig),
     )?;
-    doc.para(&format!("Architecture diagram generated from the ONNX graph `{}` ({} ONNX nodes, {} learned parameters); each box shows a layer, its operation (with kernel, stride and padding for convolutions and pooling; stride 1 and no padding are not written) and its output feature-map size (channels×height×width); the export's shape plumbing (Shape, Gather, Concat, bias reshapes) is left out of the diagram but listed in the table, and a fully connected layer exported as MatMul + Add is one `Linear` box.", onnx.display(), summary.layers.len(), summary.parameters));
+    doc.para(&format!(
+        "**Architecture** ({} learned parameters), drawn from the exported ONNX graph:",
+        thousands(summary.parameters)
+    ));
     doc.link_figure(&fig, &format!("{title} architecture"));
-    let rows: Vec<Vec<String>> = summary
-        .layers
-        .iter()
-        .map(|l| {
-            vec![
-                format!("`{}`", l.name),
-                l.op.clone(),
-                l.window.clone().unwrap_or_default(),
-                format_shape(l.output_shape.as_deref()),
-                l.parameters.to_string(),
-            ]
-        })
+    let rows: Vec<Vec<String>> = layer_rows(&summary.layers)
+        .into_iter()
+        .map(|r| vec![format!("`{}`", r.name), r.op, r.window, r.shape, thousands(r.parameters)])
         .collect();
-    doc.table(&["layer", "op", "window (kernel, stride, padding)", "output shape", "parameters"], &rows);
+    doc.table(&["layer", "operation", "window (kernel, stride, padding)", "output (C×H×W)", "parameters"], &rows);
     Ok(summary.parameters)
+}
+
+/// One row of the layer table.
+struct LayerRow {
+    name: String,
+    op: String,
+    window: String,
+    shape: String,
+    parameters: usize,
+}
+
+/// The layer table: the drawn layers (see [`drawn`]), a fully connected layer exported as
+/// `X.matmul` (MatMul), `X.reshape` (its bias) and `X` (Add) merged into one `Linear` row with
+/// all their parameters, so the rows' parameters add up to the model's.
+fn layer_rows(layers: &[netlens_onnx::Layer]) -> Vec<LayerRow> {
+    let mut rows: Vec<LayerRow> = vec![];
+    let mut pending_bias = 0;
+    for l in layers {
+        if let Some(fc) = l.name.strip_suffix(".reshape") {
+            // A bias reshape: its parameters belong to the Linear row of `fc`.
+            match rows.iter_mut().rev().find(|r| r.name == fc) {
+                Some(row) => row.parameters += l.parameters,
+                None => pending_bias += l.parameters,
+            }
+            continue;
+        }
+        if !drawn(l) {
+            // Shape plumbing carries no parameters; keep any (none expected) on the previous row.
+            if let Some(row) = rows.last_mut() {
+                row.parameters += l.parameters;
+            }
+            continue;
+        }
+        let shape = shape_text(&format_shape(l.output_shape.as_deref()));
+        if let Some(fc) = l.name.strip_suffix(".matmul").filter(|_| l.op == "MatMul") {
+            rows.push(LayerRow {
+                name: fc.into(),
+                op: "Linear".into(),
+                window: String::new(),
+                shape,
+                parameters: l.parameters,
+            });
+            continue;
+        }
+        if l.op == "Add" && rows.last().is_some_and(|r| r.name == l.name && r.op == "Linear") {
+            let row = rows.last_mut().expect("checked above");
+            row.parameters += l.parameters + std::mem::take(&mut pending_bias);
+            row.shape = shape;
+            continue;
+        }
+        rows.push(LayerRow {
+            name: l.name.clone(),
+            op: if l.op == "Reshape" { "Flatten (Reshape)".into() } else { l.op.clone() },
+            window: l.window.clone().unwrap_or_default(),
+            shape,
+            parameters: l.parameters,
+        });
+    }
+    rows
+}
+
+/// `61706` → `61,706`.
+fn thousands(n: usize) -> String {
+    super::thousands(n)
 }
 
 /// One box per drawn layer; a fully connected layer exported as `X.matmul` (MatMul) followed
@@ -262,7 +327,15 @@ fn shape_text(shape: &str) -> String {
 }
 
 fn hyper_parameters(doc: &mut Doc, path: &Path, config: &TrainConfig) -> Result<()> {
-    let rows = settings_rows(config, path)?;
+    let rows = readable_rows(
+        settings_rows(config, path)?,
+        &[
+            ("batch_size", "batch size"),
+            ("epochs", "epochs"),
+            ("learning_rate", "peak learning rate"),
+            ("seed", "seed"),
+        ],
+    );
     doc.para(&format!(
         "**Hyper-parameters** (optimiser Adam on the cross-entropy loss, learning rate decayed from the peak below \
          to 0 along a cosine over the epochs; no weight decay, no data augmentation; {}):",
@@ -521,5 +594,31 @@ mod tests {
         assert_eq!(boxes[1].op, "Linear (MatMul + bias)");
         assert_eq!(boxes[0].size, "6×28×28");
         assert_eq!(boxes[3].op, "Add", "an Add that is not a bias stays itself");
+    }
+
+    #[test]
+    fn the_layer_table_merges_a_linear_layer_and_keeps_every_parameter() {
+        let with = |name: &str, op: &str, dims: &[usize], parameters: usize| netlens_onnx::Layer {
+            parameters,
+            ..layer(name, op, dims)
+        };
+        let layers = [
+            with("conv1", "Conv", &[6, 28, 28], 156),
+            with("shape1", "Shape", &[4], 0),
+            with("reshape1", "Reshape", &[400], 0),
+            with("fc1.matmul", "MatMul", &[120], 48_000),
+            with("fc1.reshape", "Reshape", &[120], 120),
+            with("fc1", "Add", &[120], 0),
+            with("relu3", "Relu", &[120], 0),
+        ];
+        let rows = layer_rows(&layers);
+        let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["conv1", "reshape1", "fc1", "relu3"]);
+        assert_eq!((rows[2].op.as_str(), rows[2].parameters, rows[2].shape.as_str()), ("Linear", 48_120, "120"));
+        assert_eq!(rows[1].op, "Flatten (Reshape)");
+        assert_eq!(
+            rows.iter().map(|r| r.parameters).sum::<usize>(),
+            layers.iter().map(|l| l.parameters).sum::<usize>()
+        );
     }
 }

@@ -46,6 +46,34 @@ pub(crate) fn section(doc: &mut Doc, dirs: &[std::path::PathBuf]) -> Result<()> 
     Ok(())
 }
 
+/// Names the Grad-CAM maps whose peak is under a twentieth of the median peak over the images:
+/// drawn on their own scale they look as strong as the others, but they are nearly flat.
+fn weak_grad_cam(doc: &mut Doc, images: &[ImageExplanation]) {
+    let peaks: Vec<(&str, f32)> = images
+        .iter()
+        .filter_map(|i| i.grad_cam.as_ref().map(|g| (i.name.as_str(), g.map.data.iter().copied().fold(0f32, f32::max))))
+        .collect();
+    if peaks.len() < 3 {
+        return;
+    }
+    let mut sorted: Vec<f32> = peaks.iter().map(|p| p.1).collect();
+    sorted.sort_by(f32::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let weak: Vec<String> = peaks
+        .iter()
+        .filter(|p| p.1 > 0.0 && p.1 < median / 20.0)
+        .map(|p| format!("{} (peak {:.1e})", p.0, p.1))
+        .collect();
+    if !weak.is_empty() {
+        doc.para(&format!(
+            "**Weak Grad-CAM maps:** {} against a median peak of {median:.3} over the images. Drawn on their own \
+             scale these maps look as strong as the others, but the class's evidence at the layer is nearly flat \
+             there: read their colours with their colour bar.",
+            weak.join(", ")
+        ));
+    }
+}
+
 /// A readable name for the explained model: the title of the classifier run whose `explain/`
 /// folder `dir` is, "ResNet-34" for a converted ResNet-34, else the model file's name.
 fn model_title(dir: &Path, model: &str) -> String {
@@ -101,6 +129,9 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
     if let Some(settings) = settings_text(&json.settings) {
         doc.para(&settings);
     }
+    if let Some(p) = &json.preprocess {
+        doc.para(&format!("Model inputs: {}.", p.describe()));
+    }
     let caution = untrained_caution(images).map(|c| match reduced_resnet(&title, &model) {
         Some(note) => format!("{c} {note}"),
         None => c,
@@ -141,6 +172,7 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
         }
     } else {
         observations(doc, &means, &title);
+        weak_grad_cam(doc, images);
     }
     let stem = Path::new(&model).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     // Images made from one photo for several classes (`<photo>-class-<k>`) are shown together.

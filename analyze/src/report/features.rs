@@ -87,6 +87,9 @@ fn one_network(doc: &mut Doc, dir: &Path, name: &str, title: &str) -> Result<Net
         crate::features::tsne::TSNE_INPUT_DIMS,
         summary.knn_k,
     ));
+    if let Some(p) = &summary.preprocess {
+        doc.para(&format!("Model inputs: {}.", p.describe()));
+    }
     score_table(doc, &layers);
     grid(doc, dir, &summary, &layers, name, title)?;
     observations(doc, &layers, summary.samples);
@@ -195,7 +198,9 @@ fn class_recall(
         let (points, labels) = read_embedding_csv(&csv)?;
         per_layer.push((l.layer.clone(), knn_recall(&points, &labels, classes)));
     }
-    let Some((last_layer, last)) = per_layer.last() else { return Ok(per_layer) };
+    if per_layer.is_empty() {
+        return Ok(per_layer);
+    }
     let method = if method_used == "tsne" { "t-SNE" } else { "PCA" };
     let mut header = vec!["class".to_string()];
     header.extend(per_layer.iter().map(|(l, _)| format!("`{l}`")));
@@ -226,9 +231,13 @@ fn class_recall(
     }
     let mixed: Vec<String> = (0..classes).filter(|&k| per_layer.iter().all(|(_, r)| r[k] < MIXED)).map(name).collect();
     let first = &per_layer[0].1;
+    // The largest rise of each class from the first layer to any later one.
     let gains: Vec<String> = (0..classes)
-        .filter(|&k| last[k] - first[k] > noise)
-        .map(|k| format!("{} ({:.2} → {:.2})", name(k), first[k], last[k]))
+        .filter_map(|k| {
+            let (at, peak) =
+                per_layer.iter().skip(1).map(|(l, r)| (l.as_str(), r[k])).max_by(|a, b| a.1.total_cmp(&b.1))?;
+            (peak - first[k] > noise).then(|| format!("{} ({:.2} → {peak:.2} at `{at}`)", name(k), first[k]))
+        })
         .collect();
     let mut text = format!(
         "**Which classes separate** (5-NN recall per class in each layer's {method} map: the share of a class's {} \
@@ -245,7 +254,7 @@ fn class_recall(
             } else {
                 format!("Already at the first layer `{}`: {}. ", per_layer[0].0, early.join(", "))
             },
-            if later.is_empty() { String::new() } else { format!("Later: {}. ", later.join(", ")) }
+            if later.is_empty() { String::new() } else { format!("First at a later layer: {}. ", later.join(", ")) }
         ),
     };
     text += &if mixed.is_empty() {
@@ -255,7 +264,7 @@ fn class_recall(
     };
     text += &format!(
         "With {} images per class a recall has a standard error of up to {:.2}, so only changes above {noise:.2} \
-         between two layers are measurable; from `{}` to `{last_layer}` {}.",
+         between two layers are measurable; from `{}` to any later layer {}.",
         summary.per_class,
         0.5 / m.sqrt(),
         per_layer[0].0,
@@ -388,22 +397,20 @@ fn compare_networks(doc: &mut Doc, networks: &[NetworkFeatures]) {
         "**Observation** (5-NN accuracy in feature space over {} test images, {} per class): {verdict}. {shared}",
         top.samples, top.per_class
     ));
-    let within = |n: &NetworkFeatures| {
-        top.last.1 - n.last.1 <= difference_noise(top.last.1, n.last.1, n.samples.min(top.samples))
-    };
-    let list = |keep: bool| {
-        networks
-            .iter()
-            .filter(|n| within(n) == keep)
-            .map(|n| format!("{} {:.3}", n.title, n.last.1))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let (leaders, behind) = (list(true), list(false));
-    let summary = if behind.is_empty() {
-        format!("the networks' final layers separate the classes equally well within sampling noise ({leaders})")
+    // Every pair of networks whose final layers differ by more than the noise of the difference.
+    let mut measurable = vec![];
+    for (i, a) in networks.iter().enumerate() {
+        for b in &networks[i + 1..] {
+            let (hi, lo) = if a.last.1 >= b.last.1 { (a, b) } else { (b, a) };
+            if hi.last.1 - lo.last.1 > difference_noise(hi.last.1, lo.last.1, hi.samples.min(lo.samples)) {
+                measurable.push(format!("{} ({:.3}) over {} ({:.3})", hi.title, hi.last.1, lo.title, lo.last.1));
+            }
+        }
+    }
+    let summary = if measurable.is_empty() {
+        "no network's final layer separates the classes measurably better than another's".to_string()
     } else {
-        format!("the final layers of {leaders} separate the classes best, measurably better than {behind}")
+        format!("measurably better separated: {}; every other pair is within sampling noise", measurable.join("; "))
     };
     doc.finding(format!("**Features** (5-NN accuracy in the final layer's features): {summary}. {shared}"));
 }

@@ -28,6 +28,18 @@ pub(crate) fn settings_rows(record: &impl Serialize, path: &Path) -> Result<Vec<
     Ok(rows)
 }
 
+/// The rows of [`settings_rows`] whose key is in `names`, in the order of `names`, with the
+/// readable label given there (`batch_size` → `batch size`); other rows (the data folder and
+/// device, said elsewhere in the report) are left out.
+pub(crate) fn readable_rows(rows: Vec<Vec<String>>, names: &[(&str, &str)]) -> Vec<Vec<String>> {
+    names
+        .iter()
+        .filter_map(|(key, label)| {
+            rows.iter().find(|r| r[0] == format!("`{key}`")).map(|r| vec![label.to_string(), r[1].clone()])
+        })
+        .collect()
+}
+
 fn parse_error(path: &Path, reason: &str) -> AnalyzeError {
     AnalyzeError::Parse { path: path.to_path_buf(), reason: reason.into() }
 }

@@ -76,7 +76,10 @@ fn introduction(doc: &mut Doc, classifiers: &[&Path]) {
         "The task: design and train image classifiers for Fashion-MNIST — LeNet-5, a shallow network of 3–7 \
          layers and a network of our own of 12–35 layers — look inside them by embedding intermediate feature \
          maps with PCA and t-SNE, explain single predictions with Grad-CAM, Integrated Gradients and Shapley \
-         values, and train a variational autoencoder on faces. {data_text} Section 1 describes and compares the \
+         values, and train a variational autoencoder on faces. {data_text} The networks, their training, the VAE and the \
+         three explanation methods are this project's own code (netlens, in Rust), written from the papers cited \
+         in each section; libraries provide tensors, automatic differentiation and the Adam optimiser (burn), the \
+         eigendecomposition behind PCA and the t-SNE optimiser (linfa), and ONNX forward passes (tract). Section 1 describes and compares the \
          classifiers, section 2 their features, section 3 the VAE, section 4 the explanations, section 5 \
          sums up the findings and section 6 says how to reproduce every number."
     ));
@@ -94,13 +97,13 @@ fn conclusion(doc: &mut Doc) {
         doc.para(f);
     }
     doc.para(
-        "Each statement above rests on numbers shown in its section, with the sampling noise stated where a \
-         difference could be chance.",
+        "Every network here was trained once, with one seed: the noise levels above are those of sampling the \
+         test images, not of training, which a second seed could add to.",
     );
 }
 
 /// `1000` → `1,000`.
-fn thousands(n: usize) -> String {
+pub(crate) fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -123,10 +126,7 @@ pub fn write_report(runs: &[PathBuf], out: &Path, meta: &ReportMeta) -> Result<R
     let of = |want: RunKind| kinds.iter().filter(move |(_, k)| *k == want).map(|(p, _)| p.as_path());
     let mut doc = Doc::new(out)?;
     doc.para("# Inside image neural networks: classifiers, their features, a VAE and explanations");
-    doc.para(
-        "Every number below is read from the saved outputs of the runs listed in section 6; each observation \
-         names the numbers it rests on.",
-    );
+    doc.para("Every number below is read from the saved outputs of the runs listed in section 6.");
     if meta.quick {
         doc.para("**Note:** made by `netlens run --quick`: fewer epochs, samples, IG steps and Shapley permutations than the full run, to check the pipeline in minutes. Rerun without `--quick` for the numbers to hand in.");
     }

@@ -148,14 +148,32 @@ fn diagram(doc: &mut Doc, card: &ModelCard, name: &str, title: &str) -> Result<(
         &boxes,
         &doc.figure_path(&fig),
     )?;
-    doc.para(&format!("Architecture diagram ({} layers; each box: layer, operation, output size).", boxes.len()));
+    let layers = boxes.iter().filter(|b| b.op != "image").count();
+    doc.para(&format!(
+        "Architecture diagram ({layers} layers after the input; each box: layer, operation, output size)."
+    ));
     doc.link_figure(&fig, &format!("{title} architecture"));
     Ok(())
 }
 
 fn config_table(doc: &mut Doc, path: &Path, config: &VaeTrainConfig) -> Result<()> {
     doc.para("**Hyper-parameters:**");
-    doc.table(&["setting", "value"], &settings_rows(config, path)?);
+    let rows = super::inputs::readable_rows(
+        settings_rows(config, path)?,
+        &[
+            ("model.latent", "latent dimensions"),
+            ("model.image_size", "image side (pixels)"),
+            ("model.upsample", "decoder upsampling"),
+            ("reconstruction", "reconstruction term"),
+            ("beta", "β (weight of the KL term)"),
+            ("epochs", "epochs"),
+            ("batch_size", "batch size"),
+            ("learning_rate", "learning rate (Adam)"),
+            ("heldout_fraction", "held-out share of the faces"),
+            ("seed", "seed"),
+        ],
+    );
+    doc.table(&["setting", "value"], &rows);
     Ok(())
 }
 

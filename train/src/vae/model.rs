@@ -124,7 +124,7 @@ impl Shape<'_> {
         let mut layers = vec![
             layer(
                 "decoder.fc",
-                &format!("Fully connected {}→{} (as 4 blocks fc.0–fc.3)", self.latent, self.bottom_features()),
+                &format!("Fully connected {}→{}", self.latent, self.bottom_features()),
                 &[self.bottom_features()],
             ),
             layer("decoder.relu0", "ReLU", &[self.bottom_features()]),
@@ -149,11 +149,12 @@ halves the image {n} times with stride-2 3×3 convolutions (no pooling, so the n
 downsampling) while doubling the channels ({c}), down to a 4×4 map whose {f} features feed two linear \
 heads for μ and log σ² of a {l}-dimensional diagonal Gaussian. Predicting log σ² keeps σ positive \
 without a constraint. Training samples z = μ + σ·ε (the reparameterization trick, so gradients flow \
-through μ and σ). The decoder mirrors the encoder, but upsamples by resize-convolution ({up} ×2, then a \
-3×3 convolution; Odena et al. 2016) instead of transposed convolution: this avoids checkerboard artifacts \
-and exports to ONNX with burn-onnx 0.22, which cannot export ConvTranspose2d. A final 3×3 convolution and \
-a sigmoid give pixels in [0, 1]. No BatchNorm, so the exported encoder and decoder compute exactly what \
-was trained. The loss is the reconstruction error summed over the image's pixels plus β·KL(q(z|x) ‖ N(0, I)).",
+through μ and σ). The decoder runs the encoder's stages in reverse (a linear layer back to the 4×4 map, \
+then one upsampling stage per encoder stage), and upsamples by resize-convolution ({up} ×2, then a 3×3 \
+convolution; Odena et al. 2016) instead of transposed convolution, which Odena et al. show leaves \
+checkerboard artifacts. A final 3×3 convolution and a sigmoid give pixels in [0, 1]. There is no BatchNorm: \
+with batches of 32 faces its batch statistics would be noisy, and without it a face's encoding does not \
+depend on the other faces of its batch. The loss is the reconstruction error summed over the image's pixels plus β·KL(q(z|x) ‖ N(0, I)).",
             s = self.image_size,
             n = self.stages(),
             c = (0..self.stages()).map(|i| self.channels(i).to_string()).collect::<Vec<_>>().join(", "),
