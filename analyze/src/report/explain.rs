@@ -46,7 +46,7 @@ pub(crate) fn section(doc: &mut Doc, dirs: &[std::path::PathBuf]) -> Result<()> 
     Ok(())
 }
 
-/// Names the Grad-CAM maps whose peak is under a twentieth of the median peak over the images:
+/// Names the Grad-CAM maps whose peak is under a tenth of the median peak over the images:
 /// drawn on their own scale they look as strong as the others, but they are nearly flat.
 fn weak_grad_cam(doc: &mut Doc, images: &[ImageExplanation]) {
     let peaks: Vec<(&str, f32)> = images
@@ -61,7 +61,7 @@ fn weak_grad_cam(doc: &mut Doc, images: &[ImageExplanation]) {
     let median = sorted[sorted.len() / 2];
     let weak: Vec<String> = peaks
         .iter()
-        .filter(|p| p.1 > 0.0 && p.1 < median / 20.0)
+        .filter(|p| p.1 > 0.0 && p.1 < median / 10.0)
         .map(|p| format!("{} (peak {:.1e})", p.0, p.1))
         .collect();
     if !weak.is_empty() {
