@@ -57,7 +57,39 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
         }
     }
     blur(doc, &config, &vae_history);
-    interpolations(doc, run, &name)
+    interpolations(doc, run, &name)?;
+    groups_note(doc, &config);
+    Ok(())
+}
+
+/// Where the interpolation groups come from: `groups.json` beside the faces, its note (who
+/// labelled them and how) and each group's size.
+fn groups_note(doc: &mut Doc, config: &VaeTrainConfig) {
+    let path = Path::new(&config.data).join("groups.json");
+    let Ok(groups) = crate::vae::Groups::load(&path) else { return };
+    let sizes: Vec<String> =
+        groups.names().iter().filter_map(|g| groups.get(g).ok().map(|v| format!("{g} {}", v.len()))).collect();
+    let note = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("note").and_then(|n| n.as_str()).map(str::to_string));
+    let names = groups.names();
+    let shared: usize = names
+        .iter()
+        .enumerate()
+        .flat_map(|(i, a)| names[i + 1..].iter().map(move |b| (a, b)))
+        .map(|(a, b)| {
+            let (x, y) = (groups.get(a).unwrap_or(&[]), groups.get(b).unwrap_or(&[]));
+            x.iter().filter(|i| y.contains(i)).count()
+        })
+        .sum();
+    doc.para(&format!(
+        "**The groups** come with the faces, in `groups.json` ({}){}. With so few faces per group, a group's mean \
+         latent averages a handful of people{}.",
+        sizes.join(", "),
+        note.map_or(String::new(), |n| format!(": \"{n}\"")),
+        if shared > 0 { format!(", and {shared} faces belong to two of the groups at once") } else { String::new() },
+    ));
 }
 
 /// The optimiser and why β has its value: with the summed squared error, the loss is the
