@@ -125,7 +125,8 @@ fn a_resnet_embeds_an_image_folder_and_a_class_selection() {
     write_photo_folder(&photos);
     std::fs::write(photos.join("pets/README.txt"), "not an image").unwrap();
     let out = tmp.path().join("features");
-    let args = ["--perplexity", "10", "--iterations", "300"];
+    // The default perplexity (30) needs 91 images: for 60 it is lowered to 19, with a note.
+    let args = ["--iterations", "300"];
     let mut cmd = vec!["features", s(&model), "--data", s(&photos), "--out", s(&out)];
     cmd.extend(args);
     let run = netlens(&cmd);
@@ -137,6 +138,11 @@ fn a_resnet_embeds_an_image_folder_and_a_class_selection() {
     let sum = summary(&out);
     assert_pca_and_tsne_of_three_layers(&sum, 60);
     assert_eq!(sum["class_names"], serde_json::json!(["boat", "bridge", "pets"]));
+    assert!(stderr.contains("perplexity lowered from the default 30 to 19 for 60 images"), "{stderr}");
+    assert_eq!(sum["perplexity"], 19.0);
+    // A perplexity the user chose is checked as given.
+    let err = fails(netlens(&["features", s(&model), "--data", s(&photos), "--out", s(&out), "--perplexity", "25"]));
+    assert!(err.contains("at most 19.67"), "{err}");
 
     let fashion = tmp.path().join("fashion");
     write_fashion_pngs(&fashion);

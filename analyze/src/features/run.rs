@@ -137,7 +137,24 @@ pub fn study_to_dir(
     let sample = source.load(&indices, &preprocess)?;
     let class_counts =
         (0..sample.class_names.len()).map(|c| sample.labels.iter().filter(|&&l| l as usize == c).count()).collect();
-    let params = options.embed_params();
+    let mut params = options.embed_params();
+    // The default perplexity needs n − 1 ≥ 90 images; a smaller sample (a few classes of a user's
+    // folder) gets the largest perplexity it allows, said in the progress, instead of an error.
+    // A perplexity the user chose is checked as given.
+    let most = (sample.len() as f64 - 1.0) / 3.0;
+    if options.perplexity == TsneParams::default().perplexity
+        && most < options.perplexity
+        && most >= 2.0
+        && params.methods.contains(&EmbeddingMethod::Tsne)
+    {
+        params.tsne.perplexity = most.floor();
+        progress(FeatureProgress::Note(&format!(
+            "t-SNE perplexity lowered from the default {} to {} for {} images (t-SNE needs n − 1 ≥ 3 · perplexity)",
+            options.perplexity,
+            params.tsne.perplexity,
+            sample.len()
+        )));
+    }
     params.check(sample.len())?;
     let runner = TapRunner::new(model, taps)?;
     let total = sample.len();
@@ -171,7 +188,7 @@ pub fn study_to_dir(
         per_class: options.per_class,
         seed: options.seed,
         dims: options.dims,
-        perplexity: options.perplexity,
+        perplexity: params.tsne.perplexity,
         iterations: options.iterations,
         theta: options.methods.contains(&EmbeddingMethod::Tsne).then(|| theta_for(sample.len())),
         knn_k: KNN_K,
