@@ -127,7 +127,8 @@ impl RunPlan {
             vae: VaeTrainConfig::new(data.lfw.display().to_string()),
             features,
             explain: ExplainPlan {
-                classifiers: vec![Architecture::Cnn],
+                // The two designed networks, so two trained models' explanations can be compared.
+                classifiers: vec![Architecture::Shallow, Architecture::Cnn],
                 images: 8,
                 options,
                 torch_model: None,

@@ -30,7 +30,7 @@ $$\phi_i = \sum_{S \subseteq N \setminus \lbrace i\rbrace} \frac{\lvert S\rvert!
 
 where the players $N = \lbrace 1, \dots, n\rbrace$ are the $n$ patches of a grid over the image, $S$ a coalition of patches, $v(S)$ the logit of the explained class when the patches outside $S$ are replaced by the baseline, and $\phi_i$ the average marginal contribution of patch $i$. It is estimated by sampling permutations (Castro et al. 2009) in antithetic pairs; each $\phi_i$ has a standard error, and *efficiency* $\sum_i \phi_i = v(N) - v(\emptyset)$ holds for every sampled permutation (the *efficiency gap* is its numerical error).
 
-**Comparison.** Rank correlation: Spearman's $\rho$ between two methods' maps at input resolution. Deletion (insertion) curve: the softmax probability of the class as pixels are removed (restored) in order of decreasing attribution; its area under the curve (AUC) is low for deletion and high for insertion when the map is faithful (Petsiuk et al. 2018, arXiv:1806.07421); a random pixel order is the reference. In the figures each map is drawn on its own scale (the colour bar under it gives the values, in logit units for IG and Shapley values): compare maps by their bars' numbers, not their colours.";
+**Comparison.** Rank correlation: Spearman's $\rho$ between two methods' maps at input resolution. Deletion (insertion) curve: the softmax probability of the class as pixels are removed (restored) in order of decreasing attribution; its area under the curve (AUC) is low for deletion and high for insertion when the map is faithful (Petsiuk et al. 2018, arXiv:1806.07421); a random pixel order is the reference. The three maps differ in kind, which keeps ρ low even for methods that agree on the region: Grad-CAM is non-negative and comes from a coarse feature map (bilinearly upsampled), Shapley values are constant over each patch (many ties), IG is signed and per pixel (summed over channels); ρ compares them as they are. In the figures each map is drawn on its own scale (the colour bar under it gives the values, in logit units for IG and Shapley values): compare maps by their bars' numbers, not their colours.";
 
 /// The "Explanations" section for every folder holding an `explanations.json`.
 pub(crate) fn section(doc: &mut Doc, dirs: &[std::path::PathBuf]) -> Result<()> {
@@ -44,6 +44,25 @@ pub(crate) fn section(doc: &mut Doc, dirs: &[std::path::PathBuf]) -> Result<()> 
         doc.missing("explanations of ResNet-34 (the course asks for them)", "run `netlens fetch resnet34`, or pass `--resnet resnet34-b627a593.pth` (torchvision's weights) to `netlens run`");
     }
     Ok(())
+}
+
+/// Names the explained images the model gets wrong: their maps show the evidence for the wrong
+/// class, which is where a reader should look for what misled the model.
+fn misclassified(doc: &mut Doc, images: &[ImageExplanation]) {
+    let wrong: Vec<String> = images
+        .iter()
+        .filter_map(|i| {
+            let truth = i.label_name.as_ref()?;
+            (i.label != Some(i.predicted)).then(|| format!("{} (true {truth}, predicted {})", i.name, i.predicted_name))
+        })
+        .collect();
+    if !wrong.is_empty() {
+        doc.para(&format!(
+            "**Misclassified among these:** {}. Their maps explain the predicted, wrong class: the regions they \
+             mark are the evidence that misled the model.",
+            wrong.join(", ")
+        ));
+    }
 }
 
 /// Names the Grad-CAM maps whose peak is under a tenth of the median peak over the images:
@@ -173,6 +192,7 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
     } else {
         observations(doc, &means, &title);
         weak_grad_cam(doc, images);
+        misclassified(doc, images);
     }
     let stem = Path::new(&model).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     // Images made from one photo for several classes (`<photo>-class-<k>`) are shown together.
@@ -490,9 +510,16 @@ fn observations(doc: &mut Doc, means: &Means, title: &str) {
         rhos.iter().fold(None, |acc: Option<(f64, f64)>, &r| Some(acc.map_or((r, r), |(a, b)| (a.min(r), b.max(r)))))
     {
         finding += &format!(
-            "the three methods' maps of the same image agree little (mean Spearman ρ between pairs {lo:.2} to {hi:.2}): \
+            "the three methods' maps of the same image agree {} (mean Spearman ρ between pairs {lo:.2} to {hi:.2}): \
              they answer different questions — Grad-CAM where a late feature map responds, IG and Shapley values how \
-             each input region moves the logit against the baseline"
+             each input region moves the logit against the baseline",
+            if hi >= 0.3 {
+                "at most moderately"
+            } else if hi > 0.1 {
+                "at most weakly"
+            } else {
+                "little"
+            }
         );
     }
     if let (Some(best), Some(r)) = (methods(&del).into_iter().min_by(|a, b| a.1.total_cmp(&b.1)), random(&del))
