@@ -304,6 +304,11 @@ fn report_from_small_runs_has_sections_figures_and_the_runs_numbers() {
         }
     }
     assert!(md.contains("Deletion:") && md.contains("random order"));
+    // The maps compared on the Shapley patch grid, and the mean curves drawn.
+    assert!(md.contains("| methods | ρ at the pixels | ρ on the patch grid |"), "{md}");
+    for kind in ["deletion", "insertion"] {
+        assert!(figures.iter().any(|f| f == &format!("explain-model-{kind}-curves.svg")), "{figures:?}");
+    }
     // Interpolation α from interpolation.json is absent here: the count comes from the .npy.
     assert!(md.contains("4 intermediate faces"));
 }

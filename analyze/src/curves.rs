@@ -70,16 +70,31 @@ pub fn write_training_curves(history: &History, dir: &Path) -> Result<[std::path
 /// [`AnalyzeError::NonFinite`] naming the series and epoch of a NaN or ±∞ (a diverged
 /// training run); [`AnalyzeError::Plot`] when plotters fails.
 pub(crate) fn line_chart(title: &str, y_label: &str, series: &[Series<'_>]) -> Result<String> {
+    let x_max = series.iter().flat_map(|s| s.points.iter()).map(|p| p.0).fold(2.0f64, f64::max);
+    chart_svg(title, Axis { name: "epoch", range: 1.0..x_max, whole: true }, y_label, series)
+}
+
+/// The x axis of a chart: its name, its range and whether its ticks are whole numbers.
+pub(crate) struct Axis<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) range: std::ops::Range<f64>,
+    pub(crate) whole: bool,
+}
+
+/// Draws the series against `x` into an SVG string, the legend in a column beside the plot.
+///
+/// # Errors
+/// As [`line_chart`].
+pub(crate) fn chart_svg(title: &str, x: Axis<'_>, y_label: &str, series: &[Series<'_>]) -> Result<String> {
     for s in series {
         let what = || format!("{title}: series `{}`", s.label);
         crate::finite::ensure_finite(what, s.points.iter().flat_map(|p| [p.0, p.1]), |i| {
-            format!("epoch {}", s.points[i / 2].0)
+            format!("{} {}", x.name, s.points[i / 2].0)
         })?;
     }
     let all = || series.iter().flat_map(|s| s.points.iter());
     let (y_min, y_max) = crate::finite::bounds(all().map(|p| p.1)).unwrap_or((0.0, 1.0));
     let y_range = crate::finite::padded_range(y_label, y_min, y_max)?;
-    let x_max = all().map(|p| p.0).fold(2.0f64, f64::max);
     // plotters panics on some layouts (e.g. text wider than the canvas); that is an error too.
     netlens_fetch::panic::catch(|| {
         let mut svg = String::new();
@@ -88,7 +103,7 @@ pub(crate) fn line_chart(title: &str, y_label: &str, series: &[Series<'_>]) -> R
             // The legend gets its own column right of the plot, so it never covers a point.
             root.fill(&WHITE).map_err(|e| AnalyzeError::Plot(e.to_string()))?;
             let (plot, side) = root.split_horizontally(760 - LEGEND_WIDTH);
-            draw(&plot, title, y_label, series, 1.0..x_max, y_range).map_err(|e| AnalyzeError::Plot(e.to_string()))?;
+            draw(&plot, title, &x, y_label, series, y_range).map_err(|e| AnalyzeError::Plot(e.to_string()))?;
             legend(&side, series).map_err(|e| AnalyzeError::Plot(e.to_string()))?;
             root.present().map_err(|e| AnalyzeError::Plot(e.to_string()))?;
         }
@@ -100,12 +115,13 @@ pub(crate) fn line_chart(title: &str, y_label: &str, series: &[Series<'_>]) -> R
 fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
+    x: &Axis<'_>,
     y_label: &str,
     series: &[Series<'_>],
-    x_range: std::ops::Range<f64>,
     y_range: std::ops::Range<f64>,
 ) -> std::result::Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
     root.fill(&WHITE)?;
+    let x_range = x.range.clone();
     let epochs = x_range.end.round() as usize;
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 20))
@@ -113,12 +129,14 @@ fn draw<DB: DrawingBackend>(
         .x_label_area_size(40)
         .y_label_area_size(56)
         .build_cartesian_2d(x_range, y_range)?;
+    let whole = x.whole;
+    let formatter = move |v: &f64| if whole { format!("{v:.0}") } else { format!("{v:.1}") };
     chart
         .configure_mesh()
-        .x_desc("epoch")
+        .x_desc(x.name)
         .y_desc(y_label)
-        .x_labels(epochs.clamp(2, 11))
-        .x_label_formatter(&|x| format!("{x:.0}"))
+        .x_labels(if whole { epochs.clamp(2, 11) } else { 11 })
+        .x_label_formatter(&formatter)
         .light_line_style(WHITE.mix(0.0))
         .draw()?;
     for s in series {

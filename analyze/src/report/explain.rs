@@ -93,6 +93,11 @@ fn weak_grad_cam(doc: &mut Doc, images: &[ImageExplanation]) {
     }
 }
 
+/// The model file's stem, for figure names.
+fn stem_of(model: &str) -> String {
+    Path::new(model).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
 /// A readable name for the explained model: the title of the classifier run whose `explain/`
 /// folder `dir` is, "ResNet-34" for a converted ResNet-34, else the model file's name.
 fn model_title(dir: &Path, model: &str) -> String {
@@ -180,6 +185,10 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
         &rows,
     );
     faithfulness(doc, images, &mut means);
+    if caution.is_none() {
+        mean_curves(doc, images, &stem_of(&model), &title)?;
+        agreement_on_one_grid(doc, images, &means);
+    }
     if caution.is_some() {
         doc.para("No observations are drawn from these maps and curves: see the caution above.");
         let already = doc.findings().iter().any(|f| f.contains(&format!("of {title}:")));
@@ -190,7 +199,7 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
             ));
         }
     } else {
-        observations(doc, &means, &title);
+        observations(doc, &means, &title, &patch_grid_rho(images));
         weak_grad_cam(doc, images);
         misclassified(doc, images);
     }
@@ -437,8 +446,159 @@ fn faithfulness(doc: &mut Doc, images: &[ImageExplanation], means: &mut Means) {
     doc.table(&["method", "deletion AUC (lower = better)", "insertion AUC (higher = better)"], &rows);
 }
 
+/// The mean deletion and insertion curves of each method over the images (all sampled at the
+/// same fractions), as one chart each, the random order's mean AUC in the title.
+fn mean_curves(doc: &mut Doc, images: &[ImageExplanation], stem: &str, title: &str) -> Result<()> {
+    let runs: Vec<&netlens_fetch::runs::DeletionInsertion> =
+        images.iter().filter_map(|i| i.deletion_insertion.as_ref()).collect();
+    let Some(first) = runs.first() else { return Ok(()) };
+    let colours = [
+        plotters::style::RGBColor(214, 39, 40),
+        plotters::style::RGBColor(31, 119, 180),
+        plotters::style::RGBColor(44, 160, 44),
+    ];
+    for (kind, better) in
+        [("deletion", "a faithful map makes it fall fast"), ("insertion", "a faithful map makes it rise fast")]
+    {
+        let mut series = vec![];
+        let labels: Vec<String> = first.methods.keys().map(|m| readable(m)).collect();
+        for (k, (method, _)) in first.methods.iter().enumerate() {
+            let curves: Vec<&netlens_fetch::runs::Curve> = runs
+                .iter()
+                .filter_map(|r| r.methods.get(method))
+                .map(|c| if kind == "deletion" { &c.deletion } else { &c.insertion })
+                .collect();
+            let Some(c0) = curves.first() else { continue };
+            if curves.iter().any(|c| c.fractions != c0.fractions) {
+                continue;
+            }
+            let points = (0..c0.fractions.len())
+                .map(|j| {
+                    let mean = curves.iter().map(|c| c.probabilities[j]).sum::<f64>() / curves.len() as f64;
+                    (c0.fractions[j], mean)
+                })
+                .collect();
+            series.push(crate::curves::Series { label: &labels[k], points, color: colours[k % colours.len()] });
+        }
+        if series.is_empty() {
+            continue;
+        }
+        let random = runs
+            .iter()
+            .map(|r| if kind == "deletion" { r.random.deletion_auc } else { r.random.insertion_auc })
+            .sum::<f64>()
+            / runs.len() as f64;
+        let chart = crate::curves::chart_svg(
+            &format!("{title}: mean {kind} curves ({better}; random order AUC {random:.3})"),
+            crate::curves::Axis {
+                name: &format!("fraction of pixels {}", if kind == "deletion" { "removed" } else { "restored" }),
+                range: 0.0..1.0,
+                whole: false,
+            },
+            "probability of the explained class",
+            &series,
+        )?;
+        let fig = doc.reserve_figure(&format!("explain-{}-{kind}-curves.svg", slug(stem)));
+        netlens_fetch::write_atomically(&doc.figure_path(&fig), chart.as_bytes())?;
+        doc.link_figure(&fig, &format!("{title}: mean {kind} curves"));
+    }
+    Ok(())
+}
+
+/// Spearman's ρ between the methods' maps pooled to the Shapley values' patch grid (each map's
+/// mean over each patch), averaged over the images: the three maps compared on one footing.
+/// Returns (pair, mean ρ) for the pairs with data.
+fn patch_grid_rho(images: &[ImageExplanation]) -> Vec<(String, f64)> {
+    let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
+    for img in images {
+        let Some(s) = &img.shapley else { continue };
+        let [rows, cols] = s.grid;
+        let [c, h, w] = img.shape;
+        let pool = |data: &[f32]| -> Vec<f32> {
+            let mut cells = vec![(0f64, 0usize); rows * cols];
+            for y in 0..h {
+                for x in 0..w {
+                    let cell = &mut cells[(y * rows / h) * cols + x * cols / w];
+                    cell.0 += f64::from(data[y * w + x]);
+                    cell.1 += 1;
+                }
+            }
+            cells.iter().map(|(sum, n)| (sum / (*n).max(1) as f64) as f32).collect()
+        };
+        let shapley: Vec<f32> = s.values.iter().map(|&v| v as f32).collect();
+        let grad_cam = img.grad_cam.as_ref().filter(|g| g.map.data.len() == h * w).map(|g| pool(&g.map.data));
+        let ig = img.integrated_gradients.as_ref().filter(|ig| ig.attributions.len() == c * h * w).map(|ig| {
+            let summed: Vec<f32> = (0..h * w).map(|i| (0..c).map(|ch| ig.attributions[ch * h * w + i]).sum()).collect();
+            pool(&summed)
+        });
+        let mut add_pair = |name: &str, a: &[f32], b: &[f32]| {
+            let rho = crate::explain::compare::spearman(a, b);
+            if rho.is_finite() {
+                let e = sums.entry(name.to_string()).or_insert((0.0, 0));
+                (e.0, e.1) = (e.0 + rho, e.1 + 1);
+            }
+        };
+        if let (Some(g), Some(i)) = (&grad_cam, &ig) {
+            add_pair("Grad-CAM~Integrated Gradients", g, i);
+        }
+        if let Some(g) = &grad_cam {
+            add_pair("Grad-CAM~Shapley values", g, &shapley);
+        }
+        if let Some(i) = &ig {
+            add_pair("Integrated Gradients~Shapley values", i, &shapley);
+        }
+    }
+    sums.into_iter().map(|(k, (s, n))| (k, s / n as f64)).collect()
+}
+
+/// The pixel-level and patch-level mean ρ side by side, and the Shapley values' standard errors.
+fn agreement_on_one_grid(doc: &mut Doc, images: &[ImageExplanation], means: &Means) {
+    let pooled = patch_grid_rho(images);
+    if pooled.is_empty() {
+        return;
+    }
+    let pixel: BTreeMap<String, f64> = mean(&means.rho).into_iter().collect();
+    let rows: Vec<Vec<String>> = pooled
+        .iter()
+        .map(|(pair, rho)| {
+            vec![
+                pair.replace('~', " and "),
+                pixel.get(pair).map_or("—".into(), |p| format!("{p:.3}")),
+                format!("{rho:.3}"),
+            ]
+        })
+        .collect();
+    let grid = images.iter().find_map(|i| i.shapley.as_ref().map(|s| s.grid)).unwrap_or([0, 0]);
+    doc.para(&format!(
+        "**The maps on one footing:** mean Spearman ρ over the images, at the pixels (as above) and with every map \
+         averaged over the {}×{} Shapley patches first, so that resolution and ties no longer lower it:",
+        grid[0], grid[1]
+    ));
+    doc.table(&["methods", "ρ at the pixels", "ρ on the patch grid"], &rows);
+    let mut ratios: Vec<f64> = images
+        .iter()
+        .filter_map(|i| i.shapley.as_ref())
+        .flat_map(|s| s.values.iter().zip(&s.std_errors).filter(|(v, _)| v.abs() > 0.0).map(|(v, e)| e / v.abs()))
+        .filter(|r| r.is_finite())
+        .collect();
+    if !ratios.is_empty() {
+        ratios.sort_by(f64::total_cmp);
+        let median = ratios[ratios.len() / 2];
+        doc.para(&format!(
+            "Sampling noise of the Shapley values: the median standard error of a patch's φ is {:.0}% of its \
+             magnitude (over all patches of all images), {}.",
+            100.0 * median,
+            if median < 0.25 {
+                "small enough to rank the patches"
+            } else {
+                "too large to rank the weaker patches: more permutations would be needed"
+            }
+        ));
+    }
+}
+
 /// Which methods agree (mean ρ) and which are faithful (mean AUCs against random).
-fn observations(doc: &mut Doc, means: &Means, title: &str) {
+fn observations(doc: &mut Doc, means: &Means, title: &str, pooled: &[(String, f64)]) {
     let mut text = "**Observations** (means over the images):".to_string();
     for (pair, rho) in mean(&means.rho) {
         let relation = match rho {
@@ -510,9 +670,8 @@ fn observations(doc: &mut Doc, means: &Means, title: &str) {
         rhos.iter().fold(None, |acc: Option<(f64, f64)>, &r| Some(acc.map_or((r, r), |(a, b)| (a.min(r), b.max(r)))))
     {
         finding += &format!(
-            "the three methods' maps of the same image agree {} (mean Spearman ρ between pairs {lo:.2} to {hi:.2}): \
-             they answer different questions — Grad-CAM where a late feature map responds, IG and Shapley values how \
-             each input region moves the logit against the baseline",
+            "at the pixels the three methods' maps of the same image agree {} (mean Spearman ρ between pairs \
+             {lo:.2} to {hi:.2})",
             if hi >= 0.3 {
                 "at most moderately"
             } else if hi > 0.1 {
@@ -521,6 +680,24 @@ fn observations(doc: &mut Doc, means: &Means, title: &str) {
                 "little"
             }
         );
+        if let Some((pair, rho)) = pooled.iter().max_by(|a, b| a.1.total_cmp(&b.1)) {
+            let rest = pooled.iter().filter(|p| p.0 != *pair).map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
+            finding += &format!(
+                "; averaged over the Shapley patches, {} agree {} (ρ = {rho:.2}) and the other pairs at most ρ = {rest:.2}",
+                pair.replace('~', " and "),
+                if *rho >= 0.6 {
+                    "strongly"
+                } else if *rho >= 0.3 {
+                    "moderately"
+                } else {
+                    "weakly"
+                }
+            );
+            if pair == "Integrated Gradients~Shapley values" && *rho >= 0.6 && rest < 0.6 {
+                finding += ": the two methods that measure each region against the same baseline find the same \
+                            regions, while Grad-CAM's late-layer map points at others";
+            }
+        }
     }
     if let (Some(best), Some(r)) = (methods(&del).into_iter().min_by(|a, b| a.1.total_cmp(&b.1)), random(&del))
         && spread(&del) >= AUC_TIE
@@ -546,7 +723,7 @@ mod tests {
     fn observed(means: &Means) -> String {
         let dir = tempfile::tempdir().unwrap();
         let mut doc = Doc::new(dir.path()).unwrap();
-        observations(&mut doc, means, "the CNN");
+        observations(&mut doc, means, "the CNN", &[]);
         doc.markdown().to_string()
     }
 
@@ -618,5 +795,57 @@ mod tests {
         let counted = observed(&m);
         assert!(counted.contains("faster than random only Grad-CAM on 5 of 8 images"), "{counted}");
         assert!(counted.contains("tilted in favour of those two"), "{counted}");
+    }
+
+    #[test]
+    fn maps_pooled_to_the_patch_grid_compare_on_one_footing() {
+        use netlens_fetch::runs::{GradCam, ShapleyValues};
+        // A 4×4 image, 2×2 patches with φ = 1, 2, 3, 4; Grad-CAM is φ spread over its patch (so
+        // pooled it ranks the patches exactly as φ) and IG the opposite order within the grid.
+        let shapley = ShapleyValues {
+            target: 0,
+            grid: [2, 2],
+            values: vec![1.0, 2.0, 3.0, 4.0],
+            std_errors: vec![0.1; 4],
+            full_logit: 10.0,
+            empty_logit: 0.0,
+            efficiency_gap: 0.0,
+            permutations: 8,
+        };
+        let spread = shapley.pixel_map(4, 4);
+        let reversed: Vec<f32> = spread.data.iter().map(|v| 5.0 - v).collect();
+        let image = ImageExplanation {
+            name: "x".into(),
+            shape: [1, 4, 4],
+            label: None,
+            label_name: None,
+            predicted: 0,
+            predicted_name: "a".into(),
+            target: 0,
+            target_name: "a".into(),
+            logits: vec![1.0, 0.0],
+            grad_cam: Some(GradCam {
+                layer: "l".into(),
+                target: 0,
+                logit: 1.0,
+                layer_map: spread.clone(),
+                map: spread,
+            }),
+            integrated_gradients: Some(IntegratedGradients {
+                target: 0,
+                logit: 10.0,
+                baseline_logit: 0.0,
+                attributions: reversed,
+                shape: [1, 4, 4],
+                completeness_error: 0.0,
+            }),
+            shapley: Some(shapley),
+            rank_correlation: BTreeMap::new(),
+            deletion_insertion: None,
+        };
+        let rho: BTreeMap<String, f64> = patch_grid_rho(&[image]).into_iter().collect();
+        assert!((rho["Grad-CAM~Shapley values"] - 1.0).abs() < 1e-9, "{rho:?}");
+        assert!((rho["Integrated Gradients~Shapley values"] + 1.0).abs() < 1e-9, "{rho:?}");
+        assert!((rho["Grad-CAM~Integrated Gradients"] + 1.0).abs() < 1e-9, "{rho:?}");
     }
 }
