@@ -489,7 +489,7 @@ fn mean_curves(doc: &mut Doc, images: &[ImageExplanation], stem: &str, title: &s
             .sum::<f64>()
             / runs.len() as f64;
         let chart = crate::curves::chart_svg(
-            &format!("{title}: mean {kind} curves ({better}; random order AUC {random:.3})"),
+            &format!("{title}: mean {kind} curves"),
             crate::curves::Axis {
                 name: &format!("fraction of pixels {}", if kind == "deletion" { "removed" } else { "restored" }),
                 range: 0.0..1.0,
@@ -500,6 +500,9 @@ fn mean_curves(doc: &mut Doc, images: &[ImageExplanation], stem: &str, title: &s
         )?;
         let fig = doc.reserve_figure(&format!("explain-{}-{kind}-curves.svg", slug(stem)));
         netlens_fetch::write_atomically(&doc.figure_path(&fig), chart.as_bytes())?;
+        doc.para(&format!(
+            "Mean {kind} curves over the images ({better}); a random pixel order's mean {kind} AUC is {random:.3}:"
+        ));
         doc.link_figure(&fig, &format!("{title}: mean {kind} curves"));
     }
     Ok(())
