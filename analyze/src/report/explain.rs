@@ -382,10 +382,15 @@ fn image_row(img: &ImageExplanation, means: &mut Means) -> Vec<String> {
             means.grad_cam.1 += 1;
         }
     }
+    let empty_cam = img.grad_cam.as_ref().is_some_and(|g| g.map.data.iter().all(|&v| v <= 0.0));
     let mut cell = |a: ExplainMethod, b: ExplainMethod| {
         let pair = format!("{}~{}", a.key(), b.key());
         if !img.rank_correlation.contains_key(&pair) {
             return "—".to_string();
+        }
+        // An empty Grad-CAM map has no ranking: left out of the means, not counted as ρ = 0.
+        if empty_cam && (a == ExplainMethod::GradCam || b == ExplainMethod::GradCam) {
+            return "— (empty map)".to_string();
         }
         match img.rank_correlation(a, b) {
             Some(v) => {
@@ -529,7 +534,11 @@ fn patch_grid_rho(images: &[ImageExplanation]) -> Vec<(String, f64)> {
             cells.iter().map(|(sum, n)| (sum / (*n).max(1) as f64) as f32).collect()
         };
         let shapley: Vec<f32> = s.values.iter().map(|&v| v as f32).collect();
-        let grad_cam = img.grad_cam.as_ref().filter(|g| g.map.data.len() == h * w).map(|g| pool(&g.map.data));
+        let grad_cam = img
+            .grad_cam
+            .as_ref()
+            .filter(|g| g.map.data.len() == h * w && g.map.data.iter().any(|&v| v > 0.0))
+            .map(|g| pool(&g.map.data));
         let ig = img.integrated_gradients.as_ref().filter(|ig| ig.attributions.len() == c * h * w).map(|ig| {
             let summed: Vec<f32> = (0..h * w).map(|i| (0..c).map(|ch| ig.attributions[ch * h * w + i]).sum()).collect();
             pool(&summed)
@@ -617,8 +626,11 @@ fn observations(doc: &mut Doc, means: &Means, title: &str, pooled: &[(String, f6
     let (with_map, empty) = means.grad_cam;
     if empty > 0 {
         text += &format!(
-            " Grad-CAM's map is zero everywhere for {empty} of {with_map} image(s): the class-weighted sum of the layer's channels is negative at every location, so the ReLU leaves nothing (its rank correlations count as 0 and its deletion order is arbitrary)."
+            " Grad-CAM's map is zero everywhere for {empty} of {with_map} image(s): the class-weighted sum of the layer's channels is negative at every location, so the ReLU leaves nothing (those images are left out of the rank correlations above, and Grad-CAM's deletion order on them is arbitrary)."
         );
+        if 2 * empty >= with_map {
+            text += " With most maps empty, Grad-CAM at this layer says little about this network: a channel's weight is the spatial mean of its gradient, and where a position-dependent linear layer follows the feature map (no global average pooling, for which Selvaraju et al. 2017 derive the method) positive and negative gradients cancel in that mean.";
+        }
     }
     let del = mean(&means.deletion);
     let ins = mean(&means.insertion);
@@ -638,23 +650,23 @@ fn observations(doc: &mut Doc, means: &Means, title: &str, pooled: &[(String, f6
         } else {
             text += &format!(" Deletion: {} has the lowest mean AUC ({:.3}; random order {r:.3}).", best.0, best.1);
             let worse: Vec<String> =
-                methods(&del).iter().filter(|(_, d)| *d >= r).map(|(m, d)| format!("{m} ({d:.3})")).collect();
+                methods(&del).iter().filter(|(_, d)| *d >= r - AUC_TIE).map(|(m, d)| format!("{m} ({d:.3})")).collect();
             if worse.is_empty() {
                 text += " On average every method deletes the evidence faster than a random order (its mean deletion AUC is below random's).";
             } else {
-                text += &format!(" Not better than random on deletion: {}.", worse.join(", "));
+                text += &format!(
+                    " Not better than random on deletion (within {AUC_TIE} of it or above): {}.",
+                    worse.join(", ")
+                );
             }
             let per_image: Vec<String> = means
                 .beats_random
                 .iter()
                 .filter(|(_, (won, n))| won < n)
-                .map(|(m, (won, n))| format!("{} on {won} of {n}", readable(m)))
+                .map(|(m, (won, n))| format!("{} deletes faster than random on only {won} of {n} images", readable(m)))
                 .collect();
             if !per_image.is_empty() {
-                text += &format!(
-                    " Image by image the picture is less clean: faster than random only {} images.",
-                    per_image.join(", ")
-                );
+                text += &format!(" Image by image the picture is less clean: {}.", per_image.join(", "));
             }
             text += " The deleted pixels are replaced by the shared baseline, the very input Integrated Gradients and Shapley values measure their attributions against, while Grad-CAM never sees it: the deletion curves are tilted in favour of those two.";
         }
@@ -664,6 +676,11 @@ fn observations(doc: &mut Doc, means: &Means, title: &str, pooled: &[(String, f6
             text += &format!(" Insertion: all mean AUCs tie too ({:.3}).", best.1);
         } else {
             text += &format!(" Insertion: {} has the highest mean AUC ({:.3}; random order {r:.3}).", best.0, best.1);
+            let worse: Vec<String> =
+                methods(&ins).iter().filter(|(_, v)| *v <= r + AUC_TIE).map(|(m, v)| format!("{m} ({v:.3})")).collect();
+            if !worse.is_empty() {
+                text += &format!(" Not better than random on insertion: {}.", worse.join(", "));
+            }
         }
     }
     doc.para(&text);
@@ -796,7 +813,7 @@ mod tests {
         m.beats_random.insert("grad_cam".into(), (5, 8));
         m.beats_random.insert("integrated_gradients".into(), (8, 8));
         let counted = observed(&m);
-        assert!(counted.contains("faster than random only Grad-CAM on 5 of 8 images"), "{counted}");
+        assert!(counted.contains("Grad-CAM deletes faster than random on only 5 of 8 images"), "{counted}");
         assert!(counted.contains("tilted in favour of those two"), "{counted}");
     }
 
