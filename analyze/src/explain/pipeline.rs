@@ -116,13 +116,24 @@ pub fn source_images(
         .collect())
 }
 
+/// Between a photo's stem and the class index in the names of
+/// [`ExplainInputs::FileForClasses`] images (`cat_dog-class-282`).
+pub const CLASS_SEPARATOR: &str = "-class-";
+
+/// The photo an explained image was made from: the stem before [`CLASS_SEPARATOR`] for an
+/// image explained for a given class, else the whole name.
+pub fn photo_of(name: &str) -> &str {
+    name.split_once(CLASS_SEPARATOR).map_or(name, |(photo, _)| photo)
+}
+
 /// What to explain: image files, or test images of a labelled data set.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ExplainInputs {
     /// PNG or JPEG files, converted and resized for the model.
     Files(Vec<PathBuf>),
     /// One PNG or JPEG file explained once for each of the classes (as the course's cat-and-dog
-    /// figure, after Selvaraju et al. 2017, Fig. 1): the images are named `<stem>-class-<k>`.
+    /// figure, after Selvaraju et al. 2017, Fig. 1): the images are named
+    /// `<stem>`[`CLASS_SEPARATOR`]`<k>` (see [`photo_of`]).
     FileForClasses {
         /// The photo.
         file: PathBuf,
@@ -379,7 +390,11 @@ pub fn explain(
             let image = load_image(file, shape, &preprocess)?;
             let images = classes
                 .iter()
-                .map(|&k| InputImage { name: format!("{}-class-{k}", image.name), target: Some(k), ..image.clone() })
+                .map(|&k| InputImage {
+                    name: format!("{}{CLASS_SEPARATOR}{k}", image.name),
+                    target: Some(k),
+                    ..image.clone()
+                })
                 .collect();
             (images, vec![])
         }
@@ -555,7 +570,7 @@ fn explain_one(
                 summary += &format!("; Grad-CAM at {}", g.layer);
                 // After its ReLU a Grad-CAM map with no positive evidence is zero everywhere; say
                 // so instead of drawing a colour bar from 0 to nothing.
-                let empty = g.map.data.iter().all(|&v| v <= 0.0);
+                let empty = g.is_empty();
                 let mut title =
                     vec!["Grad-CAM".into(), format!("layer {}", short(&g.layer)), format!("for {}", name(target))];
                 if empty {

@@ -11,6 +11,7 @@ use netlens_fetch::runs::{Architecture, History, RunFolder, TrainConfig};
 use super::diagram::{DiagramBox, write_diagram_svg};
 use super::doc::{Doc, base, slug};
 use super::inputs::{readable_rows, settings_rows};
+use super::thousands;
 use crate::error::{AnalyzeError, Result};
 use crate::explain::figure::DisplayImage;
 use crate::figures::gallery::{GalleryCell, gallery};
@@ -273,11 +274,6 @@ fn layer_rows(layers: &[netlens_onnx::Layer]) -> Vec<LayerRow> {
         });
     }
     rows
-}
-
-/// `61706` → `61,706`.
-fn thousands(n: usize) -> String {
-    super::thousands(n)
 }
 
 /// One box per drawn layer; a fully connected layer exported as `X.matmul` (MatMul) followed

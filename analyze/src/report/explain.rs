@@ -6,11 +6,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use netlens_fetch::runs::{
-    EXPLANATIONS, ExplainMethod, ExplainSettings, Explanations, ImageExplanation, IntegratedGradients, read_json,
+    EXPLANATIONS, ExplainMethod, ExplainSettings, Explanations, GradCam, ImageExplanation, IntegratedGradients,
+    read_json,
 };
 
 use super::doc::{Doc, slug};
 use crate::error::{AnalyzeError, Result};
+use crate::explain::pipeline::{CLASS_SEPARATOR, photo_of};
 
 const FORMULAS: &str = r"**Grad-CAM** (Selvaraju et al. 2017, arXiv:1610.02391):
 
@@ -139,10 +141,8 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
     let images = &json.images;
     let title = model_title(dir, &model);
     let one_photo = images.len() > 1
-        && images.iter().all(|i| i.name.contains("-class-"))
-        && images
-            .iter()
-            .all(|i| i.name.split_once("-class-").map(|p| p.0) == images[0].name.split_once("-class-").map(|p| p.0));
+        && images.iter().all(|i| i.name.contains(CLASS_SEPARATOR))
+        && images.iter().all(|i| photo_of(&i.name) == photo_of(&images[0].name));
     doc.heading(3, &if one_photo { format!("{title}: one photo, several classes") } else { title.clone() });
     doc.para(&format!(
         "{} {} explained. Baseline image $x'$ — where IG starts, what replaces Shapley's absent patches and the pixels the deletion/insertion curves remove: {}.",
@@ -185,10 +185,6 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
         &rows,
     );
     faithfulness(doc, images, &mut means);
-    if caution.is_none() {
-        mean_curves(doc, images, &stem_of(&model), &title)?;
-        agreement_on_one_grid(doc, images, &means);
-    }
     if caution.is_some() {
         doc.para("No observations are drawn from these maps and curves: see the caution above.");
         let already = doc.findings().iter().any(|f| f.contains(&format!("of {title}:")));
@@ -199,19 +195,22 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
             ));
         }
     } else {
-        observations(doc, &means, &title, &patch_grid_rho(images));
+        mean_curves(doc, images, &stem_of(&model), &title)?;
+        // The maps pooled to the patch grid: shown in a table and summed up in the finding.
+        let pooled = patch_grid_rho(images);
+        agreement_on_one_grid(doc, images, &means, &pooled);
+        observations(doc, &means, &title, &pooled);
         weak_grad_cam(doc, images);
         misclassified(doc, images);
     }
     let stem = Path::new(&model).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    // Images made from one photo for several classes (`<photo>-class-<k>`) are shown together.
+    // Images made from one photo for several classes (see `photo_of`) are shown together.
     let mut groups: BTreeMap<&str, Vec<&ImageExplanation>> = BTreeMap::new();
     for img in images {
-        let photo = img.name.split_once("-class-").map_or(img.name.as_str(), |(p, _)| p);
-        groups.entry(photo).or_default().push(img);
+        groups.entry(photo_of(&img.name)).or_default().push(img);
     }
     for img in images {
-        let photo = img.name.split_once("-class-").map_or(img.name.as_str(), |(p, _)| p);
+        let photo = photo_of(&img.name);
         let group = &groups[photo];
         if group.len() > 1 {
             if group[0].name == img.name {
@@ -274,7 +273,7 @@ fn one_photo_several_classes(
     let maps: Vec<&[f32]> = group.iter().filter_map(|g| g.grad_cam.as_ref().map(|c| c.map.data.as_slice())).collect();
     let empty: Vec<String> = group
         .iter()
-        .filter(|g| g.grad_cam.as_ref().is_some_and(|c| c.map.data.iter().all(|&v| v <= 0.0)))
+        .filter(|g| g.grad_cam.as_ref().is_some_and(GradCam::is_empty))
         .map(|g| format!("'{}'", g.target_name))
         .collect();
     if near_uniform {
@@ -378,11 +377,11 @@ fn readable(key: &str) -> String {
 fn image_row(img: &ImageExplanation, means: &mut Means) -> Vec<String> {
     if let Some(g) = &img.grad_cam {
         means.grad_cam.0 += 1;
-        if g.map.data.iter().all(|&v| v == 0.0) {
+        if g.is_empty() {
             means.grad_cam.1 += 1;
         }
     }
-    let empty_cam = img.grad_cam.as_ref().is_some_and(|g| g.map.data.iter().all(|&v| v <= 0.0));
+    let empty_cam = img.grad_cam.as_ref().is_some_and(netlens_fetch::runs::GradCam::is_empty);
     let mut cell = |a: ExplainMethod, b: ExplainMethod| {
         let pair = format!("{}~{}", a.key(), b.key());
         if !img.rank_correlation.contains_key(&pair) {
@@ -534,11 +533,8 @@ fn patch_grid_rho(images: &[ImageExplanation]) -> Vec<(String, f64)> {
             cells.iter().map(|(sum, n)| (sum / (*n).max(1) as f64) as f32).collect()
         };
         let shapley: Vec<f32> = s.values.iter().map(|&v| v as f32).collect();
-        let grad_cam = img
-            .grad_cam
-            .as_ref()
-            .filter(|g| g.map.data.len() == h * w && g.map.data.iter().any(|&v| v > 0.0))
-            .map(|g| pool(&g.map.data));
+        let grad_cam =
+            img.grad_cam.as_ref().filter(|g| g.map.data.len() == h * w && !g.is_empty()).map(|g| pool(&g.map.data));
         let ig = img.integrated_gradients.as_ref().filter(|ig| ig.attributions.len() == c * h * w).map(|ig| {
             let summed: Vec<f32> = (0..h * w).map(|i| (0..c).map(|ch| ig.attributions[ch * h * w + i]).sum()).collect();
             pool(&summed)
@@ -564,8 +560,7 @@ fn patch_grid_rho(images: &[ImageExplanation]) -> Vec<(String, f64)> {
 }
 
 /// The pixel-level and patch-level mean ρ side by side, and the Shapley values' standard errors.
-fn agreement_on_one_grid(doc: &mut Doc, images: &[ImageExplanation], means: &Means) {
-    let pooled = patch_grid_rho(images);
+fn agreement_on_one_grid(doc: &mut Doc, images: &[ImageExplanation], means: &Means, pooled: &[(String, f64)]) {
     if pooled.is_empty() {
         return;
     }
@@ -740,6 +735,26 @@ fn observations(doc: &mut Doc, means: &Means, title: &str, pooled: &[(String, f6
 mod tests {
     use super::*;
 
+    /// An explanation of one `shape` image with `logits`, class 0 predicted and explained, no maps.
+    fn explanation(shape: [usize; 3], logits: Vec<f32>) -> ImageExplanation {
+        ImageExplanation {
+            name: "x".into(),
+            shape,
+            label: None,
+            label_name: None,
+            predicted: 0,
+            predicted_name: "a".into(),
+            target: 0,
+            target_name: "a".into(),
+            logits,
+            grad_cam: None,
+            integrated_gradients: None,
+            shapley: None,
+            rank_correlation: BTreeMap::new(),
+            deletion_insertion: None,
+        }
+    }
+
     fn observed(means: &Means) -> String {
         let dir = tempfile::tempdir().unwrap();
         let mut doc = Doc::new(dir.path()).unwrap();
@@ -758,22 +773,7 @@ mod tests {
 
     #[test]
     fn a_near_uniform_model_gets_a_caution_and_a_trained_one_none() {
-        let image = |logits: Vec<f32>| ImageExplanation {
-            name: "x".into(),
-            shape: [1, 1, 1],
-            label: None,
-            label_name: None,
-            predicted: 0,
-            predicted_name: "a".into(),
-            target: 0,
-            target_name: "a".into(),
-            logits,
-            grad_cam: None,
-            integrated_gradients: None,
-            shapley: None,
-            rank_correlation: BTreeMap::new(),
-            deletion_insertion: None,
-        };
+        let image = |logits: Vec<f32>| explanation([1, 1, 1], logits);
         let uniform: Vec<ImageExplanation> = (0..3).map(|_| image(vec![0.01; 1000])).collect();
         let caution = untrained_caution(&uniform).unwrap();
         assert!(caution.contains("0.0010") && caution.contains("1/1000"), "{caution}");
@@ -819,7 +819,7 @@ mod tests {
 
     #[test]
     fn maps_pooled_to_the_patch_grid_compare_on_one_footing() {
-        use netlens_fetch::runs::{GradCam, ShapleyValues};
+        use netlens_fetch::runs::ShapleyValues;
         // A 4×4 image, 2×2 patches with φ = 1, 2, 3, 4; Grad-CAM is φ spread over its patch (so
         // pooled it ranks the patches exactly as φ) and IG the opposite order within the grid.
         let shapley = ShapleyValues {
@@ -835,15 +835,6 @@ mod tests {
         let spread = shapley.pixel_map(4, 4);
         let reversed: Vec<f32> = spread.data.iter().map(|v| 5.0 - v).collect();
         let image = ImageExplanation {
-            name: "x".into(),
-            shape: [1, 4, 4],
-            label: None,
-            label_name: None,
-            predicted: 0,
-            predicted_name: "a".into(),
-            target: 0,
-            target_name: "a".into(),
-            logits: vec![1.0, 0.0],
             grad_cam: Some(GradCam {
                 layer: "l".into(),
                 target: 0,
@@ -860,8 +851,7 @@ mod tests {
                 completeness_error: 0.0,
             }),
             shapley: Some(shapley),
-            rank_correlation: BTreeMap::new(),
-            deletion_insertion: None,
+            ..explanation([1, 4, 4], vec![1.0, 0.0])
         };
         let rho: BTreeMap<String, f64> = patch_grid_rho(&[image]).into_iter().collect();
         assert!((rho["Grad-CAM~Shapley values"] - 1.0).abs() < 1e-9, "{rho:?}");

@@ -409,6 +409,14 @@ pub struct GradCam {
     pub map: Map,
 }
 
+impl GradCam {
+    /// Whether the map is zero everywhere: the class-weighted sum of the layer's channels is
+    /// negative at every location, so the ReLU left no positive evidence (and no ranking).
+    pub fn is_empty(&self) -> bool {
+        self.map.data.iter().all(|&v| v <= 0.0)
+    }
+}
+
 /// Integrated Gradients of one image.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct IntegratedGradients {
