@@ -370,3 +370,55 @@ fn on_our_trained_cnn_every_method_deletes_evidence_faster_than_random() {
         assert!(auc < random, "{method}: deletion AUC {auc} not below random {random}");
     }
 }
+
+/// The bias of the node that writes the graph output `logits` (an `Add` of the last dense
+/// layer's product and an initializer, maybe reshaped), read from the ONNX file.
+fn logits_bias(onnx: &std::path::Path) -> Vec<f32> {
+    use tract_onnx::prelude::Framework;
+    let proto = tract_onnx::onnx().proto_model_for_path(onnx).unwrap();
+    let graph = proto.graph.unwrap();
+    let add = graph.node.iter().find(|n| n.output.iter().any(|o| o == "logits")).unwrap();
+    assert_eq!(add.op_type, "Add", "the logits come from {}", add.op_type);
+    // The bias is an initializer, added directly or through a Reshape to `[1, classes]`.
+    let mut names = add.input.clone();
+    for n in graph.node.iter().filter(|n| n.op_type == "Reshape" && n.output.iter().any(|o| add.input.contains(o))) {
+        names.push(n.input[0].clone());
+    }
+    let init = graph.initializer.iter().find(|t| names.contains(&t.name)).expect("a bias initializer");
+    if init.float_data.is_empty() {
+        init.raw_data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect()
+    } else {
+        init.float_data.clone()
+    }
+}
+
+/// HiResCAM's defining property (Draelos & Carin 2020, arXiv:2011.08891) on netlens's shallow
+/// net, whose last feature map `/relu2` reaches the logit only through max-pooling, flattening
+/// and one dense layer: each step is positively homogeneous, so by Euler's theorem the map
+/// before its ReLU sums to the logit minus the dense layer's bias. Grad-CAM's mean gradient
+/// does not split the logit this way.
+#[test]
+fn hires_cam_of_the_shallow_net_splits_the_logit_over_positions() {
+    use netlens_analyze::explain::{CamWeighting, GradCamParams, Target};
+    const RELATIVE_TOLERANCE: f64 = 1e-3;
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("shallow");
+    ok(netlens(&["train", "shallow", "--data", &s(&fashion_small()), "--epochs", "1", "--out", &s(&run)]));
+    let onnx = run.join("model.onnx");
+    let bias = logits_bias(&onnx);
+    let model = netlens_onnx::DifferentiableModel::load(&onnx).unwrap();
+    let test = netlens_fetch::load_split(&fashion_small(), netlens_fetch::Split::Test).unwrap();
+    let images = test.images.select(&[0, 1, 2, 3]);
+    for class in [0, 6, 9] {
+        let params = GradCamParams::default().relu(false).target(Target::Class(class));
+        let maps = params.explain_weighted(&model, &images, &[CamWeighting::Elementwise]).unwrap().remove(0);
+        for (b, m) in maps.iter().enumerate() {
+            assert_eq!(m.layer, "/relu2/Relu_output_0");
+            let sum: f64 = m.layer_map.data.iter().map(|&v| f64::from(v)).sum();
+            let want = f64::from(m.logit) - f64::from(bias[class]);
+            let err = (sum - want).abs() / want.abs().max(1.0);
+            println!("image {b}, class {class}: Σ HiResCAM {sum:.5}, logit − bias {want:.5}");
+            assert!(err < RELATIVE_TOLERANCE, "image {b}, class {class}: Σ HiResCAM {sum} against logit − bias {want}");
+        }
+    }
+}

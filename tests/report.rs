@@ -290,11 +290,24 @@ fn report_from_small_runs_has_sections_figures_and_the_runs_numbers() {
 
     // Explanation numbers.
     let ex = json(&lenet.join("explain/explanations.json"));
+    // The mean pixel-level ρ of Grad-CAM and IG over the images with a Grad-CAM map.
+    let rhos: Vec<f64> = ex["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|img| img["grad_cam"]["map"]["data"].as_array().unwrap().iter().any(|v| v.as_f64().unwrap() > 0.0))
+        .map(|img| img["rank_correlation"]["grad_cam~integrated_gradients"].as_f64().unwrap())
+        .collect();
+    let rho = rhos.iter().sum::<f64>() / rhos.len() as f64;
+    assert!(md.contains(&format!("| Grad-CAM and Integrated Gradients | {rho:.3} |")), "mean ρ {rho:.3}: {md}");
     for img in ex["images"].as_array().unwrap() {
-        let rho = img["rank_correlation"]["grad_cam~integrated_gradients"].as_f64().unwrap();
-        assert!(md.contains(&format!("| {} | ", img["name"].as_str().unwrap())) && md.contains(&format!("{rho:.3}")));
         // Every explained image is shown, with its true label in the table.
         let name = img["name"].as_str().unwrap();
+        // Where IG puts its evidence on the garment, from the run's numbers.
+        let ig = &img["evidence"]["integrated_gradients"];
+        let share = format!("{:.0}% · ", 100.0 * ig["on_object"].as_f64().unwrap());
+        let row = md.lines().find(|l| l.starts_with(&format!("| {name} | "))).unwrap();
+        assert!(row.contains(&share), "{name}: IG's share {share} not in {row}");
         assert!(
             figures.iter().any(|f| f.starts_with("explain-") && f.ends_with(&format!("-{name}.png"))),
             "{name}: {figures:?}"

@@ -1,4 +1,4 @@
-//! `netlens explain`: Grad-CAM, Integrated Gradients and Shapley values for any ONNX image
+//! `netlens explain`: Grad-CAM, HiResCAM, Integrated Gradients and Shapley values for any ONNX image
 //! classifier.
 
 use std::path::PathBuf;
@@ -11,7 +11,7 @@ use netlens_fetch::runs::{
     ShapleySettings, Target,
 };
 
-/// Explain a classifier's predictions with Grad-CAM, Integrated Gradients and Shapley values.
+/// Explain a classifier's predictions with Grad-CAM, HiResCAM, Integrated Gradients and Shapley values.
 ///
 /// Gradients come from evaluating the ONNX graph with burn autodiff (no Python); Shapley values
 /// from batched forward passes on tract. For each image it writes `OUT/<name>.png` (the image

@@ -33,7 +33,7 @@ pub enum Command {
     Inspect(inspect::InspectArgs),
     /// Embed chosen layers' features with PCA and t-SNE; figures, arrays and separation scores.
     Features(features::FeaturesArgs),
-    /// Explain predictions with Grad-CAM, Integrated Gradients and Shapley values.
+    /// Explain predictions with Grad-CAM, HiResCAM, Integrated Gradients and Shapley values.
     Explain(explain::ExplainArgs),
     /// Train a convolutional VAE on faces; export encoder and decoder; reconstructions, samples.
     Vae(vae::VaeArgs),

@@ -16,6 +16,83 @@ use rand::seq::SliceRandom;
 
 use super::{Classifier, Map};
 use crate::error::{AnalyzeError, Result};
+use netlens_fetch::runs::{EvidenceLocation, ObjectRegion};
+
+/// The object of `display` (`[channels, height, width]` in [0, 1]) on a plain background, and
+/// its mask (row-major `[height, width]`): the pixels differing from the median border pixel
+/// by more than [`ObjectRegion::THRESHOLD`] in some channel. `None` when the border is not
+/// plain (more than a quarter of its pixels are themselves that far from its median: a photo),
+/// or the object covers under 2% or over 90% of the image.
+pub fn object_region(display: &[f32], shape: [usize; 3]) -> Option<(ObjectRegion, Vec<bool>)> {
+    let [c, h, w] = shape;
+    if h < 3 || w < 3 || display.len() != c * h * w {
+        return None;
+    }
+    let at = |ch: usize, y: usize, x: usize| display[ch * h * w + y * w + x];
+    let border: Vec<(usize, usize)> =
+        (0..w).flat_map(|x| [(0, x), (h - 1, x)]).chain((1..h - 1).flat_map(|y| [(y, 0), (y, w - 1)])).collect();
+    let background: Vec<f32> = (0..c)
+        .map(|ch| {
+            let mut v: Vec<f32> = border.iter().map(|&(y, x)| at(ch, y, x)).collect();
+            v.sort_by(f32::total_cmp);
+            v[v.len() / 2]
+        })
+        .collect();
+    let differs = |y: usize, x: usize| (0..c).any(|ch| (at(ch, y, x) - background[ch]).abs() > ObjectRegion::THRESHOLD);
+    if 4 * border.iter().filter(|&&(y, x)| differs(y, x)).count() > border.len() {
+        return None;
+    }
+    let mask: Vec<bool> = (0..h * w).map(|i| differs(i / w, i % w)).collect();
+    let count = mask.iter().filter(|&&m| m).count();
+    let area = count as f64 / (h * w) as f64;
+    if !(0.02..=0.9).contains(&area) {
+        return None;
+    }
+    let (mut top, mut left, mut bottom, mut right) = (h, w, 0, 0);
+    for (i, _) in mask.iter().enumerate().filter(|(_, m)| **m) {
+        let (y, x) = (i / w, i % w);
+        (top, left, bottom, right) = (top.min(y), left.min(x), bottom.max(y + 1), right.max(x + 1));
+    }
+    Some((ObjectRegion { area, bbox: [top, left, bottom, right] }, mask))
+}
+
+/// Where `map` (`[height, width]`, the object's image size) puts its evidence on `object`
+/// (its region and mask from [`object_region`]); `None` for a map with no positive value.
+pub fn evidence_location(map: &Map, object: &ObjectRegion, mask: &[bool]) -> Option<EvidenceLocation> {
+    if map.data.len() != mask.len() {
+        return None;
+    }
+    let positive = |v: f32| f64::from(v.max(0.0));
+    let total: f64 = map.data.iter().map(|&v| positive(v)).sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let on_object: f64 = map.data.iter().zip(mask).filter(|(_, m)| **m).map(|(&v, _)| positive(v)).sum::<f64>() / total;
+    let (h, w, r) = (map.height, map.width, EvidenceLocation::OUTLINE_PIXELS);
+    let near = |i: usize| {
+        let (y, x) = (i / w, i % w);
+        (y.saturating_sub(r)..(y + r + 1).min(h))
+            .any(|yy| (x.saturating_sub(r)..(x + r + 1).min(w)).any(|xx| mask[yy * w + xx]))
+    };
+    let around_object: f64 =
+        (0..map.data.len()).filter(|&i| !mask[i] && near(i)).map(|i| positive(map.data[i])).sum::<f64>() / total;
+    // The top decile by value (positive values only), ties broken by index.
+    let mut order: Vec<usize> = (0..map.data.len()).filter(|&i| map.data[i] > 0.0).collect();
+    order.sort_by(|&i, &j| map.data[j].total_cmp(&map.data[i]).then(i.cmp(&j)));
+    order.truncate(map.data.len().div_ceil(10).max(1));
+    let [top, left, bottom, right] = object.bbox;
+    let third = |v: usize, lo: usize, hi: usize| (v >= lo && v < hi).then(|| (3 * (v - lo) / (hi - lo).max(1)).min(2));
+    let (mut rows, mut cols) = ([0f64; 3], [0f64; 3]);
+    let share = 1.0 / order.len() as f64;
+    for &i in &order {
+        let (y, x) = (i / map.width, i % map.width);
+        if let (Some(r), Some(c)) = (third(y, top, bottom), third(x, left, right)) {
+            rows[r] += share;
+            cols[c] += share;
+        }
+    }
+    Some(EvidenceLocation { on_object, around_object, rows, cols })
+}
 
 /// Pearson correlation of two equally long vectors (0 when either is constant).
 pub fn pearson(a: &[f32], b: &[f32]) -> f64 {
@@ -179,6 +256,46 @@ mod tests {
         assert!((spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 300.0]) - 1.0).abs() < TOLERANCE);
         assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < TOLERANCE);
         assert!((pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 6.0]) - 1.0).abs() < TOLERANCE);
+    }
+
+    /// A 6×6 grey image, black but for a 3×3 white square with its top-left corner at (1, 2).
+    fn square() -> Vec<f32> {
+        (0..36).map(|i| if (1..4).contains(&(i / 6)) && (2..5).contains(&(i % 6)) { 1.0 } else { 0.0 }).collect()
+    }
+
+    #[test]
+    fn the_object_is_what_differs_from_a_plain_border() {
+        let (object, mask) = object_region(&square(), [1, 6, 6]).unwrap();
+        assert_eq!(object.bbox, [1, 2, 4, 5]);
+        assert!((object.area - 9.0 / 36.0).abs() < TOLERANCE);
+        assert_eq!(mask.iter().filter(|m| **m).count(), 9);
+        // A photo-like border (half of it bright) has no plain background.
+        let noisy: Vec<f32> = (0..36).map(|i| (i % 2) as f32).collect();
+        assert!(object_region(&noisy, [1, 6, 6]).is_none());
+        // Nothing on the background: no object.
+        assert!(object_region(&[0.0; 36], [1, 6, 6]).is_none());
+    }
+
+    #[test]
+    fn evidence_is_located_on_the_object_by_mass_and_by_its_top_decile() {
+        let (object, mask) = object_region(&square(), [1, 6, 6]).unwrap();
+        // Mass 3 on the square's bottom-right pixel (row 3, column 4), mass 1 outside it.
+        let mut data = vec![0f32; 36];
+        data[3 * 6 + 4] = 3.0;
+        data[0] = 1.0;
+        data[5] = -7.0; // negative values are no evidence
+        let map = Map { height: 6, width: 6, data };
+        let e = evidence_location(&map, &object, &mask).unwrap();
+        assert!((e.on_object - 0.75).abs() < TOLERANCE, "{e:?}");
+        // (0, 0) is two rows and two columns from the square's corner (1, 2): in the band.
+        assert!((e.around_object - 0.25).abs() < TOLERANCE, "{e:?}");
+        // The top decile is 4 pixels (⌈36/10⌉), but only 2 are positive: (3, 4) and (0, 0); the
+        // first lies in the box's lower third and right third, the second outside the box.
+        assert_eq!(e.rows, [0.0, 0.0, 0.5]);
+        assert_eq!(e.cols, [0.0, 0.0, 0.5]);
+        assert_eq!(e.describe(), "lower right");
+        let none = Map { height: 6, width: 6, data: vec![-1.0; 36] };
+        assert!(evidence_location(&none, &object, &mask).is_none());
     }
 
     /// Two classes; the logit of class 0 is 10 × (sum of pixels 0 and 1).

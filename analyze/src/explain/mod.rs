@@ -1,7 +1,8 @@
 //! Explanations of an image classifier's prediction, computed on any ONNX model netlens loads.
 //!
 //! - [`GradCam`] (Selvaraju et al., arXiv:1610.02391): class-weighted feature maps of a
-//!   convolutional layer, from gradients on burn ([`netlens_onnx::DifferentiableModel`]).
+//!   convolutional layer, from gradients on burn ([`netlens_onnx::DifferentiableModel`]); and
+//!   HiResCAM (Draelos & Carin, arXiv:2011.08891) from the same gradients, weighted per position.
 //! - [`IntegratedGradients`] (Sundararajan et al., arXiv:1703.01365): path integral of input
 //!   gradients from a baseline, with its completeness error.
 //! - [`ShapleyParams`] (Shapley 1953; Castro et al. 2009 sampling): Shapley values of image
@@ -10,7 +11,8 @@
 //! - [`Baseline`]: the one reference image `x′` for absent pixels, shared by IG, Shapley and
 //!   the deletion / insertion curves.
 //! - [`compare`]: rank correlation between maps, and deletion / insertion curves with their
-//!   AUC (Petsiuk et al., RISE, arXiv:1806.07421) against a random order.
+//!   AUC (Petsiuk et al., RISE, arXiv:1806.07421) against a random order, and where each map
+//!   puts its evidence on the image's object ([`compare::evidence_location`]).
 
 pub mod baseline;
 pub mod compare;
@@ -26,7 +28,7 @@ use netlens_onnx::{DifferentiableModel, HostTensor, TractModel};
 use crate::error::{AnalyzeError, Result};
 
 pub use baseline::{Baseline, BaselineKind, baseline_image};
-pub use grad_cam::{GradCam, GradCamParams, GradCamSettings};
+pub use grad_cam::{CamWeighting, GradCam, GradCamParams, GradCamSettings};
 pub use integrated_gradients::{IntegratedGradients, IntegratedGradientsParams, IntegratedGradientsSettings, Rule};
 pub use netlens_fetch::runs::{Map, Target};
 pub use shapley::{ShapleyParams, ShapleySettings, ShapleyValues};

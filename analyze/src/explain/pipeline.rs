@@ -7,18 +7,18 @@ use std::path::{Path, PathBuf};
 
 use netlens_fetch::imagenet::{IMAGENET_NUM_CLASSES, imagenet_class_names};
 use netlens_fetch::runs::{
-    DeletionInsertion, ExplainMethod, ExplainSettings, Explanations, FaithfulnessSettings, ImageExplanation,
+    DeletionInsertion, ExplainMethod, ExplainSettings, Explanations, FaithfulnessSettings, GradCam, ImageExplanation,
     InvalidSetting, MethodCurves, RandomOrderAuc, RunFolder, write_json,
 };
 use netlens_fetch::{DataSource, Images, Preprocess, Split};
 use netlens_onnx::{BatchAxis, DifferentiableModel, TractModel};
 use serde::{Deserialize, Serialize};
 
-use super::compare::{CurveKind, curve, order_by_map, random_order_auc, spearman};
+use super::compare::{CurveKind, curve, evidence_location, object_region, order_by_map, random_order_auc, spearman};
 use super::figure::{DisplayImage, Panel, render, write_png};
 use super::{
-    Baseline, BaselineKind, Classifier, GradCamParams, IntegratedGradientsParams, Map, Rule, ShapleyParams, Target,
-    argmax, baseline_image,
+    Baseline, BaselineKind, CamWeighting, Classifier, GradCamParams, IntegratedGradientsParams, Map, Rule,
+    ShapleyParams, Target, argmax, baseline_image,
 };
 use crate::error::{AnalyzeError, Result};
 
@@ -185,7 +185,7 @@ pub struct ExplainOptions {
 }
 
 impl Default for ExplainOptions {
-    /// All three methods for the predicted class; the library defaults of each method; a
+    /// Every method ([`ExplainMethod::ALL`]) for the predicted class; the library defaults of each method; a
     /// blurred baseline; no deletion/insertion curves; seed 42.
     fn default() -> Self {
         ExplainOptions {
@@ -212,7 +212,7 @@ impl ExplainOptions {
     /// [`AnalyzeError::InvalidParam`] for no method, an IG setting out of range or a bad blur σ.
     pub fn config(&self, class_names: Vec<String>) -> Result<ExplainConfig> {
         if self.methods.is_empty() {
-            return Err(InvalidSetting::new("methods", "", "give gradcam, ig, shapley or several").into());
+            return Err(InvalidSetting::new("methods", "", "give gradcam, hirescam, ig, shapley or several").into());
         }
         let baseline = Baseline::from_kind(self.baseline, self.blur_sigma, self.seed);
         baseline.check()?;
@@ -270,6 +270,7 @@ impl ExplainConfig {
     fn settings(&self, baseline: Baseline) -> ExplainSettings {
         ExplainSettings {
             grad_cam: self.runs(ExplainMethod::GradCam).then(|| self.grad_cam.settings().clone()),
+            hires_cam: self.runs(ExplainMethod::HiResCam).then(|| self.grad_cam.settings().clone()),
             integrated_gradients: self
                 .runs(ExplainMethod::IntegratedGradients)
                 .then(|| self.integrated_gradients.clone().baseline(baseline).settings().clone()),
@@ -460,7 +461,7 @@ pub fn explain_to_dir_with(
     };
     let baseline = cfg.baseline.resolved(chw[1], chw[2]);
     // Every parameter is checked before the output folder is made, so a bad one leaves nothing.
-    if cfg.runs(ExplainMethod::GradCam) {
+    if cfg.runs(ExplainMethod::GradCam) || cfg.runs(ExplainMethod::HiResCam) {
         cfg.grad_cam.resolve_layer(&model)?;
     }
     if cfg.runs(ExplainMethod::IntegratedGradients) {
@@ -556,29 +557,63 @@ fn explain_one(
         target_name: name(target),
         logits: logits.data.clone(),
         grad_cam: None,
+        hires_cam: None,
         integrated_gradients: None,
         shapley: None,
         rank_correlation: BTreeMap::new(),
         deletion_insertion: None,
+        object: None,
+        evidence: BTreeMap::new(),
     };
     let mut maps: Vec<(ExplainMethod, Map)> = vec![];
+    let mut cams: Option<Vec<(CamWeighting, GradCam)>> = None;
     let mut summary = format!("{}: predicted {} ({}), target {}", img.name, predicted, name(predicted), target);
     for &method in &cfg.methods {
         match method {
-            ExplainMethod::GradCam => {
-                let g = cfg.grad_cam.clone().target(Target::Class(target)).explain(model, &batch)?.remove(0);
-                summary += &format!("; Grad-CAM at {}", g.layer);
-                // After its ReLU a Grad-CAM map with no positive evidence is zero everywhere; say
-                // so instead of drawing a colour bar from 0 to nothing.
-                let empty = g.is_empty();
+            ExplainMethod::GradCam | ExplainMethod::HiResCam => {
+                // Both maps come from one gradient pass, made when the first of them is met.
+                if cams.is_none() {
+                    let weightings: Vec<CamWeighting> = [
+                        (ExplainMethod::GradCam, CamWeighting::MeanGradient),
+                        (ExplainMethod::HiResCam, CamWeighting::Elementwise),
+                    ]
+                    .into_iter()
+                    .filter(|(m, _)| cfg.runs(*m))
+                    .map(|(_, w)| w)
+                    .collect();
+                    let maps = cfg.grad_cam.clone().target(Target::Class(target)).explain_weighted(
+                        model,
+                        &batch,
+                        &weightings,
+                    )?;
+                    cams = Some(weightings.into_iter().zip(maps.into_iter().map(|mut m| m.remove(0))).collect());
+                }
+                let weighting = if method == ExplainMethod::GradCam {
+                    CamWeighting::MeanGradient
+                } else {
+                    CamWeighting::Elementwise
+                };
+                let g = cams
+                    .as_mut()
+                    .and_then(|c: &mut Vec<(CamWeighting, GradCam)>| {
+                        c.iter().position(|(w, _)| *w == weighting).map(|k| c.remove(k).1)
+                    })
+                    .expect("every requested weighting was computed");
+                summary += &format!("; {} at {}", method.title(), g.layer);
+                // After its ReLU a map with no positive evidence is zero everywhere; say so
+                // instead of drawing a colour bar from 0 to nothing.
                 let mut title =
-                    vec!["Grad-CAM".into(), format!("layer {}", short(&g.layer)), format!("for {}", name(target))];
-                if empty {
+                    vec![method.title().into(), format!("layer {}", short(&g.layer)), format!("for {}", name(target))];
+                if g.is_empty() {
                     title.push("no positive evidence at this layer".into());
                 }
                 panels.push(Panel { title, map: Some(g.map.clone()), signed: false });
                 maps.push((method, g.map.clone()));
-                record.grad_cam = Some(g);
+                if method == ExplainMethod::GradCam {
+                    record.grad_cam = Some(g);
+                } else {
+                    record.hires_cam = Some(g);
+                }
             }
             ExplainMethod::IntegratedGradients => {
                 let ig = cfg
@@ -636,6 +671,13 @@ fn explain_one(
         )?;
     }
     record.rank_correlation = rank_correlations(&maps);
+    if let Some((object, mask)) = object_region(&img.display, img.shape) {
+        record.evidence = maps
+            .iter()
+            .filter_map(|(method, map)| evidence_location(map, &object, &mask).map(|e| (method.key().to_string(), e)))
+            .collect();
+        record.object = Some(object);
+    }
     if let Some(f) = cfg.faithfulness {
         let base = baseline_image(&baseline, &img.pixels, img.shape);
         let (curves, line) = faithfulness(sampler, &batch, target, &maps, f, &base)?;

@@ -20,6 +20,12 @@ $$\alpha_k^c = \frac{1}{HW} \sum_{i=1}^{H} \sum_{j=1}^{W} \frac{\partial y^c}{\p
 
 where $y^c$ is the pre-softmax score (logit) of class $c$, $A^k \in \mathbb{R}^{H \times W}$ is channel $k$ of the chosen convolutional layer's feature map (height $H$, width $W$), $\alpha_k^c$ is the weight of channel $k$ for class $c$ (the spatial mean of the gradient), and the map $L^c$ is bilinearly upsampled to the input size.
 
+**HiResCAM** (Draelos & Carin 2020, arXiv:2011.08891), from the same layer and gradients:
+
+$$L^c_{\text{HiResCAM}} = \mathrm{ReLU}\Big(\sum_k \frac{\partial y^c}{\partial A^k} \odot A^k\Big)$$
+
+where $\odot$ multiplies position by position: each activation is weighted by the gradient at its own position instead of the channel's mean gradient. When the feature map reaches the logit through global average pooling, the two maps are the same; when it reaches it through flattening and a dense layer (each position with its own weights, as in our shallow net and CNN), Grad-CAM's mean mixes positions whose gradients cancel. When only max-pooling, flattening and one dense layer follow the feature map (our shallow net), the HiResCAM map before its ReLU sums exactly to the logit minus that layer's bias (Euler's theorem: each of those steps is positively homogeneous), so it splits the logit over the positions.
+
 **Integrated Gradients** (Sundararajan et al. 2017, arXiv:1703.01365):
 
 $$\mathrm{IG}_i(x) = (x_i - x'_i) \int_0^1 \frac{\partial F\big(x' + \alpha (x - x')\big)}{\partial x_i}\thinspace d\alpha \approx (x_i - x'_i) \sum_{s=0}^{m-1} w_s \frac{\partial F\big(x' + \tfrac{s}{m-1} (x - x')\big)}{\partial x_i}$$
@@ -32,17 +38,18 @@ $$\phi_i = \sum_{S \subseteq N \setminus \lbrace i\rbrace} \frac{\lvert S\rvert!
 
 where the players $N = \lbrace 1, \dots, n\rbrace$ are the $n$ patches of a grid over the image, $S$ a coalition of patches, $v(S)$ the logit of the explained class when the patches outside $S$ are replaced by the baseline, and $\phi_i$ the average marginal contribution of patch $i$. It is estimated by sampling permutations (Castro et al. 2009) in antithetic pairs; each $\phi_i$ has a standard error, and *efficiency* $\sum_i \phi_i = v(N) - v(\emptyset)$ holds for every sampled permutation (the *efficiency gap* is its numerical error).
 
-**Comparison.** Rank correlation: Spearman's $\rho$ between two methods' maps at input resolution. Deletion (insertion) curve: the softmax probability of the class as pixels are removed (restored) in order of decreasing attribution; its area under the curve (AUC) is low for deletion and high for insertion when the map is faithful (Petsiuk et al. 2018, arXiv:1806.07421); a random pixel order is the reference. The three maps differ in kind, which keeps ρ low even for methods that agree on the region: Grad-CAM is non-negative and comes from a coarse feature map (bilinearly upsampled), Shapley values are constant over each patch (many ties), IG is signed and per pixel (summed over channels); ρ compares them as they are. In the figures each map is drawn on its own scale (the colour bar under it gives the values, in logit units for IG and Shapley values): compare maps by their bars' numbers, not their colours.";
+**Comparison.** Rank correlation: Spearman's $\rho$ between two methods' maps at input resolution. Deletion (insertion) curve: the softmax probability of the class as pixels are removed (restored) in order of decreasing attribution; its area under the curve (AUC) is low for deletion and high for insertion when the map is faithful (Petsiuk et al. 2018, arXiv:1806.07421); a random pixel order is the reference. The maps differ in kind, which keeps ρ low even for methods that agree on the region: Grad-CAM and HiResCAM are non-negative and come from a coarse feature map (bilinearly upsampled), Shapley values are constant over each patch (many ties), IG is signed and per pixel (summed over channels); ρ compares them as they are. In the figures each map is drawn on its own scale (the colour bar under it gives the values, in logit units for IG and Shapley values): compare maps by their bars' numbers, not their colours.";
 
 /// The "Explanations" section for every folder holding an `explanations.json`.
 pub(crate) fn section(doc: &mut Doc, dirs: &[std::path::PathBuf]) -> Result<()> {
-    doc.heading(2, "4. Explanations: Grad-CAM, Integrated Gradients, Shapley values");
+    doc.heading(2, "4. Explanations: Grad-CAM, HiResCAM, Integrated Gradients, Shapley values");
     doc.para(FORMULAS);
     if dirs.is_empty() {
         doc.missing("explanations of a classifier", "`netlens explain MODEL.onnx --data DIR --out RUN/explain` writes the `explanations.json` this section reads");
     }
-    let models: Vec<String> = dirs.iter().map(|d| one_model(doc, d)).collect::<Result<_>>()?;
-    if !models.iter().any(|m| m.to_ascii_lowercase().contains("resnet")) {
+    let models: Vec<(String, Explanations)> = dirs.iter().map(|d| one_model(doc, d)).collect::<Result<_>>()?;
+    compare_networks(doc, &models);
+    if !models.iter().any(|(_, e)| e.model.to_ascii_lowercase().contains("resnet")) {
         doc.missing("explanations of ResNet-34 (the course asks for them)", "run `netlens fetch resnet34`, or pass `--resnet resnet34-b627a593.pth` (torchvision's weights) to `netlens run`");
     }
     Ok(())
@@ -133,8 +140,8 @@ fn reduced_resnet(title: &str, model: &str) -> Option<String> {
     })
 }
 
-/// One model's figures, table and observations; returns the model path.
-fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
+/// One model's figures, table and observations; returns the model's title and explanations.
+fn one_model(doc: &mut Doc, dir: &Path) -> Result<(String, Explanations)> {
     let path = dir.join(EXPLANATIONS);
     let json: Explanations = read_json(&path)?;
     let model = json.model.clone();
@@ -169,21 +176,9 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
         None => {}
     }
     let mut means = Means::default();
-    let rows: Vec<Vec<String>> = images.iter().map(|img| image_row(img, &mut means)).collect();
-    doc.table(
-        &[
-            "image",
-            "true label",
-            "predicted",
-            "explained class",
-            "ρ Grad-CAM~IG",
-            "ρ Grad-CAM~Shapley",
-            "ρ IG~Shapley",
-            "IG completeness error (share of F(x)−F(x′))",
-            "Shapley efficiency gap",
-        ],
-        &rows,
-    );
+    images.iter().for_each(|img| count_maps(img, &mut means));
+    evidence_table(doc, images);
+    checks(doc, images);
     faithfulness(doc, images, &mut means);
     if caution.is_some() {
         doc.para("No observations are drawn from these maps and curves: see the caution above.");
@@ -201,7 +196,9 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
         agreement_on_one_grid(doc, images, &means, &pooled);
         observations(doc, &means, &title, &pooled);
         weak_grad_cam(doc, images);
-        misclassified(doc, images);
+        if images.iter().all(|i| i.evidence.is_empty()) {
+            misclassified(doc, images);
+        }
     }
     let stem = Path::new(&model).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     // Images made from one photo for several classes (see `photo_of`) are shown together.
@@ -227,7 +224,7 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<String> {
             )?;
         }
     }
-    Ok(model)
+    Ok((title, json))
 }
 
 /// One photo explained for several classes: the figures stacked top to bottom in one (as the
@@ -340,8 +337,8 @@ struct Means {
     rho: BTreeMap<String, (f64, usize)>,
     deletion: BTreeMap<String, (f64, usize)>,
     insertion: BTreeMap<String, (f64, usize)>,
-    /// Images with a Grad-CAM map, and those whose map is zero everywhere.
-    grad_cam: (usize, usize),
+    /// Per CAM method key: images with its map, and those whose map is zero everywhere.
+    empty: BTreeMap<String, (usize, usize)>,
     /// Per method: images whose deletion AUC is below the random order's, and images.
     beats_random: BTreeMap<String, (usize, usize)>,
 }
@@ -365,6 +362,7 @@ fn readable(key: &str) -> String {
     key.split('~')
         .map(|k| match k {
             "grad_cam" => "Grad-CAM",
+            "hires_cam" => "HiResCAM",
             "integrated_gradients" => "Integrated Gradients",
             "shapley" => "Shapley values",
             "random" => "random",
@@ -374,43 +372,226 @@ fn readable(key: &str) -> String {
         .join("~")
 }
 
-fn image_row(img: &ImageExplanation, means: &mut Means) -> Vec<String> {
-    if let Some(g) = &img.grad_cam {
-        means.grad_cam.0 += 1;
-        if g.is_empty() {
-            means.grad_cam.1 += 1;
+/// The CAM maps of `img` (`grad_cam`, `hires_cam`), by method.
+fn cams(img: &ImageExplanation) -> [(ExplainMethod, Option<&GradCam>); 2] {
+    [(ExplainMethod::GradCam, img.grad_cam.as_ref()), (ExplainMethod::HiResCam, img.hires_cam.as_ref())]
+}
+
+/// Counts `img`'s empty CAM maps and adds its pixel-level ρ of each pair to the means. An empty
+/// map has no ranking: its pairs are left out of the means, not counted as ρ = 0.
+fn count_maps(img: &ImageExplanation, means: &mut Means) {
+    let mut empty = vec![];
+    for (method, cam) in cams(img) {
+        if let Some(g) = cam {
+            let e = means.empty.entry(method.key().to_string()).or_insert((0, 0));
+            e.0 += 1;
+            if g.is_empty() {
+                e.1 += 1;
+                empty.push(method.key());
+            }
         }
     }
-    let empty_cam = img.grad_cam.as_ref().is_some_and(netlens_fetch::runs::GradCam::is_empty);
-    let mut cell = |a: ExplainMethod, b: ExplainMethod| {
-        let pair = format!("{}~{}", a.key(), b.key());
-        if !img.rank_correlation.contains_key(&pair) {
-            return "—".to_string();
+    for (pair, rho) in &img.rank_correlation {
+        if let Some(v) = rho
+            && !pair.split('~').any(|k| empty.contains(&k))
+        {
+            add(&mut means.rho, pair, *v);
         }
-        // An empty Grad-CAM map has no ranking: left out of the means, not counted as ρ = 0.
-        if empty_cam && (a == ExplainMethod::GradCam || b == ExplainMethod::GradCam) {
-            return "— (empty map)".to_string();
-        }
-        match img.rank_correlation(a, b) {
-            Some(v) => {
-                add(&mut means.rho, &pair, v);
-                format!("{v:.3}")
+    }
+}
+
+/// Per image: the labels, and where each map puts its evidence on the image's object (the
+/// share of its positive mass on the object, and the third of the object where its top decile
+/// lies); photos without a plain background get the labels only.
+fn evidence_table(doc: &mut Doc, images: &[ImageExplanation]) {
+    let methods: Vec<ExplainMethod> = ExplainMethod::ALL
+        .into_iter()
+        .filter(|m| images.iter().any(|i| i.evidence.contains_key(m.key()) || method_ran(i, *m)))
+        .collect();
+    let located = images.iter().any(|i| i.object.is_some());
+    let mut header = vec!["image".to_string(), "true label".into(), "predicted".into(), "explained class".into()];
+    if located {
+        header.push("object (share of image)".into());
+        header.extend(methods.iter().map(|m| m.title().to_string()));
+    }
+    let rows: Vec<Vec<String>> = images
+        .iter()
+        .map(|img| {
+            let truth = img.label_name.clone().unwrap_or_else(|| "—".into());
+            let predicted = match img.label {
+                Some(label) if label != img.predicted => format!("**{}** (wrong)", img.predicted_name),
+                _ => img.predicted_name.clone(),
+            };
+            let mut row = vec![img.name.clone(), truth, predicted, img.target_name.clone()];
+            if located {
+                row.push(img.object.as_ref().map_or("—".into(), |o| format!("{:.0}%", 100.0 * o.area)));
+                for m in &methods {
+                    let empty = cams(img).iter().any(|(c, g)| c == m && g.is_some_and(GradCam::is_empty));
+                    row.push(match img.evidence.get(m.key()) {
+                        Some(e) => format!("{:.0}% · {}", 100.0 * e.on_object, e.describe()),
+                        None if empty => "empty map".into(),
+                        None => "—".into(),
+                    });
+                }
             }
-            None => "—".into(),
+            row
+        })
+        .collect();
+    let refs: Vec<&str> = header.iter().map(String::as_str).collect();
+    if located {
+        doc.para(&format!(
+            "**Where the maps put the evidence.** The object is the garment: the pixels that differ from the \
+             background (the median border pixel) by more than {:.0}% of the value range. Each method's cell gives \
+             the share of its positive attribution that lies on the object — compare it with the object's own \
+             share of the image, which a map blind to the garment would match — and where the map's top 10% of \
+             pixels lie within the object's bounding box (upper/middle/lower and left/centre/right thirds, named \
+             when one third holds at least half of them; \"spread\" otherwise).",
+            100.0 * netlens_fetch::runs::ObjectRegion::THRESHOLD
+        ));
+    }
+    doc.table(&refs, &rows);
+    if located {
+        reading(doc, images, &methods);
+    }
+}
+
+/// Whether `method` ran on `img`.
+fn method_ran(img: &ImageExplanation, method: ExplainMethod) -> bool {
+    match method {
+        ExplainMethod::GradCam => img.grad_cam.is_some(),
+        ExplainMethod::HiResCam => img.hires_cam.is_some(),
+        ExplainMethod::IntegratedGradients => img.integrated_gradients.is_some(),
+        ExplainMethod::Shapley => img.shapley.is_some(),
+    }
+}
+
+/// The table read: each method's mean share on the object against the object's mean area, and
+/// on how many images two methods put their top decile in the same place.
+fn reading(doc: &mut Doc, images: &[ImageExplanation], methods: &[ExplainMethod]) {
+    let objects: Vec<f64> = images.iter().filter_map(|i| i.object.as_ref().map(|o| o.area)).collect();
+    if objects.is_empty() {
+        return;
+    }
+    let area = objects.iter().sum::<f64>() / objects.len() as f64;
+    let band = netlens_fetch::runs::EvidenceLocation::OUTLINE_PIXELS;
+    let mut rows = vec![];
+    let (mut focused, mut outline) = (vec![], vec![]);
+    for m in methods {
+        let located: Vec<&netlens_fetch::runs::EvidenceLocation> =
+            images.iter().filter_map(|i| i.evidence.get(m.key())).collect();
+        if located.is_empty() {
+            continue;
         }
-    };
-    use ExplainMethod::{GradCam, IntegratedGradients, Shapley};
-    let cells = [cell(GradCam, IntegratedGradients), cell(GradCam, Shapley), cell(IntegratedGradients, Shapley)];
-    let truth = img.label_name.clone().unwrap_or_else(|| "—".into());
-    let predicted = match img.label {
-        Some(label) if label != img.predicted => format!("**{}** (wrong)", img.predicted_name),
-        _ => img.predicted_name.clone(),
-    };
-    let mut row = vec![img.name.clone(), truth, predicted, img.target_name.clone()];
-    row.extend(cells);
-    row.push(img.integrated_gradients.as_ref().map_or("—".into(), completeness));
-    row.push(img.shapley.as_ref().map_or("—".into(), |s| format!("{:.4}", s.efficiency_gap)));
-    row
+        let n = located.len() as f64;
+        let on = located.iter().map(|e| e.on_object).sum::<f64>() / n;
+        let around = located.iter().map(|e| e.around_object).sum::<f64>() / n;
+        rows.push(vec![
+            m.title().to_string(),
+            located.len().to_string(),
+            format!("{:.0}%", 100.0 * on),
+            format!("{:.0}%", 100.0 * around),
+            format!("{:.0}%", 100.0 * (1.0 - on - around).max(0.0)),
+        ]);
+        if on >= area + 0.1 {
+            focused.push(format!("{} ({:.0}%)", m.title(), 100.0 * on));
+        } else if around >= 0.2 {
+            outline.push(format!("{} ({:.0}% on it, {:.0}% just outside)", m.title(), 100.0 * on, 100.0 * around));
+        }
+    }
+    doc.para(&format!(
+        "**Reading the maps.** The garment covers {:.0}% of an image on average. Mean share of each map's positive \
+         evidence on the garment, in the band of {band} pixels just outside it (its outline seen from the \
+         background), and further out:",
+        100.0 * area
+    ));
+    doc.table(
+        &["method", "images with evidence", "on the garment", &format!("within {band} px outside"), "further out"],
+        &rows,
+    );
+    let mut text = String::new();
+    if !focused.is_empty() {
+        text += &format!("Concentrated on the garment (at least 10 points above its area): {}. ", focused.join(", "));
+    }
+    if !outline.is_empty() {
+        text += &format!(
+            "Much of the evidence lies just outside the garment for {}: the black pixels next to it differ from the \
+             blurred baseline (into which the garment's blur spreads), so restoring them restores the garment's \
+             silhouette, and these methods credit the shape's edge as well as its inside. ",
+            outline.join(", ")
+        );
+    }
+    let mut agree = vec![];
+    for (i, a) in methods.iter().enumerate() {
+        for b in &methods[i + 1..] {
+            let both: Vec<(String, String)> = images
+                .iter()
+                .filter_map(|img| Some((img.evidence.get(a.key())?.describe(), img.evidence.get(b.key())?.describe())))
+                .collect();
+            if both.len() >= 2 {
+                let same = both.iter().filter(|(x, y)| x == y && x.as_str() != "spread").count();
+                agree.push(format!("{} and {} on {same} of {}", a.title(), b.title(), both.len()));
+            }
+        }
+    }
+    if !agree.is_empty() {
+        text += &format!(
+            "Two methods name the same place for their top decile (the same words in the table, \"spread\" not \
+             counted): {}.",
+            agree.join(", ")
+        );
+    }
+    let wrong: Vec<String> = images
+        .iter()
+        .filter(|i| i.label.is_some_and(|l| l != i.predicted))
+        .filter_map(|i| {
+            let places: Vec<String> = methods
+                .iter()
+                .filter_map(|m| i.evidence.get(m.key()).map(|e| format!("{} {}", m.title(), e.describe())))
+                .collect();
+            (!places.is_empty()).then(|| {
+                format!(
+                    "{} ({} taken for {}: {})",
+                    i.name,
+                    i.label_name.as_deref().unwrap_or("?"),
+                    i.predicted_name,
+                    places.join(", ")
+                )
+            })
+        })
+        .collect();
+    if !wrong.is_empty() {
+        text += &format!(
+            " On the misclassified images the maps show the evidence for the wrong class, the evidence that misled \
+             the model: {}.",
+            wrong.join("; ")
+        );
+    }
+    if !text.is_empty() {
+        doc.para(text.trim_end());
+    }
+}
+
+/// IG's completeness and the Shapley values' efficiency, as one sentence: the worst image of
+/// each.
+fn checks(doc: &mut Doc, images: &[ImageExplanation]) {
+    let mut parts = vec![];
+    let worst_ig = images.iter().filter_map(|i| i.integrated_gradients.as_ref().map(|ig| (i, ig))).max_by(|a, b| {
+        let share = |ig: &IntegratedGradients| ig.relative_completeness_error().unwrap_or(0.0);
+        share(a.1).total_cmp(&share(b.1))
+    });
+    if let Some((img, ig)) = worst_ig {
+        parts.push(format!("IG's completeness error is at most {}, on image {}", completeness(ig), img.name));
+    }
+    let gap = images
+        .iter()
+        .filter_map(|i| i.shapley.as_ref().map(|s| s.efficiency_gap))
+        .fold(None, |m: Option<f64>, g| Some(m.map_or(g, |m| m.max(g))));
+    if let Some(gap) = gap {
+        parts.push(format!("the Shapley values' efficiency gap at most {gap:.1e} logit units"));
+    }
+    if !parts.is_empty() {
+        doc.para(&format!("**Checks of the methods:** {}.", parts.join("; ")));
+    }
 }
 
 /// IG's completeness error, absolute and relative to `F(x) − F(x′)` (the part of the logit
@@ -512,51 +693,166 @@ fn mean_curves(doc: &mut Doc, images: &[ImageExplanation], stem: &str, title: &s
     Ok(())
 }
 
+/// `method`'s map of `img` at input resolution (`[height, width]`, row-major): IG summed over
+/// the channels, the Shapley values spread over their patches; `None` when the method did not
+/// run or its class-activation map is empty (no ranking).
+fn method_map(img: &ImageExplanation, method: ExplainMethod) -> Option<Vec<f32>> {
+    let [c, h, w] = img.shape;
+    let cam =
+        |g: Option<&GradCam>| g.filter(|g| g.map.data.len() == h * w && !g.is_empty()).map(|g| g.map.data.clone());
+    match method {
+        ExplainMethod::GradCam => cam(img.grad_cam.as_ref()),
+        ExplainMethod::HiResCam => cam(img.hires_cam.as_ref()),
+        ExplainMethod::IntegratedGradients => img
+            .integrated_gradients
+            .as_ref()
+            .filter(|ig| ig.attributions.len() == c * h * w)
+            .map(|ig| (0..h * w).map(|i| (0..c).map(|ch| ig.attributions[ch * h * w + i]).sum()).collect()),
+        ExplainMethod::Shapley => img.shapley.as_ref().map(|s| s.pixel_map(h, w).data),
+    }
+}
+
+/// `map` (`[h, w]`) averaged over each cell of a `grid` of patches (row-major), the players of
+/// the Shapley values.
+fn pool_to_grid(map: &[f32], [h, w]: [usize; 2], [rows, cols]: [usize; 2]) -> Vec<f32> {
+    let mut cells = vec![(0f64, 0usize); rows * cols];
+    for y in 0..h {
+        for x in 0..w {
+            let cell = &mut cells[(y * rows / h) * cols + x * cols / w];
+            cell.0 += f64::from(map[y * w + x]);
+            cell.1 += 1;
+        }
+    }
+    cells.iter().map(|(sum, n)| (sum / (*n).max(1) as f64) as f32).collect()
+}
+
 /// Spearman's ρ between the methods' maps pooled to the Shapley values' patch grid (each map's
-/// mean over each patch), averaged over the images: the three maps compared on one footing.
-/// Returns (pair, mean ρ) for the pairs with data.
+/// mean over each patch), averaged over the images: the maps compared on one footing.
+/// Returns (readable pair, mean ρ) for the pairs with data.
 fn patch_grid_rho(images: &[ImageExplanation]) -> Vec<(String, f64)> {
     let mut sums: BTreeMap<String, (f64, usize)> = BTreeMap::new();
     for img in images {
         let Some(s) = &img.shapley else { continue };
-        let [rows, cols] = s.grid;
-        let [c, h, w] = img.shape;
-        let pool = |data: &[f32]| -> Vec<f32> {
-            let mut cells = vec![(0f64, 0usize); rows * cols];
-            for y in 0..h {
-                for x in 0..w {
-                    let cell = &mut cells[(y * rows / h) * cols + x * cols / w];
-                    cell.0 += f64::from(data[y * w + x]);
-                    cell.1 += 1;
+        let [_, h, w] = img.shape;
+        let pooled: Vec<(ExplainMethod, Vec<f32>)> = ExplainMethod::ALL
+            .into_iter()
+            .filter_map(|m| method_map(img, m).map(|map| (m, pool_to_grid(&map, [h, w], s.grid))))
+            .collect();
+        for (i, (a, x)) in pooled.iter().enumerate() {
+            for (b, y) in &pooled[i + 1..] {
+                let rho = crate::explain::compare::spearman(x, y);
+                if rho.is_finite() {
+                    add(&mut sums, &format!("{}~{}", a.key(), b.key()), rho);
                 }
             }
-            cells.iter().map(|(sum, n)| (sum / (*n).max(1) as f64) as f32).collect()
-        };
-        let shapley: Vec<f32> = s.values.iter().map(|&v| v as f32).collect();
-        let grad_cam =
-            img.grad_cam.as_ref().filter(|g| g.map.data.len() == h * w && !g.is_empty()).map(|g| pool(&g.map.data));
-        let ig = img.integrated_gradients.as_ref().filter(|ig| ig.attributions.len() == c * h * w).map(|ig| {
-            let summed: Vec<f32> = (0..h * w).map(|i| (0..c).map(|ch| ig.attributions[ch * h * w + i]).sum()).collect();
-            pool(&summed)
-        });
-        let mut add_pair = |name: &str, a: &[f32], b: &[f32]| {
-            let rho = crate::explain::compare::spearman(a, b);
-            if rho.is_finite() {
-                let e = sums.entry(name.to_string()).or_insert((0.0, 0));
-                (e.0, e.1) = (e.0 + rho, e.1 + 1);
-            }
-        };
-        if let (Some(g), Some(i)) = (&grad_cam, &ig) {
-            add_pair("Grad-CAM~Integrated Gradients", g, i);
-        }
-        if let Some(g) = &grad_cam {
-            add_pair("Grad-CAM~Shapley values", g, &shapley);
-        }
-        if let Some(i) = &ig {
-            add_pair("Integrated Gradients~Shapley values", i, &shapley);
         }
     }
-    sums.into_iter().map(|(k, (s, n))| (k, s / n as f64)).collect()
+    mean(&sums)
+}
+
+/// The explanations of the networks that explained the same images (same names and shapes: the
+/// Fashion-MNIST classifiers), compared method by method: how far their maps of one image
+/// agree on the patch grid, and how much of their evidence lies on the garment.
+fn compare_networks(doc: &mut Doc, models: &[(String, Explanations)]) {
+    let Some((_, first)) = models.first() else { return };
+    let same = |e: &Explanations| {
+        e.images.len() == first.images.len()
+            && e.images.iter().zip(&first.images).all(|(a, b)| a.name == b.name && a.shape == b.shape)
+    };
+    let group: Vec<&(String, Explanations)> = models.iter().filter(|(_, e)| same(e)).collect();
+    if group.len() < 2 || untrained_caution(&first.images).is_some() {
+        return;
+    }
+    let grid = first.images.iter().find_map(|i| i.shapley.as_ref().map(|s| s.grid)).unwrap_or([4, 4]);
+    doc.heading(3, "The networks compared");
+    let mut rows = vec![];
+    let mut findings = vec![];
+    for (k, (ta, a)) in group.iter().enumerate() {
+        for (tb, b) in &group[k + 1..] {
+            let same_prediction = a.images.iter().zip(&b.images).filter(|(x, y)| x.predicted == y.predicted).count();
+            doc.para(&format!(
+                "{ta} and {tb} explained the same {} test images; they predict the same class on {same_prediction} \
+                 of them. Per method: Spearman's ρ between the two networks' maps of the same image (each pooled \
+                 to the {}×{} patch grid, as above), averaged over the images where both have a map, and the mean \
+                 share of positive evidence on the garment for each network.",
+                a.images.len(),
+                grid[0],
+                grid[1]
+            ));
+            for m in ExplainMethod::ALL {
+                let rhos: Vec<f64> = a
+                    .images
+                    .iter()
+                    .zip(&b.images)
+                    .filter_map(|(x, y)| {
+                        let [_, h, w] = x.shape;
+                        let (mx, my) = (method_map(x, m)?, method_map(y, m)?);
+                        let rho = crate::explain::compare::spearman(
+                            &pool_to_grid(&mx, [h, w], grid),
+                            &pool_to_grid(&my, [h, w], grid),
+                        );
+                        rho.is_finite().then_some(rho)
+                    })
+                    .collect();
+                let share = |e: &Explanations| {
+                    let v: Vec<f64> =
+                        e.images.iter().filter_map(|i| i.evidence.get(m.key()).map(|l| l.on_object)).collect();
+                    (!v.is_empty()).then(|| 100.0 * v.iter().sum::<f64>() / v.len() as f64)
+                };
+                if rhos.is_empty() && share(a).is_none() && share(b).is_none() {
+                    continue;
+                }
+                let rho = (!rhos.is_empty()).then(|| rhos.iter().sum::<f64>() / rhos.len() as f64);
+                let pct = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.0}%"));
+                rows.push(vec![
+                    m.title().to_string(),
+                    rho.map_or("—".into(), |r| format!("{r:.2} ({} images)", rhos.len())),
+                    pct(share(a)),
+                    pct(share(b)),
+                ]);
+                if let Some(r) = rho
+                    && rhos.len() >= 2
+                {
+                    findings.push((m.title(), r));
+                }
+            }
+            doc.table(
+                &[
+                    "method",
+                    &format!("ρ {ta} ~ {tb}"),
+                    &format!("on the garment: {ta}"),
+                    &format!("on the garment: {tb}"),
+                ],
+                &rows,
+            );
+            rows.clear();
+            if let (Some(hi), Some(lo)) =
+                (findings.iter().max_by(|x, y| x.1.total_cmp(&y.1)), findings.iter().min_by(|x, y| x.1.total_cmp(&y.1)))
+            {
+                let strength = |r: f64| match r {
+                    r if r >= 0.6 => "much the same regions",
+                    r if r >= 0.3 => "partly the same regions",
+                    _ => "different regions",
+                };
+                let text = format!(
+                    "by {} the two networks mark {} of the same image (mean ρ = {:.2}), by {} {} (ρ = {:.2})",
+                    hi.0,
+                    strength(hi.1),
+                    hi.1,
+                    lo.0,
+                    strength(lo.1),
+                    lo.1
+                );
+                doc.para(&format!(
+                    "**Observation:** {text}. A method whose maps of two networks agree more than another's \
+                    sees a property of the image both networks use; where they differ, the networks (or the method's \
+                    view of them) differ."
+                ));
+                doc.finding(format!("**{ta} and {tb} explained:** {text}."));
+            }
+            findings.clear();
+        }
+    }
 }
 
 /// The pixel-level and patch-level mean ρ side by side, and the Shapley values' standard errors.
@@ -618,7 +914,8 @@ fn observations(doc: &mut Doc, means: &Means, title: &str, pooled: &[(String, f6
         };
         text += &format!(" {} {relation} (mean ρ = {rho:.3}).", pair.replace('~', " and "));
     }
-    let (with_map, empty) = means.grad_cam;
+    let counts = |key: &str| means.empty.get(key).copied().unwrap_or((0, 0));
+    let (with_map, empty) = counts("grad_cam");
     if empty > 0 {
         text += &format!(
             " Grad-CAM's map is zero everywhere for {empty} of {with_map} image(s): the class-weighted sum of the layer's channels is negative at every location, so the ReLU leaves nothing (those images are left out of the rank correlations above, and Grad-CAM's deletion order on them is arbitrary)."
@@ -626,6 +923,17 @@ fn observations(doc: &mut Doc, means: &Means, title: &str, pooled: &[(String, f6
         if 2 * empty >= with_map {
             text += " With most maps empty, Grad-CAM at this layer says little about this network: a channel's weight is the spatial mean of its gradient, and where a position-dependent linear layer follows the feature map (no global average pooling, for which Selvaraju et al. 2017 derive the method) positive and negative gradients cancel in that mean.";
         }
+    }
+    let (hires, hires_empty) = counts("hires_cam");
+    if hires > 0 && empty > 0 {
+        text += &if hires_empty < empty {
+            format!(
+                " HiResCAM, from the same layer and gradients but without the mean, has a map on {} of {hires} image(s): it is the class-activation map to read for this network.",
+                hires - hires_empty
+            )
+        } else {
+            format!(" HiResCAM is empty on {hires_empty} of {hires} image(s) too.")
+        };
     }
     let del = mean(&means.deletion);
     let ins = mean(&means.insertion);
@@ -685,7 +993,7 @@ fn observations(doc: &mut Doc, means: &Means, title: &str, pooled: &[(String, f6
         rhos.iter().fold(None, |acc: Option<(f64, f64)>, &r| Some(acc.map_or((r, r), |(a, b)| (a.min(r), b.max(r)))))
     {
         finding += &format!(
-            "at the pixels the three methods' maps of the same image agree {} (mean Spearman ρ between pairs \
+            "at the pixels the methods' maps of the same image agree {} (mean Spearman ρ between pairs \
              {lo:.2} to {hi:.2})",
             if hi >= 0.3 {
                 "at most moderately"
@@ -748,10 +1056,13 @@ mod tests {
             target_name: "a".into(),
             logits,
             grad_cam: None,
+            hires_cam: None,
             integrated_gradients: None,
             shapley: None,
             rank_correlation: BTreeMap::new(),
             deletion_insertion: None,
+            object: None,
+            evidence: BTreeMap::new(),
         }
     }
 
@@ -763,7 +1074,8 @@ mod tests {
     }
 
     fn means(deletion: &[(&str, f64)], grad_cam: (usize, usize)) -> Means {
-        let mut m = Means { grad_cam, ..Means::default() };
+        let mut m = Means::default();
+        m.empty.insert("grad_cam".into(), grad_cam);
         for &(k, v) in deletion {
             add(&mut m.deletion, k, v);
             add(&mut m.insertion, k, 1.0 - v);
@@ -857,5 +1169,16 @@ mod tests {
         assert!((rho["Grad-CAM~Shapley values"] - 1.0).abs() < 1e-9, "{rho:?}");
         assert!((rho["Integrated Gradients~Shapley values"] + 1.0).abs() < 1e-9, "{rho:?}");
         assert!((rho["Grad-CAM~Integrated Gradients"] + 1.0).abs() < 1e-9, "{rho:?}");
+    }
+
+    #[test]
+    fn an_empty_hires_cam_is_counted_and_a_full_one_recommended() {
+        let mut m = means(&[("grad_cam", 0.3), ("random", 0.4)], (8, 7));
+        m.empty.insert("hires_cam".into(), (8, 0));
+        let text = observed(&m);
+        assert!(text.contains("zero everywhere for 7 of 8"), "{text}");
+        assert!(text.contains("has a map on 8 of 8 image(s)"), "{text}");
+        m.empty.insert("hires_cam".into(), (8, 7));
+        assert!(observed(&m).contains("HiResCAM is empty on 7 of 8 image(s) too"));
     }
 }

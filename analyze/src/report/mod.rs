@@ -75,9 +75,9 @@ fn introduction(doc: &mut Doc, classifiers: &[&Path]) {
     doc.para(&format!(
         "The task: design and train image classifiers for Fashion-MNIST — LeNet-5, a shallow network of 3–7 \
          layers and a network of our own of 12–35 layers — look inside them by embedding intermediate feature \
-         maps with PCA and t-SNE, explain single predictions with Grad-CAM, Integrated Gradients and Shapley \
+         maps with PCA and t-SNE, explain single predictions with Grad-CAM, HiResCAM, Integrated Gradients and Shapley \
          values, and train a variational autoencoder on faces. {data_text} The networks, their training, the VAE and the \
-         three explanation methods are this project's own code (netlens, in Rust), written from the papers cited \
+         four explanation methods are this project's own code (netlens, in Rust), written from the papers cited \
          in each section; libraries provide tensors, automatic differentiation and the Adam optimiser (burn), the \
          eigendecomposition behind PCA and the t-SNE optimiser (linfa), and ONNX forward passes (tract). Section 1 describes and compares the \
          classifiers, section 2 their features, section 3 the VAE, section 4 the explanations, section 5 \

@@ -220,6 +220,11 @@ pub enum ExplainMethod {
     /// Grad-CAM (Selvaraju et al. 2017).
     #[cfg_attr(feature = "clap", value(name = "gradcam"))]
     GradCam,
+    /// HiResCAM (Draelos & Carin 2020, arXiv:2011.08891): Grad-CAM's layer and gradients, with
+    /// each position's gradient multiplying the activation there instead of the channel's mean
+    /// gradient.
+    #[cfg_attr(feature = "clap", value(name = "hirescam"))]
+    HiResCam,
     /// Integrated Gradients (Sundararajan et al. 2017).
     #[cfg_attr(feature = "clap", value(name = "ig"))]
     IntegratedGradients,
@@ -230,13 +235,15 @@ pub enum ExplainMethod {
 
 impl ExplainMethod {
     /// All methods, in the order figures and tables show them.
-    pub const ALL: [ExplainMethod; 3] =
-        [ExplainMethod::GradCam, ExplainMethod::IntegratedGradients, ExplainMethod::Shapley];
+    pub const ALL: [ExplainMethod; 4] =
+        [ExplainMethod::GradCam, ExplainMethod::HiResCam, ExplainMethod::IntegratedGradients, ExplainMethod::Shapley];
 
-    /// The key in `explanations.json` (`grad_cam`, `integrated_gradients`, `shapley`).
+    /// The key in `explanations.json` (`grad_cam`, `hires_cam`, `integrated_gradients`,
+    /// `shapley`).
     pub fn key(self) -> &'static str {
         match self {
             ExplainMethod::GradCam => "grad_cam",
+            ExplainMethod::HiResCam => "hires_cam",
             ExplainMethod::IntegratedGradients => "integrated_gradients",
             ExplainMethod::Shapley => "shapley",
         }
@@ -246,6 +253,7 @@ impl ExplainMethod {
     pub fn title(self) -> &'static str {
         match self {
             ExplainMethod::GradCam => "Grad-CAM",
+            ExplainMethod::HiResCam => "HiResCAM",
             ExplainMethod::IntegratedGradients => "IG",
             ExplainMethod::Shapley => "Shapley",
         }
@@ -376,6 +384,10 @@ impl Default for FaithfulnessSettings {
 pub struct ExplainSettings {
     /// Grad-CAM.
     pub grad_cam: Option<GradCamSettings>,
+    /// HiResCAM (the same layer and target setting as Grad-CAM's); absent in files of older
+    /// versions.
+    #[serde(default)]
+    pub hires_cam: Option<GradCamSettings>,
     /// Integrated Gradients.
     pub integrated_gradients: Option<IntegratedGradientsSettings>,
     /// Shapley values.
@@ -394,7 +406,7 @@ impl ExplainSettings {
     }
 }
 
-/// Grad-CAM of one image.
+/// Grad-CAM (or HiResCAM) of one image.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GradCam {
     /// The ONNX tensor the map was computed at (e.g. `/relu2/Relu_output_0`).
@@ -545,6 +557,9 @@ pub struct ImageExplanation {
     /// Grad-CAM, when it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grad_cam: Option<GradCam>,
+    /// HiResCAM, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hires_cam: Option<GradCam>,
     /// Integrated Gradients, when it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integrated_gradients: Option<IntegratedGradients>,
@@ -558,6 +573,72 @@ pub struct ImageExplanation {
     /// Deletion/insertion curves, when computed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_insertion: Option<DeletionInsertion>,
+    /// The image's object, when it stands out from a plain background (see [`ObjectRegion`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<ObjectRegion>,
+    /// Where each method's map puts its evidence on that object, keyed by method key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub evidence: BTreeMap<String, EvidenceLocation>,
+}
+
+/// The object of an image on a plain background (a Fashion-MNIST garment on black): the pixels
+/// that differ from the background colour, the median of the image's border pixels, by more
+/// than [`ObjectRegion::THRESHOLD`] of the value range in some channel.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ObjectRegion {
+    /// Share of the image's pixels on the object, in (0, 1).
+    pub area: f64,
+    /// The object's bounding box in pixels: `[top, left, bottom, right]`, bottom and right
+    /// exclusive.
+    pub bbox: [usize; 4],
+}
+
+impl ObjectRegion {
+    /// A pixel belongs to the object when it differs from the background by more than this
+    /// share of the display range `[0, 1]`.
+    pub const THRESHOLD: f32 = 0.1;
+}
+
+/// Where one map puts its evidence (its positive values) relative to the image's object.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvidenceLocation {
+    /// Share of the map's positive mass on object pixels, in [0, 1]; compare with the object's
+    /// [`ObjectRegion::area`], the share a map blind to the object would put there.
+    pub on_object: f64,
+    /// Share of the map's positive mass on the background within
+    /// [`EvidenceLocation::OUTLINE_PIXELS`] pixels of the object (its outline seen from
+    /// outside); absent (0) in files of older versions.
+    #[serde(default)]
+    pub around_object: f64,
+    /// Of the map's top decile of pixels (the 10% with the largest positive values), the
+    /// share in each third of the object's bounding box, top to bottom; the three sum to the
+    /// share inside the box.
+    pub rows: [f64; 3],
+    /// The same, in each third from left to right.
+    pub cols: [f64; 3],
+}
+
+impl EvidenceLocation {
+    /// The width of the band around the object that [`EvidenceLocation::around_object`]
+    /// measures, in pixels (a pixel is in the band when some object pixel lies within this
+    /// many rows and columns of it).
+    pub const OUTLINE_PIXELS: usize = 2;
+
+    /// Where the top decile lies in words: `upper`, `middle`, `lower` when one third of the
+    /// box's rows holds at least half of it, with `left`, `centre`, `right` likewise for the
+    /// columns; `spread` when neither does.
+    pub fn describe(&self) -> String {
+        let pick = |shares: &[f64; 3], names: [&'static str; 3]| {
+            let (k, v) = shares.iter().enumerate().fold((0, f64::MIN), |b, (k, &v)| if v > b.1 { (k, v) } else { b });
+            (v >= 0.5).then_some(names[k])
+        };
+        match (pick(&self.rows, ["upper", "middle", "lower"]), pick(&self.cols, ["left", "centre", "right"])) {
+            (Some(r), Some(c)) => format!("{r} {c}"),
+            (Some(r), None) => format!("{r} third"),
+            (None, Some(c)) => format!("{c} third"),
+            (None, None) => "spread".into(),
+        }
+    }
 }
 
 impl ImageExplanation {
@@ -659,6 +740,7 @@ mod tests {
             target_name: "Trouser".into(),
             logits: vec![0.0, 2.0],
             grad_cam: None,
+            hires_cam: None,
             integrated_gradients: None,
             shapley: None,
             rank_correlation: [("grad_cam~shapley".to_string(), None)].into_iter().collect(),
@@ -666,6 +748,13 @@ mod tests {
                 methods,
                 random: RandomOrderAuc { deletion_auc: 0.4, insertion_auc: 0.6, draws: 3 },
             }),
+            object: Some(ObjectRegion { area: 0.5, bbox: [0, 0, 2, 1] }),
+            evidence: [(
+                "shapley".to_string(),
+                EvidenceLocation { on_object: 0.75, around_object: 0.25, rows: [1.0, 0.0, 0.0], cols: [0.0, 0.0, 1.0] },
+            )]
+            .into_iter()
+            .collect(),
         };
         let text = serde_json::to_string(&img).unwrap();
         assert!(

@@ -37,9 +37,10 @@ use crate::error::{FetchError, Result};
 pub use classifier::DEFAULT_SEED;
 pub use classifier::{Architecture, DeviceName, EpochMetrics, EpochRecord, History, LayerCard, ModelCard, TrainConfig};
 pub use explain::{
-    Baseline, BaselineKind, BaselineRecord, Curve, DeletionInsertion, ExplainMethod, ExplainSettings, Explanations,
-    FaithfulnessSettings, GradCam, GradCamSettings, ImageExplanation, IntegratedGradients, IntegratedGradientsSettings,
-    Map, MethodCurves, RandomOrderAuc, Rule, ShapleySettings, ShapleyValues, Target,
+    Baseline, BaselineKind, BaselineRecord, Curve, DeletionInsertion, EvidenceLocation, ExplainMethod, ExplainSettings,
+    Explanations, FaithfulnessSettings, GradCam, GradCamSettings, ImageExplanation, IntegratedGradients,
+    IntegratedGradientsSettings, Map, MethodCurves, ObjectRegion, RandomOrderAuc, Rule, ShapleySettings, ShapleyValues,
+    Target,
 };
 pub use features::{EmbeddingMethod, EmbeddingRecord, FeatureSummary, LayerRecord, LayerRole};
 pub use stages::{InputStamp, StageRecord, StageRecords};
