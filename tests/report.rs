@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use serde_json::Value;
 
-use crate::common::{fails, fashion_small, netlens, ok, shared};
+use crate::common::{fails, fashion_small, netlens, ok, read_npy_f32, shared};
 
 fn s(p: &Path) -> &str {
     p.to_str().expect("temporary paths are UTF-8")
@@ -324,6 +324,121 @@ fn report_from_small_runs_has_sections_figures_and_the_runs_numbers() {
     }
     // Interpolation α from interpolation.json is absent here: the count comes from the .npy.
     assert!(md.contains("4 intermediate faces"));
+}
+
+/// Members of `group` in the course's groups file.
+fn members(groups: &Value, group: &str) -> Vec<u64> {
+    groups[group].as_array().unwrap_or_else(|| panic!("no group {group}")).iter().map(|v| v.as_u64().unwrap()).collect()
+}
+
+/// A one-epoch VAE on 100 faces, its attribute edits and face pairs (`interpolate
+/// --run-figures`) and its report: the figures exist and are linked, no face is drawn twice,
+/// each edited face comes from the group it moves away from, the α are the course's, and the
+/// table quotes `faces.json`.
+#[test]
+fn the_interpolation_section_edits_and_pairs_real_faces_once_each_at_the_courses_alphas() {
+    let dir = tempfile::tempdir().unwrap();
+    let faces = shared().join("data/lfw-small");
+    let vae = dir.path().join("vae");
+    ok(netlens(&["vae", "--data", s(&faces), "--epochs", "1", "--limit", "100", "--out", s(&vae)]));
+    let interp = vae.join("interp");
+    let stdout = ok(netlens(&[
+        "interpolate",
+        "--encoder",
+        s(&vae.join("encoder.onnx")),
+        "--decoder",
+        s(&vae.join("decoder.onnx")),
+        "--data",
+        s(&faces),
+        "--run-figures",
+        "--out",
+        s(&interp),
+    ]));
+    assert!(stdout.contains("faces.json"), "{stdout}");
+    let out = dir.path().join("report");
+    ok(netlens(&["report", s(&vae), "--out", s(&out)]));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    let start = md.find("#### Interpolations").expect("an interpolation section");
+    let section = &md[start..start + md[start..].find("\n## ").unwrap()];
+    assert!(math(&md).problems.is_empty(), "{:?}", math(&md).problems);
+
+    // The course's α, in the record, the text and the table's columns.
+    let record = json(&interp.join("faces.json"));
+    assert_eq!(record["alphas"], serde_json::json!([0.2, 0.4, 0.6, 0.8]));
+    assert!(section.contains("α = 0.2, 0.4, 0.6, 0.8"), "{section}");
+    assert!(section.contains("| α = 0 | α = 0.2 | α = 0.4 | α = 0.6 | α = 0.8 | α = 1 |"), "{section}");
+
+    // One figure per attribute and one of pairs: written, valid, linked.
+    let linked = linked_figures(section);
+    let attributes = record["attributes"].as_array().unwrap();
+    let mut figures: Vec<&str> = attributes.iter().map(|a| a["figure"].as_str().unwrap()).collect();
+    figures.push(record["pairs"]["figure"].as_str().unwrap());
+    assert_eq!(figures, ["edit_female_male.png", "edit_older_younger.png", "pairs.png"]);
+    for figure in &figures {
+        assert!(interp.join(figure).is_file(), "{figure}");
+        let name = format!("vae-{figure}");
+        assert!(linked.contains(&name), "{name} not linked: {linked:?}");
+        assert_valid_figure(&out.join("figures").join(&name));
+    }
+
+    // Every face once; an edited face belongs to the group it leaves and not to the one it joins;
+    // a pair joins a face of each group.
+    let groups = json(&faces.join("groups.json"));
+    let mut seen = std::collections::BTreeSet::new();
+    let mut once = |i: u64| assert!(seen.insert(i), "face {i} drawn twice");
+    for attribute in attributes {
+        let directions = attribute["directions"].as_array().unwrap();
+        assert_eq!(directions.len(), 2, "both ways");
+        let mut rows = 1;
+        for d in directions {
+            let (toward, away) = (d["toward"].as_str().unwrap(), d["away"].as_str().unwrap());
+            let edited = d["faces"].as_array().unwrap();
+            assert_eq!(edited.len(), 3, "{away} → {toward}");
+            let mut indices = vec![];
+            for f in edited {
+                let i = f["face"]["index"].as_u64().unwrap();
+                assert!(members(&groups, away).contains(&i) && !members(&groups, toward).contains(&i), "{i}");
+                assert_eq!(f["face"]["group"].as_str(), Some(away));
+                assert_eq!(f["fractions"].as_array().unwrap().len(), 6, "α = 0, the course's four, 1");
+                once(i);
+                indices.push(i.to_string());
+            }
+            rows += edited.len();
+            // The table's row of this direction: the mean position per α, from faces.json.
+            let head = format!("| {away} → {toward} | {} | ", indices.join(", "));
+            let line = section.lines().find(|l| l.starts_with(&head)).unwrap_or_else(|| panic!("no row {head}"));
+            let cells: Vec<f64> =
+                line[head.len()..].trim_end_matches(" |").split(" | ").map(|c| c.parse().unwrap()).collect();
+            for k in 0..6 {
+                let mean = edited.iter().map(|f| f["fractions"][k].as_f64().unwrap()).sum::<f64>() / 3.0;
+                assert!((cells[1 + k] - mean).abs() <= 0.005 + 1e-9, "{head} α column {k}: {} vs {mean}", cells[1 + k]);
+            }
+        }
+        // The group-mean row above the faces; input and six weights per row.
+        let stem = attribute["figure"].as_str().unwrap().trim_end_matches(".png");
+        let (shape, _) = read_npy_f32(&interp.join(format!("{stem}.npy")));
+        assert_eq!(shape, vec![rows * 6, 3, 32, 32], "{stem}");
+        let png = image::open(interp.join(attribute["figure"].as_str().unwrap())).unwrap();
+        assert!(png.height() as usize > rows * 128 && png.width() as usize > 7 * 128, "{stem}");
+    }
+    let pairs = record["pairs"]["pairs"].as_array().unwrap();
+    assert!(pairs.len() >= 3, "{} pairs", pairs.len());
+    for p in pairs {
+        for end in ["a", "b"] {
+            let (i, group) = (p[end]["index"].as_u64().unwrap(), p[end]["group"].as_str().unwrap());
+            assert!(members(&groups, group).contains(&i), "{group} {i}");
+            once(i);
+        }
+        assert_ne!(p["a"]["group"], p["b"]["group"]);
+        assert_eq!(p["steps"].as_array().unwrap().len(), 5, "between the six decoded faces");
+    }
+    let (shape, _) = read_npy_f32(&interp.join("pairs.npy"));
+    assert_eq!(shape, vec![pairs.len() * 6, 3, 32, 32]);
+    assert!(section.contains(&format!("The figures show {} individual faces of `X_train.npy`, each once", seen.len())));
+    // The pairs' numbers are quoted from the file.
+    let ends: Vec<f64> = pairs.iter().map(|p| p["rms_ends"].as_f64().unwrap()).collect();
+    let lo = ends.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!(section.contains(&format!("the decoded ends of a pair differ by {lo:.3} to ")), "{section}");
 }
 
 /// The check behind `assert_math_renders` flags what GitHub would show as raw text or mangle.

@@ -75,6 +75,12 @@ fn an_edited_plan_reruns_only_what_depends_on_the_change() {
     }
     let report = std::fs::read_to_string(dir.path().join("report/report.md")).unwrap();
     assert!(report.contains("## 1. Classifiers") && report.contains("## 4. Explanations"), "{report}");
+    // The VAE's attribute edits and face pairs, drawn by the interpolation stage and in the report.
+    let interp = dir.path().join("runs/vae/interp");
+    for file in ["faces.json", "edit_female_male.png", "edit_older_younger.png", "pairs.png"] {
+        assert!(interp.join(file).is_file(), "{file}");
+    }
+    assert!(report.contains("](figures/vae-edit_female_male.png)") && report.contains("](figures/vae-pairs.png)"));
     // The CNN is the third classifier of the default plan.
     let cnn = &mut plan["classifiers"].as_array_mut().unwrap()[2];
     assert_eq!(cnn["architecture"].as_str(), Some("cnn"));

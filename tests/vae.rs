@@ -181,6 +181,94 @@ fn a_medoid_end_is_one_member_of_the_group() {
     assert_eq!(matches, 1, "the medoid is one female face");
 }
 
+/// `--edit` decodes z = μ(x) + α d with d = μ̄_toward − μ̄_away and the face left out of both
+/// means: checked against the same arithmetic done here on tract's own runs of the two graphs.
+#[test]
+fn an_edit_decodes_the_face_plus_the_leave_one_out_difference_of_the_means() {
+    // netlens and this test run the same graphs on the same latents (in batches of other sizes).
+    const DECODE_TOLERANCE: f32 = 1e-6;
+    let run = shared_run();
+    let out = tempfile::tempdir().unwrap();
+    let (enc, dec) = (run.join("encoder.onnx"), run.join("decoder.onnx"));
+    let data = lfw();
+    let args = [
+        "interpolate",
+        "--encoder",
+        s(&enc),
+        "--decoder",
+        s(&dec),
+        "--data",
+        s(&data),
+        "--edit",
+        "3",
+        "--toward",
+        "female",
+        "--away",
+        "male",
+        "--alphas",
+        "0.5",
+        "--out",
+        s(out.path()),
+    ];
+    let stdout = ok(netlens(&args));
+    assert!(stdout.contains("α = 0.5: the decoded edit re-encodes at"), "{stdout}");
+    let (shape, faces) = read_npy_f32(&out.path().join("edit_3_male-to-female.npy"));
+    assert_eq!(shape, vec![3, 3, 32, 32], "α = 0, 0.5, 1");
+    assert!(out.path().join("edit_3_male-to-female.png").is_file());
+
+    let groups: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(data.join("groups.json")).unwrap()).unwrap();
+    let members = |g: &str| -> Vec<usize> {
+        groups[g].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect()
+    };
+    let (female, male) = (members("female"), members("male"));
+    assert!(male.contains(&3) && !female.contains(&3), "face 3 is one of the men");
+    let (_, pixels) = read_npy_u8(&data.join("X_train.npy"));
+    let all: Vec<usize> = female.iter().chain(&male).copied().collect();
+    let x: Vec<f32> =
+        all.iter().flat_map(|&i| pixels[i * 3072..(i + 1) * 3072].iter().map(|&v| v as f32 / 255.0)).collect();
+    let input = tract_ndarray::Array4::from_shape_vec((all.len(), 3, 32, 32), x).unwrap();
+    let enc = plan(&enc, &[all.len(), 3, 32, 32]).run(tvec!(Tensor::from(input).into())).unwrap();
+    let mu: Vec<f32> = enc[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect();
+    let latent = mu.len() / all.len();
+    let mu_of = |i: usize| &mu[all.iter().position(|&j| j == i).unwrap() * latent..][..latent];
+    let mean = |group: &[usize], left_out: Option<usize>| -> Vec<f64> {
+        let kept: Vec<usize> = group.iter().copied().filter(|&i| Some(i) != left_out).collect();
+        (0..latent).map(|k| kept.iter().map(|&i| f64::from(mu_of(i)[k])).sum::<f64>() / kept.len() as f64).collect()
+    };
+    let decode = |z: Vec<f32>| -> Vec<f32> {
+        let z = tract_ndarray::Array2::from_shape_vec((3, latent), z).unwrap();
+        let out = plan(&dec, &[3, latent]).run(tvec!(Tensor::from(z).into())).unwrap();
+        out[0].to_plain_array_view::<f32>().unwrap().iter().copied().collect()
+    };
+    let edits = |toward: &[f64], away: &[f64]| -> Vec<f32> {
+        [0.0, 0.5, 1.0]
+            .iter()
+            .flat_map(|&a| (0..latent).map(move |k| (f64::from(mu_of(3)[k]) + a * (toward[k] - away[k])) as f32))
+            .collect()
+    };
+    let max_diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(p, q)| (p - q).abs()).fold(0f32, f32::max);
+    let left_out = decode(edits(&mean(&female, Some(3)), &mean(&male, Some(3))));
+    let diff = max_diff(&faces, &left_out);
+    assert!(diff <= DECODE_TOLERANCE, "max |netlens − reference| {diff}");
+    // Counting face 3 in the mean of the men would have given another edit.
+    let counted = decode(edits(&mean(&female, None), &mean(&male, None)));
+    let other = max_diff(&faces[2 * 3072..], &counted[2 * 3072..]);
+    assert!(other > 10.0 * DECODE_TOLERANCE, "leaving face 3 out changes the α = 1 edit: {other}");
+    // The printed position of the face's own μ along d: (μ − μ̄_male)·d / |d|², 3 decimals.
+    let fraction = |toward: &[f64], away: &[f64]| {
+        let d: Vec<f64> = toward.iter().zip(away).map(|(a, b)| a - b).collect();
+        let along: f64 = (0..latent).map(|k| (f64::from(mu_of(3)[k]) - away[k]) * d[k]).sum();
+        along / d.iter().map(|x| x * x).sum::<f64>()
+    };
+    let printed: f64 =
+        stdout.split("its μ lies at ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let expected = fraction(&mean(&female, Some(3)), &mean(&male, Some(3)));
+    assert!((printed - expected).abs() <= 0.0005 + 1e-9, "printed {printed}, computed {expected}");
+    let with_face = fraction(&mean(&female, None), &mean(&male, None));
+    assert!((with_face - expected).abs() > 0.01, "with face 3 in the mean: {with_face} against {expected}");
+}
+
 #[test]
 fn bad_specs_and_inputs_are_clear_errors() {
     let run = shared_run();
@@ -196,6 +284,20 @@ fn bad_specs_and_inputs_are_clear_errors() {
     assert!(err.contains("RGB") && err.contains("1×32×32"), "{err}");
     let err = fails(interpolate(run, &lfw(), "1", "2", out.path(), &["--alphas", "0.5,1.5"]));
     assert!(err.contains("alphas") && err.contains("1.5"), "{err}");
+    // An edit needs both ends, and is not also a strip.
+    let (enc, dec, data) = (run.join("encoder.onnx"), run.join("decoder.onnx"), lfw());
+    let base = ["interpolate", "--encoder", s(&enc), "--decoder", s(&dec), "--data", s(&data), "--out", s(out.path())];
+    let with = |extra: &[&str]| netlens(&[&base[..], extra].concat());
+    let err = usage_error(with(&["--edit", "3", "--toward", "female"]));
+    assert!(err.contains("--away"), "{err}");
+    let err = usage_error(with(&["--edit", "3", "--toward", "female", "--away", "male", "--a", "1", "--b", "2"]));
+    assert!(err.contains("--edit") && err.contains("--a"), "{err}");
+    let err = usage_error(with(&["--a", "1"]));
+    assert!(err.contains("--b"), "{err}");
+    let err = fails(with(&["--edit", "3", "--toward", "female:medoid", "--away", "male"]));
+    assert!(err.contains("medoid"), "{err}");
+    let err = fails(with(&["--edit", "1000", "--toward", "female", "--away", "male"]));
+    assert!(err.contains("1000") && err.contains("0–999"), "{err}");
 }
 
 #[test]

@@ -37,7 +37,7 @@ pub enum Command {
     Explain(explain::ExplainArgs),
     /// Train a convolutional VAE on faces; export encoder and decoder; reconstructions, samples.
     Vae(vae::VaeArgs),
-    /// Decode faces between two images or groups: z = α z₁ + (1 − α) z₂, from the VAE's ONNX files.
+    /// Decode faces between two images or groups, or move one along an attribute vector (VAE ONNX files).
     Interpolate(vae::InterpolateArgs),
     /// Write the Markdown report (figures, tables, drafted observations) from run folders.
     Report(report::ReportArgs),

@@ -9,10 +9,11 @@ use netlens_analyze::report::{ReportMeta, write_report};
 /// Write a Markdown report with figures from run folders.
 ///
 /// Reads only the runs' saved outputs: classifier runs of `netlens train` (their `features/`
-/// and `explain/` subfolders when present), VAE runs of `netlens vae` (interpolation strips in
-/// the run folder or its `interp/`), and folders of `netlens explain`. Writes OUT/report.md and
-/// OUT/figures/ (architecture diagrams drawn from the ONNX graphs, copies of the runs' figures);
-/// links are relative, so the folder can be moved.
+/// and `explain/` subfolders when present), VAE runs of `netlens vae` (attribute edits, face
+/// pairs and interpolation strips in the run folder or its `interp/`), and folders of
+/// `netlens explain`. Writes OUT/report.md and OUT/figures/ (architecture diagrams drawn from
+/// the ONNX graphs, copies of the runs' figures); links are relative, so the folder can be
+/// moved.
 ///
 /// Example: `netlens report runs/lenet runs/shallow runs/cnn runs/vae --out reports/main`
 #[derive(Args, Debug)]

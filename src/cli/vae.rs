@@ -1,14 +1,16 @@
 //! `netlens vae` (train a VAE on faces, export its encoder and decoder, draw reconstructions,
-//! samples and curves) and `netlens interpolate` (latent interpolation strips from the ONNX
-//! files).
+//! samples and curves) and `netlens interpolate` (latent interpolation strips, attribute edits
+//! and face pairs from the ONNX files).
 
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 use netlens::pipeline::steps::{load_faces, train_vae};
-use netlens_analyze::vae::{DEFAULT_ALPHAS, Groups, Interpolation, LatentSpec, VaeModels};
-use netlens_fetch::runs::{DEFAULT_SEED, DeviceName, Reconstruction, Upsample, VaeConfig, VaeTrainConfig};
+use netlens_analyze::vae::{
+    DEFAULT_ALPHAS, Groups, Interpolation, LatentSpec, VaeModels, write_face_figures, write_single_edit,
+};
+use netlens_fetch::runs::{DEFAULT_SEED, DeviceName, Reconstruction, RunFolder, Upsample, VaeConfig, VaeTrainConfig};
 use netlens_train::{RunDir, Start};
 
 use super::progress::Terminal;
@@ -119,15 +121,28 @@ fn config_for(args: &VaeArgs, run: &RunDir, image_size: usize) -> anyhow::Result
     Ok(config)
 }
 
-/// Decode faces between two images or groups: z = α z₁ + (1 − α) z₂.
+/// Decode faces between two images or groups: z = α z₁ + (1 − α) z₂; or move one face along an
+/// attribute vector.
 ///
-/// z₁ is the mean μ of the images of --a, z₂ that of --b (encoded with ENCODER). Writes
-/// OUT/interpolation_<a>_<b>.png (input faces of B, decoded z₂, one face per α ascending,
-/// decoded z₁, input faces of A) and a .npy of the decoded faces (float32 (2 + alphas, 3, H, W)).
+/// With --a and --b: z₁ is the mean μ of the images of --a, z₂ that of --b (encoded with
+/// ENCODER). Writes OUT/interpolation_<a>_<b>.png (input faces of B, decoded z₂, one face per α
+/// ascending, decoded z₁, input faces of A) and a .npy of the decoded faces (float32
+/// (2 + alphas, 3, H, W)).
+///
+/// With --edit FACE --toward A --away B: decodes z = μ(x) + α d with d = μ̄_A − μ̄_B, the face
+/// left out of both means (White 2016, arXiv:1609.04468), at α = 0, each α and 1. Writes
+/// OUT/edit_<face>_<b>-to-<a>.png and .npy and prints where the encoder puts each decoded face
+/// along d (0 = B's mean latent, 1 = A's).
+///
+/// With --run-figures: draws what `netlens run` draws from the groups file — one attribute-edit
+/// figure per pair of groups (female/male, older/younger: the group means, then three faces of
+/// each group moved toward the other) and pairs.png (pairs of real faces), no face twice — and
+/// records them in OUT/faces.json.
 ///
 /// A SPEC is an image index (`12`), a comma-separated list of indices (`3,8,21`: their mean
 /// latent), a group name from --groups (`female`: its mean latent), or a group's medoid
-/// (`female:medoid`: the member whose latent is nearest the group's mean — a real face).
+/// (`female:medoid`: the member whose latent is nearest the group's mean — a real face; not for
+/// --toward/--away).
 ///
 /// Example: `netlens interpolate --encoder runs/vae/encoder.onnx --decoder runs/vae/decoder.onnx
 /// --data ../shared/data/lfw-small --a female --b male --out runs/vae`
@@ -143,11 +158,23 @@ pub struct InterpolateArgs {
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
     /// End A (α = 1): index, indices, group or GROUP:medoid.
-    #[arg(long, value_name = "SPEC")]
-    pub a: LatentSpec,
+    #[arg(long, value_name = "SPEC", requires = "b", required_unless_present_any = ["edit", "run_figures"])]
+    pub a: Option<LatentSpec>,
     /// End B (α = 0): index, indices, group or GROUP:medoid.
-    #[arg(long, value_name = "SPEC")]
-    pub b: LatentSpec,
+    #[arg(long, value_name = "SPEC", requires = "a")]
+    pub b: Option<LatentSpec>,
+    /// Move this image (index) along the attribute vector from --away to --toward.
+    #[arg(long, value_name = "FACE", requires_all = ["toward", "away"], conflicts_with_all = ["a", "b", "run_figures"])]
+    pub edit: Option<usize>,
+    /// The group (or indices) the edited face moves toward.
+    #[arg(long, value_name = "SPEC", requires = "edit")]
+    pub toward: Option<LatentSpec>,
+    /// The group (or indices) the edited face moves away from.
+    #[arg(long, value_name = "SPEC", requires = "edit")]
+    pub away: Option<LatentSpec>,
+    /// Draw the attribute-edit and face-pairs figures `netlens run` draws.
+    #[arg(long, conflicts_with_all = ["a", "b"])]
+    pub run_figures: bool,
     /// Groups file (JSON: name → list of indices) [default: DATA/groups.json when present].
     #[arg(long, value_name = "FILE")]
     pub groups: Option<PathBuf>,
@@ -163,11 +190,41 @@ pub struct InterpolateArgs {
 pub fn run_interpolate(args: InterpolateArgs) -> anyhow::Result<()> {
     let models = VaeModels::load(&args.encoder, &args.decoder)?;
     let path = args.data.join("X_train.npy");
+    let what = path.display().to_string();
     let images = load_faces(&args.data, None)?;
     let groups_path = args.groups.clone().or_else(|| Some(args.data.join("groups.json")).filter(|p| p.exists()));
     let groups = groups_path.as_deref().map(Groups::load).transpose()?;
-    let spec = Interpolation { a: args.a, b: args.b, alphas: args.alphas };
-    let out = spec.run(&models, &images, &path.display().to_string(), groups.as_ref(), &args.out)?;
+    if args.run_figures {
+        // Faces the VAE held out, from the run folder of the encoder when it has a split.json.
+        let run = RunFolder::new(args.encoder.parent().unwrap_or(std::path::Path::new(".")));
+        let heldout = run.holdout_split().ok().map(|s| s.heldout);
+        let record =
+            write_face_figures(&models, &images, &what, groups.as_ref(), heldout.as_deref(), &args.alphas, &args.out)?;
+        let mut files: Vec<String> = record.attributes.iter().map(|a| a.figure.clone()).collect();
+        files.extend(record.pairs.iter().map(|p| p.figure.clone()));
+        files.push(netlens_fetch::runs::FACE_INTERPOLATIONS.into());
+        println!("wrote {} into {}", files.join(", "), args.out.display());
+        return Ok(());
+    }
+    if let (Some(face), Some(toward), Some(away)) = (args.edit, &args.toward, &args.away) {
+        let out =
+            write_single_edit(&models, &images, &what, groups.as_ref(), face, toward, away, &args.alphas, &args.out)?;
+        println!("wrote {} and {}", out.png.display(), out.npy.display());
+        println!(
+            "face {face}: |d| = {:.3}; along d (0 = mean of {away}, 1 = mean of {toward}) its μ lies at {:.3}",
+            out.edit.distance, out.edit.input_fraction
+        );
+        for (w, f) in out.weights.iter().zip(&out.edit.fractions) {
+            println!("  α = {w}: the decoded edit re-encodes at {f:.3}");
+        }
+        println!("RMS change per pixel value from α = 0 to α = 1: {:.3}", out.edit.rms_change);
+        return Ok(());
+    }
+    let (Some(a), Some(b)) = (args.a, args.b) else {
+        anyhow::bail!("give --a and --b, --edit with --toward and --away, or --run-figures");
+    };
+    let spec = Interpolation { a, b, alphas: args.alphas };
+    let out = spec.run(&models, &images, &what, groups.as_ref(), &args.out)?;
     println!("wrote {} and {}", out.png.display(), out.npy.display());
     Ok(())
 }

@@ -14,7 +14,7 @@ use std::time::Instant;
 use netlens_analyze::explain::pipeline::{ExplainInputs, explain};
 use netlens_analyze::features::{FeatureProgress, study_to_dir};
 use netlens_analyze::report::{ReportMeta, ReportOutput, write_report};
-use netlens_analyze::vae::{Groups, default_pairs, write_run_interpolations};
+use netlens_analyze::vae::{ATTRIBUTES, EDITED_FACES, FACE_PAIRS, Groups, write_run_faces};
 use netlens_fetch::download::DownloadProgress;
 use netlens_fetch::runs::{EpochMetrics, RunFolder, TrainConfig, VaeEpochMetrics, VaeTrainConfig};
 use netlens_train::{Progress, RunDir, Start};
@@ -367,20 +367,26 @@ fn interpolation_stage(
 ) -> Result<(), PipelineError> {
     let data = PathBuf::from(&plan.vae.data);
     let groups_file = data.join("groups.json");
-    let mut inputs = vec![dir.encoder(), dir.decoder(), data.join("X_train.npy")];
+    // split.json says which drawn faces the VAE did not train on.
+    let mut inputs = vec![dir.encoder(), dir.decoder(), dir.split(), data.join("X_train.npy")];
     if groups_file.exists() {
         inputs.push(groups_file.clone());
     }
     let out = dir.interp_dir();
-    let settings = serde_json::json!({ "alphas": plan.alphas, "limit": plan.vae_limit });
-    let stage = Stage::new("interpolate", &settings, inputs, vec![out.join(netlens_fetch::runs::INTERPOLATIONS)])?;
+    // What is drawn is part of the settings, so a run drawn by an older netlens (strips between
+    // group means and medoids) is drawn again.
+    let settings = serde_json::json!({
+        "alphas": plan.alphas,
+        "limit": plan.vae_limit,
+        "figures": { "attributes": ATTRIBUTES, "edited_faces": EDITED_FACES, "face_pairs": FACE_PAIRS },
+    });
+    let stage = Stage::new("interpolate", &settings, inputs, vec![out.join(netlens_fetch::runs::FACE_INTERPOLATIONS)])?;
     stages.run(stage, reporter, |_| {
         clear(&out)?;
         let faces = steps::load_faces(&data, plan.vae_limit)?;
         let groups = groups_file.exists().then(|| Groups::load(&groups_file)).transpose()?;
-        let pairs = default_pairs(groups.as_ref());
         let what = data.join("X_train.npy").display().to_string();
-        write_run_interpolations(&RunFolder::new(dir.root()), &faces, &what, groups.as_ref(), &pairs, &plan.alphas)?;
+        write_run_faces(&RunFolder::new(dir.root()), &faces, &what, groups.as_ref(), &plan.alphas)?;
         Ok(())
     })
 }

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use netlens_fetch::runs::{
-    Interpolations, ModelCard, Reconstruction, RunFolder, VaeHistory, VaeTrainConfig, read_json,
+    FACE_INTERPOLATIONS, FaceEdit, FaceInterpolations, Interpolations, ModelCard, Reconstruction, RunFolder,
+    VaeHistory, VaeTrainConfig, read_json,
 };
 
 use super::diagram::{DiagramBox, write_diagram_svg};
@@ -227,11 +228,16 @@ fn history(doc: &mut Doc, path: &Path, h: &VaeHistory) -> Result<()> {
     Ok(())
 }
 
-/// Every `interpolation_*.png` in the run folder or its `interp/`, with `interpolation.json`
-/// (ends and α values, written by `netlens run`) when present.
+/// The interpolation figures: the attribute edits and face pairs of `interp/faces.json`
+/// (written by `netlens run` and `netlens interpolate --run-figures`), then every
+/// `interpolation_*.png` strip in the run folder or its `interp/`, with `interpolation.json`
+/// (ends and α values) when present.
 fn interpolations(doc: &mut Doc, run: &Path, name: &str) -> Result<()> {
+    let interp = run.join(netlens_fetch::runs::INTERP_DIR);
+    let faces_file = interp.join(FACE_INTERPOLATIONS);
+    let faces: Option<FaceInterpolations> = faces_file.exists().then(|| read_json(&faces_file)).transpose()?;
     let mut strips: Vec<PathBuf> = vec![];
-    for dir in [run.to_path_buf(), run.join(netlens_fetch::runs::INTERP_DIR)] {
+    for dir in [run.to_path_buf(), interp.clone()] {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         strips.extend(entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| {
             let f = base(p);
@@ -240,16 +246,304 @@ fn interpolations(doc: &mut Doc, run: &Path, name: &str) -> Result<()> {
     }
     strips.sort();
     doc.heading(4, "Interpolations");
-    if strips.is_empty() {
+    if strips.is_empty() && faces.as_ref().is_none_or(|f| f.attributes.is_empty() && f.pairs.is_none()) {
         doc.missing(
             "latent interpolations",
-            "`netlens interpolate --encoder E --decoder D --data DIR --a SPEC --b SPEC` writes the strips",
+            "`netlens interpolate --encoder E --decoder D --data DIR --run-figures --out RUN/interp` draws the \
+             attribute edits and face pairs; `--a SPEC --b SPEC` a strip",
         );
         return Ok(());
     }
+    if let Some(faces) = &faces {
+        face_figures(doc, &interp, name, faces)?;
+    }
+    if !strips.is_empty() {
+        strip_figures(doc, name, &strips)?;
+    }
+    Ok(())
+}
+
+/// The indices `v`, joined by ", ".
+fn list(v: &[usize]) -> String {
+    v.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// Mean, smallest and largest of `v` (`None` when empty).
+fn spread(v: impl IntoIterator<Item = f64>) -> Option<(f64, f64, f64)> {
+    let v: Vec<f64> = v.into_iter().collect();
+    if v.is_empty() {
+        return None;
+    }
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let (lo, hi) = v.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+    Some((mean, lo, hi))
+}
+
+/// "about as much as" when `a` and `b` differ by less than a quarter, else "k× as much as".
+fn compared(a: f64, b: f64) -> String {
+    let ratio = a / b;
+    if (0.8..=1.25).contains(&ratio) { "about as much as".into() } else { format!("{ratio:.1}× as much as") }
+}
+
+/// The attribute-edit figures with the table of what the encoder reads in them, then the
+/// face-pairs figure; every number from `faces.json`.
+fn face_figures(doc: &mut Doc, interp: &Path, name: &str, record: &FaceInterpolations) -> Result<()> {
+    let faces = record.faces();
+    let distinct: std::collections::BTreeSet<usize> = faces.iter().map(|f| f.index).collect();
+    let heldout = faces.iter().filter(|f| f.heldout == Some(true)).count();
+    let known = faces.iter().any(|f| f.heldout.is_some());
+    let alphas: Vec<String> = record.alphas.iter().map(|a| a.to_string()).collect();
+    let mut intro = format!(
+        "The course's interpolation $z = \\alpha z_1 + (1-\\alpha) z_2$ is drawn at α = {}, with α = 0 and α = 1 (the \
+         two ends, decoded) on either side; every latent is the encoder's mean $\\mu$. The figures show {} individual \
+         faces of `X_train.npy`",
+        alphas.join(", "),
+        faces.len()
+    );
+    if distinct.len() == faces.len() {
+        intro += ", each once";
+    }
+    if known {
+        intro += &format!(
+            "; {heldout} of them {} held out of training (marked in the figures)",
+            if heldout == 1 { "was" } else { "were" }
+        );
+    }
+    doc.para(&format!("{intro}."));
+    if !record.attributes.is_empty() {
+        doc.para(
+            "**Attribute edits** (White 2016, \"Sampling Generative Networks\", arXiv:1609.04468; Larsen et al. 2016) \
+             give a face $x$ of group B a property of group A: decode $z = \\mu(x) + \\alpha d$ with \
+             $d = \\bar\\mu_A - \\bar\\mu_B$, the difference between the two groups' mean latents, both computed without \
+             $x$. This is the course's formula with $z_1 = \\mu(x) + d$ and $z_2 = \\mu(x)$: α = 0 is the face's own \
+             reconstruction, α = 1 adds the whole difference between the groups. In each figure the top row \
+             interpolates between the two group means themselves ($z_1 = \\bar\\mu_A$, $z_2 = \\bar\\mu_B$, every \
+             member counted; there is no input face); each row below edits one face, labelled with its index and \
+             group.",
+        );
+    }
+    for figure in &record.attributes {
+        let m = &figure.means;
+        let moved: Vec<String> = figure
+            .directions
+            .iter()
+            .map(|d| {
+                let idx: Vec<usize> = d.faces.iter().map(|f| f.face.index).collect();
+                format!(
+                    "{} {} of {} moved toward {}",
+                    if idx.len() == 1 { "face" } else { "faces" },
+                    list(&idx),
+                    d.away,
+                    d.toward
+                )
+            })
+            .collect();
+        doc.para(&format!(
+            "*{} ↔ {}* ({} and {} faces): the top row runs from the mean of {} to the mean of {}; below it, {}.",
+            m.toward,
+            m.away,
+            m.sizes[0],
+            m.sizes[1],
+            m.away,
+            m.toward,
+            moved.join("; ")
+        ));
+        let stem = figure.figure.trim_end_matches(".png");
+        doc.copy_figure(&interp.join(&figure.figure), &format!("{}-{}.png", slug(name), slug(stem)), stem)?;
+    }
+    edit_table(doc, record);
+    if let Some(pairs) = &record.pairs {
+        let rows: Vec<String> = pairs
+            .pairs
+            .iter()
+            .map(|p| {
+                let who = |f: &netlens_fetch::runs::FaceRef| match &f.group {
+                    Some(g) => format!("{g} {}", f.index),
+                    None => format!("face {}", f.index),
+                };
+                format!("{} → {}", who(&p.b), who(&p.a))
+            })
+            .collect();
+        doc.para(&format!(
+            "**Pairs of real faces:** each row decodes $z = \\alpha\\thinspace\\mu(x_A) + (1-\\alpha)\\thinspace\\mu(x_B)$ \
+             between two individual faces, B on the left and A on the right ({}); left to right: input B, decoded \
+             $\\mu(x_B)$ (α = 0), one face per α, decoded $\\mu(x_A)$ (α = 1), input A.",
+            rows.join(", ")
+        ));
+        let stem = pairs.figure.trim_end_matches(".png");
+        doc.copy_figure(&interp.join(&pairs.figure), &format!("{}-{}.png", slug(name), slug(stem)), stem)?;
+        pair_observation(doc, record);
+    }
+    Ok(())
+}
+
+/// The table of where the encoder puts each decoded edit along d, per direction and α, and what
+/// it shows.
+fn edit_table(doc: &mut Doc, record: &FaceInterpolations) {
+    let edits: Vec<&FaceEdit> =
+        record.attributes.iter().flat_map(|a| a.directions.iter().flat_map(|d| d.faces.iter())).collect();
+    if edits.is_empty() {
+        return;
+    }
+    let weights: Vec<String> =
+        std::iter::once(0.0).chain(record.alphas.iter().copied()).chain([1.0]).map(|w| format!("α = {w}")).collect();
+    let mut header: Vec<&str> = vec!["edit", "faces", "input μ(x)"];
+    header.extend(weights.iter().map(String::as_str));
+    header.extend(["shift α = 0 → 1", "RMS change α = 0 → 1"]);
+    let mut rows = vec![];
+    let cell = |v: f64| format!("{v:.2}");
+    for figure in &record.attributes {
+        let m = &figure.means;
+        let mut row =
+            vec![format!("{} → {}, group means", m.away, m.toward), format!("mean of {}", m.sizes[1]), "—".into()];
+        row.extend(m.fractions.iter().map(|&f| cell(f)));
+        let shift = m.fractions.last().zip(m.fractions.first()).map_or(f64::NAN, |(l, f)| l - f);
+        row.extend([cell(shift), format!("{:.3}", m.rms_change)]);
+        rows.push(row);
+        for d in &figure.directions {
+            let n = d.faces.len() as f64;
+            let mean_at = |k: usize| d.faces.iter().filter_map(|f| f.fractions.get(k)).sum::<f64>() / n;
+            let columns = d.faces.first().map_or(0, |f| f.fractions.len());
+            let idx: Vec<usize> = d.faces.iter().map(|f| f.face.index).collect();
+            let mut row = vec![
+                format!("{} → {}", d.away, d.toward),
+                list(&idx),
+                cell(d.faces.iter().map(|f| f.input_fraction).sum::<f64>() / n),
+            ];
+            row.extend((0..columns).map(|k| cell(mean_at(k))));
+            row.push(cell(mean_at(columns.saturating_sub(1)) - mean_at(0)));
+            row.push(format!("{:.3}", d.faces.iter().map(|f| f.rms_change).sum::<f64>() / n));
+            rows.push(row);
+        }
+    }
+    doc.para(
+        "**Does a decoded edit carry the attribute?** Each decoded face is encoded again and its $\\mu$ projected on \
+         $d$; the table gives that position as a fraction of the way from the mean latent of B, the group the faces \
+         come from (0), to that of A, the group they move toward (1): $(\\mu - \\bar\\mu_B) \\cdot d / \\lVert d \\rVert^2$, \
+         averaged over the faces of each row (for the edits, with each face's own leave-one-out means). The latent itself moves by exactly α along this scale, so an edit \
+         that survived decoding in full would shift by 1 from α = 0 to α = 1. \"input μ(x)\" is the face's own \
+         position, the last column the root mean square change per pixel value (pixels in [0, 1]) from the α = 0 \
+         reconstruction to α = 1.",
+    );
+    doc.table(&header, &rows);
+    let shift = |f: &FaceEdit| match (f.fractions.first(), f.fractions.last()) {
+        (Some(a), Some(b)) => b - a,
+        _ => f64::NAN,
+    };
+    let Some((mean_shift, lo, hi)) = spread(edits.iter().map(|f| shift(f))) else { return };
+    let growing = edits.iter().filter(|f| f.fractions.windows(2).all(|w| w[1] > w[0])).count();
+    let reading = if mean_shift >= 0.75 {
+        "the decoder carries most of the attribute vector into the image, as the encoder reads it back"
+    } else if mean_shift >= 0.25 {
+        "the decoder carries part of the attribute vector into the image; the rest is lost between decoding and \
+         encoding"
+    } else {
+        "little of the edit survives decoding, and the encoder reads the edited faces almost where it read their \
+         reconstructions"
+    };
+    let mut text = format!(
+        "**What the numbers show:** from α = 0 to α = 1 the re-encoded edits move {mean_shift:.2} of the way between \
+         the two means on average (per face {lo:.2} to {hi:.2}), and the position grows with every step of α for \
+         {}: {reading}. This is the VAE's own encoder judging its own decoder, not a person or \
+         a classifier judging the property. ",
+        if growing == edits.len() {
+            format!("all {growing} faces")
+        } else {
+            format!("{growing} of the {} faces", edits.len())
+        }
+    );
+    if let (Some((rms, rlo, rhi)), Some((means_rms, _, _))) =
+        (spread(edits.iter().map(|f| f.rms_change)), spread(record.attributes.iter().map(|a| a.means.rms_change)))
+    {
+        text += &format!(
+            "In pixels an edit at α = 1 changes a face by {rms:.3} per pixel value (root mean square; {rlo:.3} to \
+             {rhi:.3}), {} the path between two group means changes ({means_rms:.3}). ",
+            compared(rms, means_rms)
+        );
+    }
+    if let Some((_, ilo, ihi)) = spread(edits.iter().map(|f| f.input_fraction)) {
+        let nearer = edits.iter().filter(|f| f.input_fraction > 0.5).count();
+        text += &format!(
+            "The edited faces themselves lie between {ilo:.2} and {ihi:.2} along their $d$ (0 = their own group's \
+             mean), and {nearer} of the {} lie nearer the other group's mean than their own",
+            edits.len()
+        );
+        text += if nearer > 0 {
+            ": these small hand-labelled groups overlap along the direction that separates their means."
+        } else {
+            "."
+        };
+    }
+    doc.para(&text);
+    if let Some((d, dlo, dhi)) = spread(edits.iter().map(|f| f.distance)) {
+        doc.finding(format!(
+            "**VAE attribute edits:** adding the difference of two groups' mean latents (|d| = {dlo:.1} to {dhi:.1}, \
+             mean {d:.1}) to a face changes it by {:.3} per pixel value (root mean square); encoded again, the edited \
+             faces have moved {mean_shift:.2} of the way from one group's mean toward the other's (per face {lo:.2} \
+             to {hi:.2}; 1 would be the whole edit).",
+            spread(edits.iter().map(|f| f.rms_change)).map_or(f64::NAN, |s| s.0)
+        ));
+    }
+}
+
+/// How far the two ends of each face pair lie apart, in the latent and in pixels, and how the
+/// change spreads over the α steps.
+fn pair_observation(doc: &mut Doc, record: &FaceInterpolations) {
+    let Some(pairs) = &record.pairs else { return };
+    let (Some((ends, elo, ehi)), Some((_, slo, shi)), Some((dist, dlo, dhi))) = (
+        spread(pairs.pairs.iter().map(|p| p.rms_ends)),
+        spread(pairs.pairs.iter().flat_map(|p| p.steps.iter().copied())),
+        spread(pairs.pairs.iter().map(|p| p.latent_distance)),
+    ) else {
+        return;
+    };
+    // The largest step of each row against that row's mean step.
+    let uneven = pairs
+        .pairs
+        .iter()
+        .filter_map(|p| spread(p.steps.iter().copied()).map(|(mean, _, hi)| hi / mean))
+        .fold(0.0f64, f64::max);
+    let mut text = format!(
+        "**What the pairs show:** the decoded ends of a pair differ by {elo:.3} to {ehi:.3} per pixel value (mean \
+         {ends:.3}) and neighbouring columns by {slo:.3} to {shi:.3}; in no row is a step more than {uneven:.1}× the \
+         row's mean step, "
+    );
+    text += if uneven <= 1.5 {
+        "so the change is spread over the α steps, with no sudden jump."
+    } else {
+        "so in some rows the change gathers in a few of the α steps."
+    };
+    let edits: Vec<&FaceEdit> =
+        record.attributes.iter().flat_map(|a| a.directions.iter().flat_map(|d| d.faces.iter())).collect();
+    if let (Some((d, _, dmax)), Some((rms, _, rmax))) =
+        (spread(edits.iter().map(|f| f.distance)), spread(edits.iter().map(|f| f.rms_change)))
+    {
+        let further = if dlo > dmax { "further apart than" } else { "about as far apart as, or further than," };
+        text += &format!(
+            " Two faces of a pair lie {dlo:.1} to {dhi:.1} apart in the latent (mean {dist:.1}), {further} two group \
+             means (|d| up to {dmax:.1}, mean {d:.1}), and "
+        );
+        text += &if elo > rmax {
+            format!(
+                "replacing one face by another changes the image more than any attribute edit at α = 1 does \
+                 ({ends:.3} against {rms:.3} per pixel value on average): two groups' mean latents lie closer \
+                 together than two people's do, so an attribute edit is a small change of a face."
+            )
+        } else {
+            format!(
+                "in pixels the pairs' ends differ by {ends:.3} on average, the attribute edits at α = 1 change a \
+                 face by {rms:.3}."
+            )
+        };
+    }
+    doc.para(&text);
+}
+
+/// The strips of `netlens interpolate --a --b` (and of runs drawn by older versions).
+fn strip_figures(doc: &mut Doc, name: &str, strips: &[PathBuf]) -> Result<()> {
     doc.para("Each strip decodes $z = \\alpha z_1 + (1-\\alpha) z_2$, where $z_1$ and $z_2$ are the encoder outputs $\\mu$ of the two ends: for a group, the mean $\\mu$ of its faces (which decodes to a near-average face); for `GROUP-medoid`, the $\\mu$ of the one member nearest that mean (a real face, shown as the input). Left to right: input faces of the second end, decoded $z_2$ (α = 0), one face per α in ascending order, decoded $z_1$ (α = 1), input faces of the first end.");
     let mut spans: Vec<(String, f64)> = vec![];
-    for strip in &strips {
+    for strip in strips {
         let stem = base(strip).trim_end_matches(".png").to_string();
         let alphas = alphas_of(strip, &stem)?;
         let steps = step_differences(&strip.with_extension("npy"));

@@ -1,5 +1,5 @@
-//! The VAE figures as PNGs: faces above their reconstructions, samples from the prior, and
-//! interpolation strips. Faces are enlarged by an integer factor (nearest neighbour) so each
+//! The VAE figures as PNGs: faces above their reconstructions, samples from the prior,
+//! interpolation strips and rows of faces (attribute edits, face pairs). Faces are enlarged by an integer factor (nearest neighbour) so each
 //! pixel stays a visible square; labels are set in DejaVu Sans ([`crate::figures::text`]).
 
 use image::{Rgb, RgbImage};
@@ -170,6 +170,87 @@ pub fn strip(title: &str, columns: &[StripColumn]) -> Result<RgbImage> {
     Ok(canvas)
 }
 
+/// One row of a [`face_rows`] figure.
+pub struct FaceRow {
+    /// Lines of text left of the row (the face's index and group, say), top to bottom.
+    pub label: Vec<String>,
+    /// One cell per column: a face `[1, 3, H, W]` (the first image of a larger batch is
+    /// drawn), or `None` for a blank cell.
+    pub cells: Vec<Option<Images>>,
+}
+
+/// Rows of faces under a title (one line per `\n`) and a line of column labels, each row with
+/// its label at the left: the multi-row form of [`strip`].
+///
+/// # Errors
+/// [`AnalyzeError::ShapeMismatch`] for no rows, a row with another number of cells than there
+/// are columns, a row without any face, faces that cannot be drawn or faces of different
+/// sizes; [`AnalyzeError::NonFinite`] for NaN or ±∞ among them.
+pub fn face_rows(title: &str, columns: &[String], rows: &[FaceRow]) -> Result<RgbImage> {
+    let first = rows.iter().flat_map(|r| r.cells.iter().flatten()).next();
+    let Some(&[_, _, h, w]) = first.map(|f| &f.shape) else {
+        return Err(AnalyzeError::ShapeMismatch {
+            what: title.into(),
+            expected: "at least one row with a face".into(),
+            found: format!("{} rows without faces", rows.len()),
+        });
+    };
+    for (r, row) in rows.iter().enumerate() {
+        let what = format!("{title}: row {} ({})", r + 1, row.label.join(" "));
+        if row.cells.len() != columns.len() {
+            return Err(AnalyzeError::ShapeMismatch {
+                what,
+                expected: format!("{} cells, one per column", columns.len()),
+                found: format!("{} cells", row.cells.len()),
+            });
+        }
+        for face in row.cells.iter().flatten() {
+            check_faces(&what, face)?;
+            let [n, _, fh, fw] = face.shape;
+            if n == 0 || [fh, fw] != [h, w] {
+                return Err(AnalyzeError::ShapeMismatch {
+                    what,
+                    expected: format!("at least one face of {h}×{w} per cell"),
+                    found: format!("{n} of {fh}×{fw}"),
+                });
+            }
+        }
+    }
+    let style = crate::figures::text::TextStyle::regular(18.0);
+    let label_width = rows
+        .iter()
+        .flat_map(|r| r.label.iter())
+        .map(|l| crate::figures::text::text_width(l, style).ceil() as usize)
+        .max()
+        .unwrap_or(0);
+    let left = if label_width == 0 { 0 } else { label_width + 2 * GAP };
+    let s = scale_for(h.max(w));
+    let (cw, ch) = (w * s + GAP, h * s + GAP);
+    let title_lines: Vec<&str> = title.lines().collect();
+    let top = title_lines.len() * LINE + LINE + GAP;
+    let mut canvas = blank((left + GAP + columns.len() * cw).max(GAP), top + rows.len() * ch);
+    let width = canvas.width() as usize;
+    for (k, line) in title_lines.iter().enumerate() {
+        text(&mut canvas, line, GAP, 2 + k * LINE, width);
+    }
+    for (j, label) in columns.iter().enumerate() {
+        text(&mut canvas, label, left + GAP + j * cw, top - LINE - GAP + 2, cw);
+    }
+    for (r, row) in rows.iter().enumerate() {
+        let y = top + r * ch;
+        let first_line = y + (ch - GAP).saturating_sub(row.label.len() * LINE) / 2;
+        for (k, line) in row.label.iter().enumerate() {
+            text(&mut canvas, line, GAP, first_line + k * LINE, left);
+        }
+        for (j, face) in row.cells.iter().enumerate() {
+            if let Some(face) = face {
+                blit(&mut canvas, face, 0, left + GAP + j * cw, y, s);
+            }
+        }
+    }
+    Ok(canvas)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +271,36 @@ mod tests {
         assert_eq!(canvas.get_pixel((x0 + 16 * s) as u32, (y0 + 32 * s + GAP + 16 * s) as u32), &Rgb([255, 255, 255]));
         assert_eq!(canvas.width() as usize, x0 + 2 * (32 * s + GAP));
         assert_eq!(canvas.height() as usize, LINE + GAP + 2 * (2 * (32 * s + GAP) + GAP));
+    }
+
+    #[test]
+    fn face_rows_put_each_face_in_its_row_and_column_and_leave_blank_cells_white() {
+        let columns: Vec<String> = ["input", "α = 0", "α = 1"].map(String::from).to_vec();
+        let rows = vec![
+            FaceRow { label: vec!["group means".into()], cells: vec![None, Some(faces(1, 0.0)), Some(faces(1, 0.5))] },
+            FaceRow {
+                label: vec!["male 3".into(), "→ female".into()],
+                cells: vec![Some(faces(1, 0.0)), Some(faces(1, 0.0)), Some(faces(1, 0.0))],
+            },
+        ];
+        let canvas = face_rows("T\nsecond line", &columns, &rows).unwrap();
+        let s = scale_for(32);
+        let (cw, ch) = (32 * s + GAP, 32 * s + GAP);
+        let top = 2 * LINE + LINE + GAP;
+        let label = canvas.width() as usize - GAP - 3 * cw;
+        assert!(label > 2 * GAP, "room for the row labels: {label}");
+        assert_eq!(canvas.height() as usize, top + 2 * ch);
+        let centre = |row: usize, col: usize| {
+            *canvas.get_pixel((label + GAP + col * cw + cw / 2) as u32, (top + row * ch + ch / 2) as u32)
+        };
+        assert_eq!(centre(0, 0), WHITE, "blank cell");
+        assert_eq!(centre(0, 1), Rgb([0, 0, 0]));
+        assert_eq!(centre(0, 2), Rgb([128, 128, 128]));
+        assert_eq!(centre(1, 0), Rgb([0, 0, 0]));
+        let short = vec![FaceRow { label: vec![], cells: vec![Some(faces(1, 0.5))] }];
+        assert!(face_rows("T", &columns, &short).is_err(), "one cell for three columns");
+        let empty = vec![FaceRow { label: vec![], cells: vec![None, None, None] }];
+        assert!(face_rows("T", &columns, &empty).is_err(), "no face at all");
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! VAE figures from the exported ONNX encoder and decoder (Kingma & Welling 2014), run with
 //! tract: held-out faces above their reconstructions (decoded from μ), samples decoded from
-//! z ~ N(0, I), interpolation strips between two images or groups, and loss curves.
+//! z ~ N(0, I), interpolation strips between two images or groups, attribute-vector edits of
+//! individual faces and pairs of real faces ([`write_face_figures`]), and loss curves.
 //!
 //! Interpolation (the course's §2.2): with z₁ the mean μ of the images of end A and z₂ that of
 //! end B, the strip shows the input faces of B, the decoded z₂, then the decoded
 //! z = α z₁ + (1 − α) z₂ for each α in ascending order, the decoded z₁ and the input faces of A.
 
 mod curves;
+mod edits;
 mod figures;
 mod onnx;
 mod spec;
@@ -14,11 +16,14 @@ mod spec;
 use std::path::{Path, PathBuf};
 
 use netlens_fetch::Images;
-use netlens_fetch::runs::{Interpolations, RunFolder, write_json};
+use netlens_fetch::runs::{FaceInterpolations, RunFolder};
 use rand::{Rng, SeedableRng};
 
 pub use curves::write_vae_curves;
-pub use figures::{StripColumn, face_grid, reconstruction_grid, strip};
+pub use edits::{
+    ATTRIBUTES, AttributeVector, EDITED_FACES, FACE_PAIRS, SingleEdit, write_face_figures, write_single_edit,
+};
+pub use figures::{FaceRow, StripColumn, face_grid, face_rows, reconstruction_grid, strip};
 pub use onnx::{Latents, VaeModels};
 pub use spec::{Groups, LatentSpec};
 
@@ -107,51 +112,22 @@ pub fn write_run_figures(run: &RunFolder, images: &Images) -> Result<OnnxCheck> 
     Ok(OnnxCheck { heldout_mse: mse(&heldout, &recon), max_abs_diff })
 }
 
-/// The strips `netlens run` draws: with `groups` (female/male, older/younger), their mean
-/// latents and their medoids; without, between faces 0 and 1.
-pub fn default_pairs(groups: Option<&Groups>) -> Vec<(LatentSpec, LatentSpec)> {
-    let pairs: &[(&str, &str)] = if groups.is_some() {
-        // Group means decode to near-average faces; medoids are real members of each group.
-        &[
-            ("female", "male"),
-            ("older", "younger"),
-            ("female:medoid", "male:medoid"),
-            ("older:medoid", "younger:medoid"),
-        ]
-    } else {
-        &[("0", "1")]
-    };
-    pairs
-        .iter()
-        .map(|(a, b)| (a.parse().expect("built-in specs parse"), b.parse().expect("built-in specs parse")))
-        .collect()
-}
-
-/// Draws one interpolation strip per pair into `run/interp/` and records their ends and
-/// weights in `interp/interpolation.json`.
+/// The figures of individual faces `netlens run` draws ([`write_face_figures`]) into
+/// `run/interp/`, marking the faces `split.json` holds out; records them in
+/// `interp/faces.json`.
 ///
 /// # Errors
-/// As [`Interpolation::run`], and I/O errors naming the file.
-pub fn write_run_interpolations(
+/// As [`write_face_figures`], and the errors of [`VaeModels::load`].
+pub fn write_run_faces(
     run: &RunFolder,
     images: &Images,
     what: &str,
     groups: Option<&Groups>,
-    pairs: &[(LatentSpec, LatentSpec)],
     alphas: &[f64],
-) -> Result<Interpolations> {
+) -> Result<FaceInterpolations> {
     let models = VaeModels::load(&run.encoder(), &run.decoder())?;
-    let out = run.interp_dir();
-    let mut record = Interpolations::default();
-    for (a, b) in pairs {
-        let spec = Interpolation { a: a.clone(), b: b.clone(), alphas: alphas.to_vec() };
-        let written = spec.run(&models, images, what, groups, &out)?;
-        let stem = written.png.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-        let ends = netlens_fetch::runs::Interpolation { a: a.to_string(), b: b.to_string(), alphas: alphas.to_vec() };
-        record.0.insert(stem, ends);
-    }
-    write_json(&out.join(netlens_fetch::runs::INTERPOLATIONS), &record)?;
-    Ok(record)
+    let heldout = run.holdout_split().ok().map(|s| s.heldout);
+    write_face_figures(&models, images, what, groups, heldout.as_deref(), alphas, &run.interp_dir())
 }
 
 /// Writes `path`: `n` faces decoded from z ~ N(0, I) drawn with `seed`, in rows of 8.
@@ -202,20 +178,7 @@ impl Interpolation {
     /// # Errors
     /// [`AnalyzeError::InvalidParam`] for no weights or one outside (0, 1).
     pub fn check(&self) -> Result<()> {
-        let bad = |value: String, reason: &str| {
-            AnalyzeError::InvalidParam(netlens_fetch::runs::InvalidSetting {
-                name: "alphas".into(),
-                value,
-                reason: reason.into(),
-            })
-        };
-        if self.alphas.is_empty() {
-            return Err(bad(String::new(), "needs at least one weight"));
-        }
-        match self.alphas.iter().find(|a| !(a.is_finite() && **a > 0.0 && **a < 1.0)) {
-            Some(a) => Err(bad(a.to_string(), "each α must lie strictly between 0 and 1")),
-            None => Ok(()),
-        }
+        check_alphas(&self.alphas)
     }
 
     /// Encodes both ends of `images` (`[N, 3, H, W]` in `[0, 1]`, read from `what`), decodes
@@ -276,6 +239,27 @@ impl Interpolation {
         columns.push(StripColumn { label: "α = 1 (A)".into(), faces: one(alphas.len() + 1) });
         columns.push(StripColumn { label: "input A".into(), faces: faces_a.clone() });
         columns
+    }
+}
+
+/// Checks interpolation weights: at least one, each strictly between 0 and 1.
+///
+/// # Errors
+/// [`AnalyzeError::InvalidParam`] naming `alphas` and the first bad value.
+fn check_alphas(alphas: &[f64]) -> Result<()> {
+    let bad = |value: String, reason: &str| {
+        AnalyzeError::InvalidParam(netlens_fetch::runs::InvalidSetting {
+            name: "alphas".into(),
+            value,
+            reason: reason.into(),
+        })
+    };
+    if alphas.is_empty() {
+        return Err(bad(String::new(), "needs at least one weight"));
+    }
+    match alphas.iter().find(|a| !(a.is_finite() && **a > 0.0 && **a < 1.0)) {
+        Some(a) => Err(bad(a.to_string(), "each α must lie strictly between 0 and 1")),
+        None => Ok(()),
     }
 }
 

@@ -93,6 +93,11 @@ impl Groups {
         Ok(Groups { path: path.into(), groups })
     }
 
+    /// The file the groups were read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// The group names, sorted.
     pub fn names(&self) -> Vec<String> {
         self.groups.keys().cloned().collect()

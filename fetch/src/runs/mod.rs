@@ -18,8 +18,10 @@
 //! A VAE run (`netlens vae`) has `config.json` = [`VaeTrainConfig`], `history.json` =
 //! [`VaeHistory`], `model_card.json`, `checkpoint/`, `split.json` = [`HoldoutSplit`],
 //! `heldout_reconstructions.npy`, `encoder.onnx`, `decoder.onnx`, the figures, and
-//! `interp/interpolation.json` = [`Interpolations`]. The folder of a `netlens run` holds
-//! `stages.json` = [`StageRecords`].
+//! `interp/faces.json` = [`FaceInterpolations`] (attribute edits and face pairs, drawn by
+//! `netlens run`); `interp/interpolation.json` = [`Interpolations`] records the strips between
+//! two ends that earlier versions of `netlens run` drew, and the report still reads it. The
+//! folder of a `netlens run` holds `stages.json` = [`StageRecords`].
 
 mod classifier;
 mod explain;
@@ -45,8 +47,9 @@ pub use explain::{
 pub use features::{EmbeddingMethod, EmbeddingRecord, FeatureSummary, LayerRecord, LayerRole};
 pub use stages::{InputStamp, StageRecord, StageRecords};
 pub use vae::{
-    HoldoutSplit, Interpolation, Interpolations, Reconstruction, Upsample, VaeConfig, VaeEpochMetrics, VaeHistory,
-    VaeTrainConfig,
+    AttributeFigure, AttributeFraction, EditDirection, FaceEdit, FaceInterpolations, FacePair, FaceRef, HoldoutSplit,
+    Interpolation, Interpolations, MeanPath, PairFigure, Reconstruction, Upsample, VaeConfig, VaeEpochMetrics,
+    VaeHistory, VaeTrainConfig,
 };
 
 /// `config.json`: [`TrainConfig`] or [`VaeTrainConfig`].
@@ -82,6 +85,8 @@ pub const EXPLANATIONS: &str = "explanations.json";
 pub const INTERP_DIR: &str = "interp";
 /// `interpolation.json` in `interp/`: [`Interpolations`].
 pub const INTERPOLATIONS: &str = "interpolation.json";
+/// `faces.json` in `interp/`: [`FaceInterpolations`].
+pub const FACE_INTERPOLATIONS: &str = "faces.json";
 /// `stages.json` in the folder of a `netlens run`: [`StageRecords`].
 pub const STAGES: &str = "stages.json";
 

@@ -1,4 +1,5 @@
-//! A VAE run: its configuration, per-epoch history, held-out split and interpolations.
+//! A VAE run: its configuration, per-epoch history, held-out split, interpolations and the
+//! figures of individual faces (attribute edits, face pairs).
 
 use std::collections::BTreeMap;
 
@@ -225,6 +226,133 @@ pub struct Interpolation {
 #[serde(transparent)]
 pub struct Interpolations(pub BTreeMap<String, Interpolation>);
 
+/// One face of the training data drawn in a figure of individual faces.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FaceRef {
+    /// Index into the data's images (`X_train.npy`), 0-based.
+    pub index: usize,
+    /// The group of the groups file it was drawn from (`male`); absent without a groups file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// Whether the VAE's `split.json` held it out of training; absent when no split was known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heldout: Option<bool>,
+}
+
+/// Where a latent lies along an attribute vector d = μ̄_A − μ̄_B: the projection of
+/// (μ − μ̄_B) on d divided by |d|², so 0 is group B's mean latent and 1 group A's (values
+/// outside [0, 1] lie beyond a mean).
+pub type AttributeFraction = f64;
+
+/// One face of group B moved toward group A: decoded z = μ(x) + α d, d = μ̄_A − μ̄_B with the
+/// face left out of both means (White 2016, "Sampling Generative Networks", arXiv:1609.04468;
+/// Larsen et al. 2016).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaceEdit {
+    /// The face edited.
+    pub face: FaceRef,
+    /// |d|, in latent units (the Euclidean length of the difference of the two mean μ).
+    pub distance: f64,
+    /// The face's own μ(x) along d ([`AttributeFraction`]).
+    pub input_fraction: AttributeFraction,
+    /// Each decoded edit re-encoded (its μ) along d, for α = 0, then each of
+    /// [`FaceInterpolations::alphas`], then α = 1.
+    pub fractions: Vec<AttributeFraction>,
+    /// Root mean square difference per pixel value (pixels in [0, 1]) between the decoded edit
+    /// at α = 1 and at α = 0 (the face's reconstruction).
+    pub rms_change: f64,
+}
+
+/// The faces of one group moved toward the other.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EditDirection {
+    /// Group A, the faces are moved toward (`female`).
+    pub toward: String,
+    /// Group B, the faces come from (`male`).
+    pub away: String,
+    /// One per row of the figure, top to bottom.
+    pub faces: Vec<FaceEdit>,
+}
+
+/// The path between two group means, decoded z = μ̄_B + α (μ̄_A − μ̄_B) = α μ̄_A + (1 − α) μ̄_B
+/// with every member in both means: the course's interpolation between two groups.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MeanPath {
+    /// Group A (α = 1).
+    pub toward: String,
+    /// Group B (α = 0).
+    pub away: String,
+    /// Faces in A and in B.
+    pub sizes: [usize; 2],
+    /// Each decoded face re-encoded along d ([`AttributeFraction`]), α as in
+    /// [`FaceEdit::fractions`].
+    pub fractions: Vec<AttributeFraction>,
+    /// Root mean square difference per pixel value between the decoded means.
+    pub rms_change: f64,
+}
+
+/// One attribute-edit figure (`edit_female_male.png`): the path between the two group means in
+/// its first row, then the faces of each direction, one per row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttributeFigure {
+    /// File name of the PNG in `interp/`; beside it a `.npy` of the decoded faces, float32
+    /// `(rows × (2 + alphas), 3, H, W)`, row by row, α ascending from 0 to 1.
+    pub figure: String,
+    /// The first row.
+    pub means: MeanPath,
+    /// The rows below it, direction by direction.
+    pub directions: Vec<EditDirection>,
+}
+
+/// One row of the face-pairs figure: decoded z = α μ(x_A) + (1 − α) μ(x_B) between two faces.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FacePair {
+    /// End A (α = 1).
+    pub a: FaceRef,
+    /// End B (α = 0).
+    pub b: FaceRef,
+    /// |μ(x_A) − μ(x_B)|, in latent units (comparable with [`FaceEdit::distance`]).
+    pub latent_distance: f64,
+    /// Root mean square difference per pixel value between the two decoded ends.
+    pub rms_ends: f64,
+    /// The same between each decoded face and the next, left to right (`alphas + 1` values).
+    pub steps: Vec<f64>,
+}
+
+/// The face-pairs figure (`pairs.png`): one pair of individual faces per row.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PairFigure {
+    /// File name of the PNG in `interp/`; beside it a `.npy` as [`AttributeFigure::figure`]'s.
+    pub figure: String,
+    /// The rows, top to bottom.
+    pub pairs: Vec<FacePair>,
+}
+
+/// The figures of individual faces a VAE run draws, saved as `interp/faces.json`: one
+/// attribute-edit figure per pair of groups and one figure of face pairs. No face is drawn
+/// twice across them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FaceInterpolations {
+    /// The weights α strictly between 0 and 1 (the course's 0.2, 0.4, 0.6, 0.8), ascending;
+    /// every row is also drawn at α = 0 and α = 1.
+    pub alphas: Vec<f64>,
+    /// The groups file the groups come from, as given.
+    pub groups_file: Option<String>,
+    /// One per pair of groups (female/male, older/younger), in that order.
+    pub attributes: Vec<AttributeFigure>,
+    /// The face pairs, when any could be drawn.
+    pub pairs: Option<PairFigure>,
+}
+
+impl FaceInterpolations {
+    /// Every face drawn, in figure order: the edited faces, then both ends of each pair.
+    pub fn faces(&self) -> Vec<&FaceRef> {
+        let edited = self.attributes.iter().flat_map(|a| a.directions.iter().flat_map(|d| d.faces.iter()));
+        let paired = self.pairs.iter().flat_map(|p| p.pairs.iter().flat_map(|p| [&p.b, &p.a]));
+        edited.map(|e| &e.face).chain(paired).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +370,50 @@ mod tests {
         c.beta = 1.0;
         c.heldout_fraction = 1.0;
         assert_eq!(c.check().unwrap_err().name, "held-out fraction");
+    }
+
+    #[test]
+    fn face_figures_list_every_face_drawn_and_read_back() {
+        let face = |index: usize, group: &str| FaceRef { index, group: Some(group.into()), heldout: Some(index == 3) };
+        let edit = FaceEdit {
+            face: face(3, "male"),
+            distance: 4.0,
+            input_fraction: 0.1,
+            fractions: vec![0.1, 0.5, 1.0],
+            rms_change: 0.12,
+        };
+        let record = FaceInterpolations {
+            alphas: vec![0.5],
+            groups_file: Some("groups.json".into()),
+            attributes: vec![AttributeFigure {
+                figure: "edit_female_male.png".into(),
+                means: MeanPath {
+                    toward: "female".into(),
+                    away: "male".into(),
+                    sizes: [14, 23],
+                    fractions: vec![0.0, 0.5, 1.0],
+                    rms_change: 0.14,
+                },
+                directions: vec![EditDirection { toward: "female".into(), away: "male".into(), faces: vec![edit] }],
+            }],
+            pairs: Some(PairFigure {
+                figure: "pairs.png".into(),
+                pairs: vec![FacePair {
+                    a: face(18, "female"),
+                    b: face(15, "male"),
+                    latent_distance: 10.0,
+                    rms_ends: 0.3,
+                    steps: vec![0.15, 0.16],
+                }],
+            }),
+        };
+        let indices: Vec<usize> = record.faces().iter().map(|f| f.index).collect();
+        assert_eq!(indices, [3, 15, 18]);
+        let text = serde_json::to_string(&record).unwrap();
+        assert_eq!(serde_json::from_str::<FaceInterpolations>(&text).unwrap(), record);
+        // Without a groups file or a split, a face is just its index.
+        let bare = serde_json::to_string(&FaceRef { index: 1, group: None, heldout: None }).unwrap();
+        assert_eq!(bare, r#"{"index":1}"#);
     }
 
     #[test]
