@@ -42,6 +42,9 @@ pub(crate) fn sections(doc: &mut Doc, runs: &[&Path]) -> Result<()> {
 const GALLERY: usize = 12;
 
 /// One classifier in the side-by-side table.
+/// The class with the lowest test accuracy, that accuracy and the number of test images.
+type Hardest = (String, f64, usize);
+
 struct Row {
     title: String,
     architecture: Architecture,
@@ -54,8 +57,38 @@ struct Row {
     seconds: f64,
     /// The class with the lowest test accuracy, that accuracy and the number of test images,
     /// when the test labels were read.
-    hardest: Option<(String, f64, usize)>,
+    hardest: Option<Hardest>,
+    /// Per test image, whether the final model classifies it correctly (empty when the test
+    /// labels were not read): the pairs McNemar's test compares.
+    correct: Vec<bool>,
 }
+
+/// McNemar's exact test (McNemar 1947; the exact binomial form, as in Dietterich 1998, "Approximate
+/// Statistical Tests for Comparing Supervised Classification Learning Algorithms", §3.1) of two
+/// classifiers on the same test images: `only_a` images only the first classifies correctly,
+/// `only_b` only the second. Under "equally accurate" each discordant image is a fair coin, so
+/// the two-sided p-value is `min(1, 2 P(X ≤ min(only_a, only_b)))` for `X ~ Binomial(only_a +
+/// only_b, 1/2)`; 1 when there is no discordant image.
+pub(crate) fn mcnemar_exact(only_a: usize, only_b: usize) -> f64 {
+    let n = only_a + only_b;
+    if n == 0 {
+        return 1.0;
+    }
+    let k = only_a.min(only_b);
+    // ln C(n, i) − n ln 2, summed in probability space from i = 0 to k.
+    let ln_fact = |m: usize| (1..=m).map(|v| (v as f64).ln()).sum::<f64>();
+    let (ln_n, ln2) = (ln_fact(n), std::f64::consts::LN_2);
+    let tail: f64 = (0..=k).map(|i| (ln_n - ln_fact(i) - ln_fact(n - i) - n as f64 * ln2).exp()).sum();
+    (2.0 * tail).min(1.0)
+}
+
+/// A p-value for the text: `p < 0.001` below that, else `p = ` with three decimals.
+fn p_text(p: f64) -> String {
+    if p < 0.001 { "p < 0.001".into() } else { format!("p = {p:.3}") }
+}
+
+/// The significance level of the report's paired tests.
+const SIGNIFICANCE: f64 = 0.05;
 
 /// The classifiers side by side, with the layer counts checked against the course's limits.
 fn side_by_side(doc: &mut Doc, rows: &[Row]) {
@@ -97,23 +130,39 @@ fn comparison_finding(doc: &mut Doc, rows: &[Row]) {
     let others: Vec<String> =
         rows.iter().filter(|r| r.title != top.title).map(|r| format!("{} {:.3}", r.title, r.final_accuracy)).collect();
     let n = rows.iter().filter_map(|r| r.hardest.as_ref()).count();
-    // Differences are measurable beyond two standard errors of a difference of two accuracies
-    // over the test set, the rule used throughout the report.
+    // The networks are tested on the same images: a difference is measurable when McNemar's
+    // exact test on the images only one of the two gets right rejects "equally accurate".
     let Some(test_images) = top.hardest.as_ref().map(|h| h.2) else { return };
-    let noise = |a: &Row, b: &Row| super::features::difference_noise(a.final_accuracy, b.final_accuracy, test_images);
+    let p_value = |a: &Row, b: &Row| -> Option<(usize, usize, f64)> {
+        if a.correct.is_empty() || a.correct.len() != b.correct.len() {
+            return None;
+        }
+        let only_a = a.correct.iter().zip(&b.correct).filter(|(x, y)| **x && !**y).count();
+        let only_b = a.correct.iter().zip(&b.correct).filter(|(x, y)| !**x && **y).count();
+        Some((only_a, only_b, mcnemar_exact(only_a, only_b)))
+    };
+    let ahead = |hi: &Row, lo: &Row| p_value(hi, lo).is_some_and(|(_, _, p)| p < SIGNIFICANCE);
     let mut measurable = vec![];
     let mut within = vec![];
     for (i, a) in rows.iter().enumerate() {
         for b in &rows[i + 1..] {
             let (hi, lo) = if a.final_accuracy >= b.final_accuracy { (a, b) } else { (b, a) };
             let gap = hi.final_accuracy - lo.final_accuracy;
-            let text = format!("{} over {} by {gap:.3} (noise {:.3})", hi.title, lo.title, noise(hi, lo));
-            if gap > noise(hi, lo) { measurable.push(text) } else { within.push(text) }
+            let Some((only_hi, only_lo, p)) = p_value(hi, lo) else { continue };
+            let text = format!(
+                "{} over {} by {gap:.3} ({only_hi} images only the first gets right, {only_lo} only the second; {})",
+                hi.title,
+                lo.title,
+                p_text(p)
+            );
+            if p < SIGNIFICANCE { measurable.push(text) } else { within.push(text) }
         }
     }
     let mut text = format!(
-        "The {} reaches the highest final test accuracy, {:.3} ({}) over {test_images} test images. Measurable \
-         differences: {}. Within sampling noise: {}.",
+        "The {} reaches the highest final test accuracy, {:.3} ({}) over {test_images} test images. All three are \
+         tested on the same images, so each pair is compared by McNemar's exact test on the images only one of the \
+         two classifies correctly (a difference is measurable at p < {SIGNIFICANCE}). Measurable differences: {}. \
+         Not measurable: {}.",
         top.title,
         top.final_accuracy,
         others.join(", "),
@@ -141,17 +190,16 @@ fn comparison_finding(doc: &mut Doc, rows: &[Row]) {
     }
     doc.para(&format!("**Observation:** {text}{hardest_text}"));
     // The conclusion's summary: the networks within noise of the best, and those measurably behind.
-    let (leaders, behind): (Vec<&Row>, Vec<&Row>) =
-        rows.iter().partition(|r| top.final_accuracy - r.final_accuracy <= noise(top, r));
+    let (leaders, behind): (Vec<&Row>, Vec<&Row>) = rows.iter().partition(|r| r.title == top.title || !ahead(top, r));
     let list =
         |v: &[&Row]| v.iter().map(|r| format!("{} {:.3}", r.title, r.final_accuracy)).collect::<Vec<_>>().join(", ");
     let summary = if behind.is_empty() {
-        format!("all networks are equally accurate within sampling noise ({}).", list(&leaders))
+        format!("no network is measurably more accurate than the others (McNemar's test; {}).", list(&leaders))
     } else if leaders.len() == 1 {
-        format!("the {} is the most accurate, measurably ahead of {}.", list(&leaders), list(&behind))
+        format!("the {} is the most accurate, measurably ahead of {} (McNemar's test).", list(&leaders), list(&behind))
     } else {
         format!(
-            "{} are the most accurate, within sampling noise of each other, and measurably ahead of {}.",
+            "{} are the most accurate, with no measurable difference between them, and measurably ahead of {} (McNemar's test).",
             list(&leaders),
             list(&behind)
         )
@@ -170,8 +218,11 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<Row> {
     let config = folder.train_config()?;
     hyper_parameters(doc, &folder.config(), &config)?;
     let history = folder.classifier_history()?;
-    training(doc, run, &name, &folder.history(), &history)?;
-    let hardest = per_class(doc, &folder, &config, &name, &title)?;
+    training(doc, run, &name, &title, &folder.history(), &history)?;
+    let (hardest, correct) = match per_class(doc, &folder, &config, &name, &title)? {
+        Some((h, correct)) => (Some(h), correct),
+        None => (None, vec![]),
+    };
     let layers: Vec<&str> = card.layers.iter().map(|l| l.op.as_str()).filter(|op| *op != "image").collect();
     let best = history.best().map_or((f64::NAN, 0), |b| (b.test_accuracy, b.epoch));
     Ok(Row {
@@ -184,6 +235,7 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<Row> {
         best,
         seconds: history.seconds(),
         hardest,
+        correct,
     })
 }
 
@@ -346,13 +398,13 @@ fn hyper_parameters(doc: &mut Doc, path: &Path, config: &TrainConfig) -> Result<
 }
 
 /// Final and best test accuracy, total training time, and the two curves.
-fn training(doc: &mut Doc, run: &Path, name: &str, path: &Path, history: &History) -> Result<()> {
+fn training(doc: &mut Doc, run: &Path, name: &str, title: &str, path: &Path, history: &History) -> Result<()> {
     let no_epoch = || AnalyzeError::Parse { path: path.to_path_buf(), reason: "no epoch recorded".into() };
     let last = history.epochs.last().ok_or_else(no_epoch)?;
     let best = history.best().ok_or_else(no_epoch)?;
     let (best, best_epoch, seconds) = (best.test_accuracy, best.epoch, history.seconds());
     doc.para(&format!(
-        "**Training:** after {} epochs the test accuracy is **{:.4}** (train {:.4}; test loss {:.4}, train loss {:.4}); the best test accuracy was **{best:.4}** at epoch {best_epoch}. Training took {seconds:.1} s.",
+        "**Training:** after {} epochs the test accuracy is **{:.4}** (train {:.4}; test loss {:.4}, train loss {:.4}); the best test accuracy was **{best:.4}** at epoch {best_epoch}. Training took {seconds:.1} s. The train loss and accuracy of an epoch are means over its batches while the weights change (so early epochs' train numbers lag the test numbers, which are measured after the epoch); the report uses the final epoch's model, not the best epoch's, since the test set must not choose the model.",
         last.epoch,
         last.test_accuracy,
         last.train_accuracy,
@@ -365,7 +417,7 @@ fn training(doc: &mut Doc, run: &Path, name: &str, path: &Path, history: &Histor
     {
         let src = run.join(file);
         if src.exists() {
-            doc.copy_figure(&src, &format!("{}-{file}", slug(name)), &format!("{name}: {what}"))?;
+            doc.copy_figure(&src, &format!("{}-{file}", slug(name)), &format!("{title}: {what}"))?;
         } else {
             doc.missing(
                 &format!("the {what} figure"),
@@ -405,7 +457,8 @@ fn over_fitting(doc: &mut Doc, history: &History) {
 
 /// The confusion matrix and per-class accuracy of the final model on the test set, from
 /// `test_logits.npy` and the labels of the data set named in `config.json`.
-/// Returns the hardest class, its accuracy and the number of test images (`None` when there is
+/// Returns the hardest class, its accuracy and the number of test images, and per test image
+/// whether it is classified correctly (`None` when there is
 /// no confusion matrix).
 fn per_class(
     doc: &mut Doc,
@@ -413,7 +466,7 @@ fn per_class(
     config: &TrainConfig,
     name: &str,
     title: &str,
-) -> Result<Option<(String, f64, usize)>> {
+) -> Result<Option<(Hardest, Vec<bool>)>> {
     let logits_path = folder.test_logits();
     let data = Path::new(&config.data);
     if !logits_path.exists() {
@@ -449,9 +502,11 @@ fn per_class(
     let mut matrix = vec![vec![0usize; classes]; classes];
     // (test index, predicted class, its softmax probability) of every misclassified image.
     let mut wrong: Vec<(usize, usize, f64)> = vec![];
+    let mut correct = Vec::with_capacity(test.len());
     for (i, (row, &label)) in logits.data.chunks_exact(classes).zip(&test.labels).enumerate() {
         let predicted = row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(k, _)| k);
         matrix[label as usize][predicted] += 1;
+        correct.push(predicted == label as usize);
         if predicted != label as usize {
             let top = f64::from(row[predicted]);
             let z: f64 = row.iter().map(|&v| (f64::from(v) - top).exp()).sum();
@@ -465,12 +520,15 @@ fn per_class(
         "|---|---|---|---|---|".to_string(),
     ];
     for (k, row) in matrix.iter().enumerate() {
-        let confused = row
-            .iter()
-            .enumerate()
-            .filter(|&(j, &n)| j != k && n > 0)
-            .max_by_key(|&(j, &n)| (n, std::cmp::Reverse(j)))
-            .map_or("—".to_string(), |(j, n)| format!("{} ({n})", names[j]));
+        // Every class tied for the most confusions is named.
+        let most = row.iter().enumerate().filter(|&(j, _)| j != k).map(|(_, &n)| n).max().unwrap_or(0);
+        let tied: Vec<&str> =
+            row.iter().enumerate().filter(|&(j, &n)| j != k && n == most).map(|(j, _)| names[j].as_str()).collect();
+        let confused = match tied.as_slice() {
+            _ if most == 0 => "—".to_string(),
+            [one] => format!("{one} ({most})"),
+            several => format!("{} ({most} each)", several.join(", ")),
+        };
         lines.push(format!(
             "| {} | {} | {} | {:.2} | {confused} |",
             names[k],
@@ -504,7 +562,7 @@ fn per_class(
     netlens_fetch::write_atomically(&doc.figure_path(&fig), svg.as_bytes())?;
     doc.link_figure(&fig, &format!("{title} confusion matrix"));
     misclassified(doc, &test, &wrong, name, title)?;
-    Ok(Some((names[hardest].clone(), recall(hardest), test.len())))
+    Ok(Some(((names[hardest].clone(), recall(hardest), test.len()), correct)))
 }
 
 /// The gallery of the [`GALLERY`] most confident mistakes: test images the final model got
@@ -557,6 +615,21 @@ fn misclassified(
 mod tests {
     use super::*;
     use netlens_onnx::inspect::Dim;
+
+    #[test]
+    fn mcnemar_is_the_two_sided_exact_binomial_test_of_the_discordant_images() {
+        const TOL: f64 = 1e-12;
+        // Hand-computed: 10 discordant images all one way, 2 · (1/2)^10.
+        assert!((mcnemar_exact(10, 0) - 2.0 / 1024.0).abs() < TOL);
+        // 1 against 9: 2 · (C(10,0) + C(10,1)) / 2^10 = 22 / 1024.
+        assert!((mcnemar_exact(1, 9) - 22.0 / 1024.0).abs() < TOL);
+        assert!((mcnemar_exact(9, 1) - mcnemar_exact(1, 9)).abs() < TOL);
+        // An even split, and no discordant image, give no evidence at all.
+        assert_eq!(mcnemar_exact(5, 5), 1.0);
+        assert_eq!(mcnemar_exact(0, 0), 1.0);
+        // 30 against 60: 2 · Σ_{i ≤ 30} C(90, i) / 2^90 = 0.00206027 (in exact integer arithmetic).
+        assert!((mcnemar_exact(30, 60) - 0.002_060_266).abs() < 1e-8, "{}", mcnemar_exact(30, 60));
+    }
 
     fn layer(name: &str, op: &str, dims: &[usize]) -> netlens_onnx::Layer {
         let mut shape = vec![Dim::Symbol("batch".into())];

@@ -19,6 +19,8 @@ pub(crate) struct Doc {
     notes: Vec<String>,
     /// Findings for the conclusion, in section order.
     findings: Vec<String>,
+    /// Paragraphs written through [`Doc::para_once`].
+    once: std::collections::HashSet<String>,
 }
 
 impl Doc {
@@ -33,7 +35,13 @@ impl Doc {
             names: Default::default(),
             notes: vec![],
             findings: vec![],
+            once: Default::default(),
         })
+    }
+
+    /// The folder the report is written to.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The Markdown written so far.
@@ -52,6 +60,14 @@ impl Doc {
     pub(crate) fn para(&mut self, text: &str) {
         self.md.push_str(text);
         self.md.push_str("\n\n");
+    }
+
+    /// A paragraph that is written the first time only: a note (such as the model inputs)
+    /// that several sections would otherwise repeat word for word.
+    pub(crate) fn para_once(&mut self, text: &str) {
+        if self.once.insert(text.to_string()) {
+            self.para(text);
+        }
     }
 
     /// Appends a heading of `level` (2 = `##`).
@@ -90,9 +106,14 @@ impl Doc {
     }
 
     /// Links a figure already written to [`Doc::figure_path`]`(name)`.
+    ///
+    /// Figures are numbered in the order they are linked; the caption under the image repeats
+    /// `alt` after the number.
     pub(crate) fn link_figure(&mut self, name: &str, alt: &str) {
         self.figures.push(self.figure_path(name));
-        self.para(&format!("![{alt}](figures/{name})"));
+        let n = self.figures.len();
+        let caption = alt.trim_end_matches(['.', ':']);
+        self.para(&format!("![{alt}](figures/{name})\\\n*Figure {n}. {caption}.*"));
     }
 
     /// Copies `src` to `figures/<name>` (made unique, see [`Doc::reserve_figure`]) and links it.

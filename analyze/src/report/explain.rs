@@ -38,7 +38,9 @@ $$\phi_i = \sum_{S \subseteq N \setminus \lbrace i\rbrace} \frac{\lvert S\rvert!
 
 where the players $N = \lbrace 1, \dots, n\rbrace$ are the $n$ patches of a grid over the image, $S$ a coalition of patches, $v(S)$ the logit of the explained class when the patches outside $S$ are replaced by the baseline, and $\phi_i$ the average marginal contribution of patch $i$. It is estimated by sampling permutations (Castro et al. 2009) in antithetic pairs; each $\phi_i$ has a standard error, and *efficiency* $\sum_i \phi_i = v(N) - v(\emptyset)$ holds for every sampled permutation (the *efficiency gap* is its numerical error).
 
-**Comparison.** Rank correlation: Spearman's $\rho$ between two methods' maps at input resolution. Deletion (insertion) curve: the softmax probability of the class as pixels are removed (restored) in order of decreasing attribution; its area under the curve (AUC) is low for deletion and high for insertion when the map is faithful (Petsiuk et al. 2018, arXiv:1806.07421); a random pixel order is the reference. The maps differ in kind, which keeps ρ low even for methods that agree on the region: Grad-CAM and HiResCAM are non-negative and come from a coarse feature map (bilinearly upsampled), Shapley values are constant over each patch (many ties), IG is signed and per pixel (summed over channels); ρ compares them as they are. In the figures each map is drawn on its own scale (the colour bar under it gives the values, in logit units for IG and Shapley values): compare maps by their bars' numbers, not their colours.";
+**Comparison.** Rank correlation: Spearman's $\rho$ between two methods' maps at input resolution. Deletion (insertion) curve: the softmax probability of the class as pixels are removed (restored) in order of decreasing attribution; its area under the curve (AUC) is low for deletion and high for insertion when the map is faithful (Petsiuk et al. 2018, arXiv:1806.07421); a random pixel order is the reference. The maps differ in kind, which keeps ρ low even for methods that agree on the region: Grad-CAM and HiResCAM are non-negative and come from a coarse feature map (bilinearly upsampled), Shapley values are constant over each patch (many ties), IG is signed and per pixel (summed over channels); ρ compares them as they are. In the figures each map is drawn on its own scale (the colour bar under it gives the values, in logit units for IG and Shapley values): compare maps by their bars' numbers, not their colours.
+
+**Why a blurred baseline.** IG, the Shapley values and the deletion/insertion curves all need an image that stands for “absent”. A black image is the usual choice, but on black backgrounds it equals the background: a dark pixel then differs from it by nothing, so IG gives it no attribution whatever the model does with it (the dark side of an outline can never count), and deleting it changes nothing. A blurred copy of the image removes edges and texture — the evidence a classifier uses — while keeping the brightness where it was; its side effect is that the background next to the object differs from its blurred copy, so evidence there is credited (see the band column below).";
 
 /// The "Explanations" section for every folder holding an `explanations.json`.
 pub(crate) fn section(doc: &mut Doc, dirs: &[std::path::PathBuf]) -> Result<()> {
@@ -151,17 +153,29 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<(String, Explanations)> {
         && images.iter().all(|i| i.name.contains(CLASS_SEPARATOR))
         && images.iter().all(|i| photo_of(&i.name) == photo_of(&images[0].name));
     doc.heading(3, &if one_photo { format!("{title}: one photo, several classes") } else { title.clone() });
+    let chosen = match test_indices(images) {
+        Some(range) => format!(" (the test images with indices {range}, taken in order, not picked)"),
+        None => String::new(),
+    };
     doc.para(&format!(
-        "{} {} explained. Baseline image $x'$ — where IG starts, what replaces Shapley's absent patches and the pixels the deletion/insertion curves remove: {}.",
+        "{} {} explained{chosen}. Baseline image $x'$ — where IG starts, what replaces Shapley's absent patches and the pixels the deletion/insertion curves remove: {}.",
         images.len(),
-        if images.len() == 1 { "image" } else { "images" },
+        images_word(images.len()),
         json.baseline.description
     ));
-    if let Some(settings) = settings_text(&json.settings) {
-        doc.para(&settings);
+    let mut settings = settings_text(&json.settings).unwrap_or_default();
+    if let Some(g) = images.iter().find_map(|i| i.grad_cam.as_ref().or(i.hires_cam.as_ref())) {
+        let [h, w] = [g.layer_map.height, g.layer_map.width];
+        settings += &format!(
+            " Grad-CAM and HiResCAM use the feature map `{}` ({h}×{w}), the last convolutional one.",
+            g.layer.trim_start_matches('/').replace("_output_0", "")
+        );
+    }
+    if !settings.is_empty() {
+        doc.para(settings.trim_start());
     }
     if let Some(p) = &json.preprocess {
-        doc.para(&format!("Model inputs: {}.", p.describe()));
+        doc.para_once(&format!("Model inputs: {}.", p.describe()));
     }
     let caution = untrained_caution(images).map(|c| match reduced_resnet(&title, &model) {
         Some(note) => format!("{c} {note}"),
@@ -217,14 +231,37 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<(String, Explanations)> {
         }
         let src = dir.join(format!("{}.png", img.name));
         if src.exists() {
-            doc.copy_figure(
-                &src,
-                &format!("explain-{}-{}.png", slug(&stem), slug(&img.name)),
-                &format!("{}: image and maps", img.name),
-            )?;
+            doc.copy_figure(&src, &format!("explain-{}-{}.png", slug(&stem), slug(&img.name)), &figure_caption(img))?;
         }
     }
     Ok((title, json))
+}
+
+/// `0–7` when the images are `test-0` … `test-7` (consecutive test indices), else `None`.
+fn test_indices(images: &[ImageExplanation]) -> Option<String> {
+    let idx: Vec<usize> = images.iter().map(|i| i.name.strip_prefix("test-")?.parse().ok()).collect::<Option<_>>()?;
+    let (first, last) = (*idx.first()?, *idx.last()?);
+    (idx.len() > 1 && idx.windows(2).all(|w| w[1] == w[0] + 1)).then(|| format!("{first}–{last}"))
+}
+
+/// The caption of one image's figure: its labels and, where its object was found, where each
+/// map puts its evidence (as in the table).
+fn figure_caption(img: &ImageExplanation) -> String {
+    let truth = img.label_name.as_ref().map_or(String::new(), |t| format!("true {t}, "));
+    let mut caption =
+        format!("{} ({truth}predicted {}, explained class {})", img.name, img.predicted_name, img.target_name);
+    let places: Vec<String> = ExplainMethod::ALL
+        .iter()
+        .filter_map(|m| {
+            img.evidence
+                .get(m.key())
+                .map(|e| format!("{} {:.0}% on the object, {}", m.title(), 100.0 * e.on_object, e.describe()))
+        })
+        .collect();
+    if !places.is_empty() {
+        caption += &format!(": {}", places.join("; "));
+    }
+    caption
 }
 
 /// One photo explained for several classes: the figures stacked top to bottom in one (as the
@@ -343,6 +380,11 @@ struct Means {
     beats_random: BTreeMap<String, (usize, usize)>,
 }
 
+/// "image" or "images" after a count of `n`.
+fn images_word(n: usize) -> &'static str {
+    if n == 1 { "image" } else { "images" }
+}
+
 /// AUCs closer than this are reported as a tie (curves sampled at about 20 points).
 const AUC_TIE: f64 = 0.005;
 
@@ -440,10 +482,10 @@ fn evidence_table(doc: &mut Doc, images: &[ImageExplanation]) {
     let refs: Vec<&str> = header.iter().map(String::as_str).collect();
     if located {
         doc.para(&format!(
-            "**Where the maps put the evidence.** The object is the garment: the pixels that differ from the \
+            "**Where the maps put the evidence.** The object (for Fashion-MNIST, the object) is the set of pixels that differ from the \
              background (the median border pixel) by more than {:.0}% of the value range. Each method's cell gives \
              the share of its positive attribution that lies on the object — compare it with the object's own \
-             share of the image, which a map blind to the garment would match — and where the map's top 10% of \
+             share of the image, which a map blind to the object would match — and where the map's top 10% of \
              pixels lie within the object's bounding box (upper/middle/lower and left/centre/right thirds, named \
              when one third holds at least half of them; \"spread\" otherwise).",
             100.0 * netlens_fetch::runs::ObjectRegion::THRESHOLD
@@ -499,23 +541,23 @@ fn reading(doc: &mut Doc, images: &[ImageExplanation], methods: &[ExplainMethod]
         }
     }
     doc.para(&format!(
-        "**Reading the maps.** The garment covers {:.0}% of an image on average. Mean share of each map's positive \
-         evidence on the garment, in the band of {band} pixels just outside it (its outline seen from the \
+        "**Reading the maps.** The object covers {:.0}% of an image on average. Mean share of each map's positive \
+         evidence on the object, in the band of {band} pixels just outside it (its outline seen from the \
          background), and further out:",
         100.0 * area
     ));
     doc.table(
-        &["method", "images with evidence", "on the garment", &format!("within {band} px outside"), "further out"],
+        &["method", "images with evidence", "on the object", &format!("within {band} px outside"), "further out"],
         &rows,
     );
     let mut text = String::new();
     if !focused.is_empty() {
-        text += &format!("Concentrated on the garment (at least 10 points above its area): {}. ", focused.join(", "));
+        text += &format!("Concentrated on the object (at least 10 points above its area): {}. ", focused.join(", "));
     }
     if !outline.is_empty() {
         text += &format!(
-            "Much of the evidence lies just outside the garment for {}: the black pixels next to it differ from the \
-             blurred baseline (into which the garment's blur spreads), so restoring them restores the garment's \
+            "Much of the evidence lies just outside the object for {}: the background pixels next to it differ from the \
+             blurred baseline (into which the object's blur spreads), so restoring them restores the object's \
              silhouette, and these methods credit the shape's edge as well as its inside. ",
             outline.join(", ")
         );
@@ -609,8 +651,12 @@ fn completeness(ig: &IntegratedGradients) -> String {
 
 /// Mean deletion and insertion AUC per method (and random) over the images that have them.
 fn faithfulness(doc: &mut Doc, images: &[ImageExplanation], means: &mut Means) {
-    for di in images.iter().filter_map(|img| img.deletion_insertion.as_ref()) {
-        for (method, curves) in &di.methods {
+    for img in images {
+        let Some(di) = &img.deletion_insertion else { continue };
+        // An empty map has no order of its own: its curves are of an arbitrary order.
+        let empty: Vec<&str> =
+            cams(img).iter().filter(|(_, g)| g.is_some_and(GradCam::is_empty)).map(|(m, _)| m.key()).collect();
+        for (method, curves) in di.methods.iter().filter(|(m, _)| !empty.contains(&m.as_str())) {
             add(&mut means.deletion, method, curves.deletion.auc);
             add(&mut means.insertion, method, curves.insertion.auc);
             let e = means.beats_random.entry(method.clone()).or_insert((0, 0));
@@ -627,8 +673,16 @@ fn faithfulness(doc: &mut Doc, images: &[ImageExplanation], means: &mut Means) {
         .into_iter()
         .map(|(m, d)| vec![m.clone(), format!("{d:.3}"), format!("{:.3}", ins.get(&m).copied().unwrap_or(f64::NAN))])
         .collect();
-    doc.para("Mean deletion and insertion AUC over the images:");
-    doc.table(&["method", "deletion AUC (lower = better)", "insertion AUC (higher = better)"], &rows);
+    let counts: BTreeMap<String, usize> = means.deletion.iter().map(|(k, (_, n))| (readable(k), *n)).collect();
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|mut r| {
+            r.insert(1, counts.get(&r[0]).map_or("—".into(), |n| n.to_string()));
+            r
+        })
+        .collect();
+    doc.para("Mean deletion and insertion AUC over the images (a Grad-CAM or HiResCAM map that is zero everywhere gives no order, so its image is left out for that method):");
+    doc.table(&["method", "images", "deletion AUC (lower = better)", "insertion AUC (higher = better)"], &rows);
 }
 
 /// The mean deletion and insertion curves of each method over the images (all sampled at the
@@ -641,6 +695,7 @@ fn mean_curves(doc: &mut Doc, images: &[ImageExplanation], stem: &str, title: &s
         plotters::style::RGBColor(214, 39, 40),
         plotters::style::RGBColor(31, 119, 180),
         plotters::style::RGBColor(44, 160, 44),
+        plotters::style::RGBColor(148, 103, 189),
     ];
     for (kind, better) in
         [("deletion", "a faithful map makes it fall fast"), ("insertion", "a faithful map makes it rise fast")]
@@ -752,7 +807,7 @@ fn patch_grid_rho(images: &[ImageExplanation]) -> Vec<(String, f64)> {
 
 /// The explanations of the networks that explained the same images (same names and shapes: the
 /// Fashion-MNIST classifiers), compared method by method: how far their maps of one image
-/// agree on the patch grid, and how much of their evidence lies on the garment.
+/// agree on the patch grid, and how much of their evidence lies on the object.
 fn compare_networks(doc: &mut Doc, models: &[(String, Explanations)]) {
     let Some((_, first)) = models.first() else { return };
     let same = |e: &Explanations| {
@@ -774,7 +829,7 @@ fn compare_networks(doc: &mut Doc, models: &[(String, Explanations)]) {
                 "{ta} and {tb} explained the same {} test images; they predict the same class on {same_prediction} \
                  of them. Per method: Spearman's ρ between the two networks' maps of the same image (each pooled \
                  to the {}×{} patch grid, as above), averaged over the images where both have a map, and the mean \
-                 share of positive evidence on the garment for each network.",
+                 share of positive evidence on the object for each network.",
                 a.images.len(),
                 grid[0],
                 grid[1]
@@ -810,8 +865,9 @@ fn compare_networks(doc: &mut Doc, models: &[(String, Explanations)]) {
                     pct(share(a)),
                     pct(share(b)),
                 ]);
+                // A mean over fewer than half the images is shown in the table, not concluded from.
                 if let Some(r) = rho
-                    && rhos.len() >= 2
+                    && 2 * rhos.len() >= a.images.len()
                 {
                     findings.push((m.title(), r));
                 }
@@ -820,8 +876,8 @@ fn compare_networks(doc: &mut Doc, models: &[(String, Explanations)]) {
                 &[
                     "method",
                     &format!("ρ {ta} ~ {tb}"),
-                    &format!("on the garment: {ta}"),
-                    &format!("on the garment: {tb}"),
+                    &format!("on the object: {ta}"),
+                    &format!("on the object: {tb}"),
                 ],
                 &rows,
             );
@@ -903,7 +959,9 @@ fn agreement_on_one_grid(doc: &mut Doc, images: &[ImageExplanation], means: &Mea
 /// Which methods agree (mean ρ) and which are faithful (mean AUCs against random).
 fn observations(doc: &mut Doc, means: &Means, title: &str, pooled: &[(String, f64)]) {
     let mut text = "**Observations** (means over the images):".to_string();
-    for (pair, rho) in mean(&means.rho) {
+    let most = means.rho.values().map(|(_, n)| *n).max().unwrap_or(0);
+    for (key, (sum, n)) in &means.rho {
+        let (pair, rho) = (readable(key), sum / *n as f64);
         let relation = match rho {
             r if r >= 0.6 => "agree strongly",
             r if r >= 0.3 => "agree moderately",
@@ -912,27 +970,30 @@ fn observations(doc: &mut Doc, means: &Means, title: &str, pooled: &[(String, f6
             r if r > -0.3 => "disagree weakly",
             _ => "disagree",
         };
-        text += &format!(" {} {relation} (mean ρ = {rho:.3}).", pair.replace('~', " and "));
+        let only = if *n < most { format!(", on only {n} of {most} images") } else { String::new() };
+        text += &format!(" {} {relation} (mean ρ = {rho:.3}{only}).", pair.replace('~', " and "));
     }
     let counts = |key: &str| means.empty.get(key).copied().unwrap_or((0, 0));
     let (with_map, empty) = counts("grad_cam");
     if empty > 0 {
         text += &format!(
-            " Grad-CAM's map is zero everywhere for {empty} of {with_map} image(s): the class-weighted sum of the layer's channels is negative at every location, so the ReLU leaves nothing (those images are left out of the rank correlations above, and Grad-CAM's deletion order on them is arbitrary)."
+            " Grad-CAM's map is zero everywhere for {empty} of {with_map} {}: the class-weighted sum of the layer's channels is negative at every location, so the ReLU leaves nothing (those images are left out of the rank correlations above, and Grad-CAM's deletion order on them is arbitrary, so they are left out of its deletion and insertion means too).",
+            images_word(with_map)
         );
         if 2 * empty >= with_map {
-            text += " With most maps empty, Grad-CAM at this layer says little about this network: a channel's weight is the spatial mean of its gradient, and where a position-dependent linear layer follows the feature map (no global average pooling, for which Selvaraju et al. 2017 derive the method) positive and negative gradients cancel in that mean.";
+            text += " With most maps empty, Grad-CAM at this layer says little about this network: a channel's weight is the spatial mean of its gradient, and where a position-dependent linear layer follows the feature map (no global average pooling: only with it are Grad-CAM's channel weights those of CAM, Selvaraju et al. 2017 §3.1) positive and negative gradients at different positions cancel in that mean.";
         }
     }
     let (hires, hires_empty) = counts("hires_cam");
     if hires > 0 && empty > 0 {
         text += &if hires_empty < empty {
             format!(
-                " HiResCAM, from the same layer and gradients but without the mean, has a map on {} of {hires} image(s): it is the class-activation map to read for this network.",
-                hires - hires_empty
+                " HiResCAM, from the same layer and gradients but without the mean, has a map on {} of {hires} {}: it is the class-activation map to read for this network.",
+                hires - hires_empty,
+                images_word(hires)
             )
         } else {
-            format!(" HiResCAM is empty on {hires_empty} of {hires} image(s) too.")
+            format!(" HiResCAM is empty on {hires_empty} of {hires} {} too.", images_word(hires))
         };
     }
     let del = mean(&means.deletion);
@@ -1107,7 +1168,7 @@ mod tests {
         let tied =
             observed(&means(&[("grad_cam", 0.0021), ("integrated_gradients", 0.0020), ("random", 0.0022)], (4, 1)));
         assert!(tied.contains("cannot rank the maps") && !tied.contains("lowest mean AUC"), "{tied}");
-        assert!(tied.contains("zero everywhere for 1 of 4 image(s)"), "{tied}");
+        assert!(tied.contains("zero everywhere for 1 of 4 images"), "{tied}");
         let mut m = means(&[("grad_cam", 0.376), ("integrated_gradients", 0.169), ("random", 0.496)], (4, 0));
         add(&mut m.rho, "grad_cam~integrated_gradients", -0.45);
         add(&mut m.rho, "grad_cam~shapley", 0.02);
@@ -1177,8 +1238,8 @@ mod tests {
         m.empty.insert("hires_cam".into(), (8, 0));
         let text = observed(&m);
         assert!(text.contains("zero everywhere for 7 of 8"), "{text}");
-        assert!(text.contains("has a map on 8 of 8 image(s)"), "{text}");
+        assert!(text.contains("has a map on 8 of 8 images"), "{text}");
         m.empty.insert("hires_cam".into(), (8, 7));
-        assert!(observed(&m).contains("HiResCAM is empty on 7 of 8 image(s) too"));
+        assert!(observed(&m).contains("HiResCAM is empty on 7 of 8 images too"));
     }
 }

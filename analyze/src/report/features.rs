@@ -88,7 +88,7 @@ fn one_network(doc: &mut Doc, dir: &Path, name: &str, title: &str) -> Result<Net
         summary.knn_k,
     ));
     if let Some(p) = &summary.preprocess {
-        doc.para(&format!("Model inputs: {}.", p.describe()));
+        doc.para_once(&format!("Model inputs: {}.", p.describe()));
     }
     score_table(doc, &layers);
     grid(doc, dir, &summary, &layers, name, title)?;
@@ -426,14 +426,13 @@ fn layer_scores(l: &LayerRecord, dir: &Path) -> LayerScores {
         })
         .collect();
     let variance = l.embeddings.iter().find_map(|e| e.variance_share.as_ref()).map(|v| v.iter().take(2).sum::<f64>());
-    LayerScores {
-        op: l.op.clone(),
-        features: l.features,
-        knn: l.knn_accuracy,
-        layer: l.layer.clone(),
-        variance,
-        embeddings,
-    }
+    // A dense layer's output is written by the bias `Add` (or a `Gemm`/`MatMul`) in the ONNX
+    // graph; the report names the layer, as its architecture table does.
+    let op = match l.op.as_str() {
+        "Add" | "Gemm" | "MatMul" if l.sample_shape.len() == 1 => "Linear".to_string(),
+        other => other.to_string(),
+    };
+    LayerScores { op, features: l.features, knn: l.knn_accuracy, layer: l.layer.clone(), variance, embeddings }
 }
 
 fn score_table(doc: &mut Doc, layers: &[LayerScores]) {
@@ -539,11 +538,11 @@ fn confusion(doc: &mut Doc, dir: &Path, layers: &[LayerScores], names: &[String]
         .map(|(a, b, n)| format!("{} ↔ {} ({n})", class_name(names, *a), class_name(names, *b)))
         .collect();
     if top.is_empty() {
-        doc.para(&format!("**Observation** (leave-one-out {KNN_K}-NN in the {method} embedding of `{}`, `{}`): no test image is misclassified; no classes overlap.", last.layer, csv.display()));
+        doc.para(&format!("**Observation** (leave-one-out {KNN_K}-NN in the {} embedding of the final layer `{}`): no test image is misclassified; no classes overlap.", if method == "tsne" { "t-SNE" } else { "PCA" }, last.layer));
     } else {
         doc.para(&format!(
-            "**Observation** (leave-one-out {KNN_K}-NN in the {method} embedding of the final layer `{}`, computed from `{}`): {total} of {} images are given another class by their neighbours; the classes that overlap most are {}.",
-            last.layer, csv.display(), labels.len(), top.join(", ")
+            "**Observation** (leave-one-out {KNN_K}-NN in the {} embedding of the final layer `{}`): {total} of {} images are given another class by their neighbours; the classes that overlap most are {}.",
+            if method == "tsne" { "t-SNE" } else { "PCA" }, last.layer, labels.len(), top.join(", ")
         ));
     }
     Ok(())

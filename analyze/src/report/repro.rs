@@ -23,8 +23,9 @@ pub(crate) fn section(doc: &mut Doc, runs: &[(PathBuf, RunKind)], meta: &ReportM
         std::env::consts::ARCH,
         std::env::consts::OS
     ));
-    let rows = runs.iter().map(|(p, k)| run_row(p, *k)).collect::<Result<Vec<_>>>()?;
-    doc.table(&["run", "kind", "seed", "device", "epochs", "training time (s)"], &rows);
+    let root = doc.root().to_path_buf();
+    let rows = runs.iter().map(|(p, k)| run_row(p, *k, &root)).collect::<Result<Vec<_>>>()?;
+    doc.table(&["run (relative to this report)", "kind", "seed", "device", "epochs", "training time (s)"], &rows);
     if !meta.stages.is_empty() {
         let rows: Vec<Vec<String>> = meta
             .stages
@@ -42,8 +43,22 @@ pub(crate) fn section(doc: &mut Doc, runs: &[(PathBuf, RunKind)], meta: &ReportM
     Ok(())
 }
 
-fn run_row(dir: &Path, kind: RunKind) -> Result<Vec<String>> {
-    let name = format!("`{}`", dir.display());
+/// `path` relative to the folder `base` (`../runs/lenet` for a report in `out/report` and a run
+/// in `out/runs/lenet`), when both resolve; else `path` as given.
+fn relative_to(path: &Path, base: &Path) -> PathBuf {
+    let (Ok(path_abs), Ok(base_abs)) = (path.canonicalize(), base.canonicalize()) else { return path.into() };
+    let (p, b): (Vec<_>, Vec<_>) = (path_abs.components().collect(), base_abs.components().collect());
+    let common = p.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let mut out = PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    p[common..].iter().for_each(|c| out.push(c));
+    out
+}
+
+fn run_row(dir: &Path, kind: RunKind, report: &Path) -> Result<Vec<String>> {
+    let name = format!("`{}`", relative_to(dir, report).display());
     let folder = RunFolder::new(dir);
     Ok(match kind {
         RunKind::Explanations => {
@@ -67,4 +82,19 @@ fn run_row(dir: &Path, kind: RunKind) -> Result<Vec<String>> {
             vec![name, arch, config.seed.to_string(), config.device.to_string(), epochs, seconds]
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative_to;
+
+    #[test]
+    fn run_folders_are_named_relative_to_the_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let (report, run) = (dir.path().join("out/report"), dir.path().join("out/runs/lenet"));
+        std::fs::create_dir_all(&report).unwrap();
+        std::fs::create_dir_all(&run).unwrap();
+        assert_eq!(relative_to(&run, &report), std::path::Path::new("../runs/lenet"));
+        assert_eq!(relative_to(&report.join("x"), &report), report.join("x"), "a missing path stays as given");
+    }
 }

@@ -119,6 +119,22 @@ fn rms(a: &[f32], b: &[f32]) -> f64 {
     (a.iter().zip(b).map(|(x, y)| f64::from(x - y).powi(2)).sum::<f64>() / a.len().max(1) as f64).sqrt()
 }
 
+/// Of the squared difference between images `a` and `b` (`[C, H, W]` with `[h, w]` = `hw`),
+/// the share in the central quarter: rows `h/4..3h/4` and columns `w/4..3w/4`. 0 when the
+/// images are equal.
+fn centre_share(a: &[f32], b: &[f32], [h, w]: [usize; 2]) -> f64 {
+    let (mut centre, mut total) = (0f64, 0f64);
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        let d = f64::from(x - y).powi(2);
+        let (row, col) = ((i / w) % h, i % w);
+        total += d;
+        if (h / 4..3 * h / 4).contains(&row) && (w / 4..3 * w / 4).contains(&col) {
+            centre += d;
+        }
+    }
+    if total > 0.0 { centre / total } else { 0.0 }
+}
+
 /// Chooses faces so that none is drawn twice: members of a group that are in fewer other
 /// groups first (so a face that is both male and older stays available for the age figures),
 /// then in the order of the groups file.
@@ -173,6 +189,8 @@ struct EditMeasure {
     fractions: Vec<f64>,
     /// RMS per pixel value between the last and first decoded faces.
     rms_change: f64,
+    /// Share of that change in the image's central quarter ([`centre_share`]).
+    centre_share: f64,
 }
 
 /// Weights 0, `alphas` ascending, 1.
@@ -222,6 +240,11 @@ fn draw_edits(
         measures.push(EditMeasure {
             fractions: (0..nw).map(|k| row.vector.fraction(again.mu(r * nw + k))).collect(),
             rms_change: rms(decoded.image(r * nw), decoded.image(r * nw + nw - 1)),
+            centre_share: centre_share(
+                decoded.image(r * nw),
+                decoded.image(r * nw + nw - 1),
+                [decoded.shape[2], decoded.shape[3]],
+            ),
         });
     }
     write_png(&png, &face_rows(title, &columns, &figure_rows)?)?;
@@ -335,6 +358,7 @@ fn attribute_figure(
                     input_fraction: row.vector.fraction(&latents[&index]),
                     fractions: m.fractions,
                     rms_change: m.rms_change,
+                    centre_share: m.centre_share,
                 })
                 .collect(),
         })
@@ -561,6 +585,7 @@ pub fn write_single_edit(
             input_fraction: vector.fraction(&latents[&face]),
             fractions: measure.fractions,
             rms_change: measure.rms_change,
+            centre_share: measure.centre_share,
         },
     })
 }
@@ -568,6 +593,22 @@ pub fn write_single_edit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_centre_share_counts_the_middle_half_of_rows_and_columns() {
+        // 4×4, one channel: the centre is rows 1–2 × columns 1–2.
+        let a = [0f32; 16];
+        let mut b = [0f32; 16];
+        b[5] = 1.0; // (1, 1): centre
+        b[0] = 1.0; // (0, 0): border
+        b[15] = 2.0; // (3, 3): border, counts 4
+        assert!((centre_share(&a, &b, [4, 4]) - 1.0 / 6.0).abs() < 1e-12);
+        // A second channel is indexed by row and column the same way.
+        let mut c = [0f32; 32];
+        c[16 + 6] = 3.0; // channel 1, (1, 2): centre
+        assert!((centre_share(&[0f32; 32], &c, [4, 4]) - 1.0).abs() < 1e-12);
+        assert_eq!(centre_share(&a, &a, [4, 4]), 0.0);
+    }
 
     const TOL: f64 = 1e-9;
 

@@ -261,6 +261,11 @@ pub struct FaceEdit {
     /// Root mean square difference per pixel value (pixels in [0, 1]) between the decoded edit
     /// at α = 1 and at α = 0 (the face's reconstruction).
     pub rms_change: f64,
+    /// Share of that change (of its sum of squares) in the central quarter of the image — the
+    /// middle half of the rows and of the columns, where an LFW crop has the face; 0.25 for a
+    /// change spread evenly. Absent (0) in files of older versions.
+    #[serde(default)]
+    pub centre_share: f64,
 }
 
 /// The faces of one group moved toward the other.
@@ -381,6 +386,7 @@ mod tests {
             input_fraction: 0.1,
             fractions: vec![0.1, 0.5, 1.0],
             rms_change: 0.12,
+            centre_share: 0.2,
         };
         let record = FaceInterpolations {
             alphas: vec![0.5],
