@@ -404,13 +404,18 @@ fn training(doc: &mut Doc, run: &Path, name: &str, title: &str, path: &Path, his
     let best = history.best().ok_or_else(no_epoch)?;
     let (best, best_epoch, seconds) = (best.test_accuracy, best.epoch, history.seconds());
     doc.para(&format!(
-        "**Training:** after {} epochs the test accuracy is **{:.4}** (train {:.4}; test loss {:.4}, train loss {:.4}); the best test accuracy was **{best:.4}** at epoch {best_epoch}. Training took {seconds:.1} s. The train loss and accuracy of an epoch are means over its batches while the weights change (so early epochs' train numbers lag the test numbers, which are measured after the epoch); the report uses the final epoch's model, not the best epoch's, since the test set must not choose the model.",
+        "**Training:** after {} epochs the test accuracy is **{:.4}** (train {:.4}; test loss {:.4}, train loss {:.4}); the best test accuracy was **{best:.4}** at epoch {best_epoch}. Training took {seconds:.1} s.",
         last.epoch,
         last.test_accuracy,
         last.train_accuracy,
         last.test_loss,
         last.train_loss,
     ));
+    doc.para_once(
+        "(For every network: the train loss and accuracy of an epoch are means over its batches while the weights \
+         change, so early epochs' train numbers lag the test numbers, measured after the epoch. The report uses the \
+         final epoch's model, not the best epoch's: the test set must not choose the model.)",
+    );
     over_fitting(doc, history);
     for (file, what) in
         [("loss.svg", "train and test loss per epoch"), ("accuracy.svg", "train and test accuracy per epoch")]
@@ -440,8 +445,10 @@ fn over_fitting(doc: &mut Doc, history: &History) {
         doc.para(&format!(
             "**Over-fitting:** the test loss was lowest at epoch {} ({:.4}) and rose to {:.4} by epoch {} while the \
              training loss kept falling ({:.4} → {:.4}); the test accuracy moved from {:.4} to {:.4} over the same \
-             epochs. The network grows more confident on the test images it gets wrong: stopping at epoch {} \
-             (or more regularisation, or more data) would give a better-calibrated model.",
+             epochs. A rising test loss at a steady accuracy means larger losses on the images it gets wrong, that \
+             is, more confident mistakes. Choosing when to stop would need a validation split carved from the \
+             training images (epoch {} is picked here by the test set, which must not choose the model); more \
+             regularisation or more data are the other remedies.",
             low.epoch,
             low.test_loss,
             last.test_loss,

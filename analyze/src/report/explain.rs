@@ -76,29 +76,25 @@ fn misclassified(doc: &mut Doc, images: &[ImageExplanation]) {
     }
 }
 
-/// Names the Grad-CAM maps whose peak is under a tenth of the median peak over the images:
+/// Names the Grad-CAM maps whose peak is under a tenth of the strongest map's peak:
 /// drawn on their own scale they look as strong as the others, but they are nearly flat.
 fn weak_grad_cam(doc: &mut Doc, images: &[ImageExplanation]) {
     let peaks: Vec<(&str, f32)> = images
         .iter()
         .filter_map(|i| i.grad_cam.as_ref().map(|g| (i.name.as_str(), g.map.data.iter().copied().fold(0f32, f32::max))))
+        .filter(|p| p.1 > 0.0)
         .collect();
-    if peaks.len() < 3 {
+    if peaks.len() < 2 {
         return;
     }
-    let mut sorted: Vec<f32> = peaks.iter().map(|p| p.1).collect();
-    sorted.sort_by(f32::total_cmp);
-    let median = sorted[sorted.len() / 2];
-    let weak: Vec<String> = peaks
-        .iter()
-        .filter(|p| p.1 > 0.0 && p.1 < median / 10.0)
-        .map(|p| format!("{} (peak {:.1e})", p.0, p.1))
-        .collect();
+    let strongest = peaks.iter().map(|p| p.1).fold(0f32, f32::max);
+    let weak: Vec<String> =
+        peaks.iter().filter(|p| p.1 < strongest / 10.0).map(|p| format!("{} (peak {:.1e})", p.0, p.1)).collect();
     if !weak.is_empty() {
         doc.para(&format!(
-            "**Weak Grad-CAM maps:** {} against a median peak of {median:.3} over the images. Drawn on their own \
-             scale these maps look as strong as the others, but the class's evidence at the layer is nearly flat \
-             there: read their colours with their colour bar.",
+            "**Weak Grad-CAM maps:** {} against the strongest map's peak of {strongest:.3}. Drawn on their own scale \
+             these maps look as strong as the others, but the class's evidence at the layer is nearly flat there: \
+             read their colours with their colour bar, and their place in the table with care.",
             weak.join(", ")
         ));
     }
@@ -482,7 +478,7 @@ fn evidence_table(doc: &mut Doc, images: &[ImageExplanation]) {
     let refs: Vec<&str> = header.iter().map(String::as_str).collect();
     if located {
         doc.para(&format!(
-            "**Where the maps put the evidence.** The object (for Fashion-MNIST, the object) is the set of pixels that differ from the \
+            "**Where the maps put the evidence.** The object (for Fashion-MNIST, the garment) is the set of pixels that differ from the \
              background (the median border pixel) by more than {:.0}% of the value range. Each method's cell gives \
              the share of its positive attribution that lies on the object — compare it with the object's own \
              share of the image, which a map blind to the object would match — and where the map's top 10% of \
@@ -536,8 +532,22 @@ fn reading(doc: &mut Doc, images: &[ImageExplanation], methods: &[ExplainMethod]
         ]);
         if on >= area + 0.1 {
             focused.push(format!("{} ({:.0}%)", m.title(), 100.0 * on));
-        } else if around >= 0.2 {
-            outline.push(format!("{} ({:.0}% on it, {:.0}% just outside)", m.title(), 100.0 * on, 100.0 * around));
+        }
+        if around >= 0.2 {
+            // Why evidence lands just outside the object differs by method.
+            let why = match m {
+                ExplainMethod::GradCam | ExplainMethod::HiResCam => {
+                    "its coarse feature map is bilinearly upsampled, which spreads each cell over the edge"
+                }
+                ExplainMethod::IntegratedGradients => {
+                    "the background next to the object differs from the blurred baseline (into which the object's \
+                     blur spreads), so restoring it restores the silhouette, and IG credits the edge"
+                }
+                ExplainMethod::Shapley => {
+                    "its patches straddle the edge, and every pixel of a patch carries the patch's value"
+                }
+            };
+            outline.push(format!("{} ({:.0}% just outside: {why})", m.title(), 100.0 * around));
         }
     }
     doc.para(&format!(
@@ -556,29 +566,30 @@ fn reading(doc: &mut Doc, images: &[ImageExplanation], methods: &[ExplainMethod]
     }
     if !outline.is_empty() {
         text += &format!(
-            "Much of the evidence lies just outside the object for {}: the background pixels next to it differ from the \
-             blurred baseline (into which the object's blur spreads), so restoring them restores the object's \
-             silhouette, and these methods credit the shape's edge as well as its inside. ",
-            outline.join(", ")
+            "A fifth or more of the evidence lies in the {band}-pixel band just outside the object for {}. ",
+            outline.join("; ")
         );
     }
     let mut agree = vec![];
     for (i, a) in methods.iter().enumerate() {
         for b in &methods[i + 1..] {
-            let both: Vec<(String, String)> = images
+            let overlaps: Vec<f64> = images
                 .iter()
-                .filter_map(|img| Some((img.evidence.get(a.key())?.describe(), img.evidence.get(b.key())?.describe())))
+                .filter_map(|img| Some(top_decile_iou(&method_map(img, *a)?, &method_map(img, *b)?)))
                 .collect();
-            if both.len() >= 2 {
-                let same = both.iter().filter(|(x, y)| x == y && x.as_str() != "spread").count();
-                agree.push(format!("{} and {} on {same} of {}", a.title(), b.title(), both.len()));
+            // A mean over fewer than half the images is not read (see the empty CAM maps).
+            if overlaps.len() >= 2 && 2 * overlaps.len() >= images.len() {
+                let mean = overlaps.iter().sum::<f64>() / overlaps.len() as f64;
+                agree.push(format!("{} and {} {mean:.2}", a.title(), b.title()));
             }
         }
     }
     if !agree.is_empty() {
         text += &format!(
-            "Two methods name the same place for their top decile (the same words in the table, \"spread\" not \
-             counted): {}.",
+            "How far two methods mark the same pixels: the overlap of their top deciles (the 10% of pixels each ranks \
+             highest; intersection over union, mean over the images; two unrelated maps give about {:.2}, the same \
+             map 1): {}.",
+            0.1 / 1.9,
             agree.join(", ")
         );
     }
@@ -649,17 +660,24 @@ fn completeness(ig: &IntegratedGradients) -> String {
     }
 }
 
+/// The deletion/insertion curves of `img` whose map gives an order: an empty Grad-CAM or
+/// HiResCAM map ranks no pixel above another, so its curves follow an arbitrary order and are
+/// left out. Keyed by method key.
+fn ordered_curves(img: &ImageExplanation) -> Vec<(&str, &netlens_fetch::runs::MethodCurves)> {
+    let Some(di) = &img.deletion_insertion else { return vec![] };
+    let empty: Vec<&str> =
+        cams(img).iter().filter(|(_, g)| g.is_some_and(GradCam::is_empty)).map(|(m, _)| m.key()).collect();
+    di.methods.iter().filter(|(m, _)| !empty.contains(&m.as_str())).map(|(m, c)| (m.as_str(), c)).collect()
+}
+
 /// Mean deletion and insertion AUC per method (and random) over the images that have them.
 fn faithfulness(doc: &mut Doc, images: &[ImageExplanation], means: &mut Means) {
     for img in images {
         let Some(di) = &img.deletion_insertion else { continue };
-        // An empty map has no order of its own: its curves are of an arbitrary order.
-        let empty: Vec<&str> =
-            cams(img).iter().filter(|(_, g)| g.is_some_and(GradCam::is_empty)).map(|(m, _)| m.key()).collect();
-        for (method, curves) in di.methods.iter().filter(|(m, _)| !empty.contains(&m.as_str())) {
+        for (method, curves) in ordered_curves(img) {
             add(&mut means.deletion, method, curves.deletion.auc);
             add(&mut means.insertion, method, curves.insertion.auc);
-            let e = means.beats_random.entry(method.clone()).or_insert((0, 0));
+            let e = means.beats_random.entry(method.to_string()).or_insert((0, 0));
             (e.0, e.1) = (e.0 + usize::from(curves.deletion.auc < di.random.deletion_auc), e.1 + 1);
         }
         add(&mut means.deletion, "random", di.random.deletion_auc);
@@ -703,9 +721,9 @@ fn mean_curves(doc: &mut Doc, images: &[ImageExplanation], stem: &str, title: &s
         let mut series = vec![];
         let labels: Vec<String> = first.methods.keys().map(|m| readable(m)).collect();
         for (k, (method, _)) in first.methods.iter().enumerate() {
-            let curves: Vec<&netlens_fetch::runs::Curve> = runs
+            let curves: Vec<&netlens_fetch::runs::Curve> = images
                 .iter()
-                .filter_map(|r| r.methods.get(method))
+                .filter_map(|img| ordered_curves(img).into_iter().find(|(m, _)| m == method).map(|(_, c)| c))
                 .map(|c| if kind == "deletion" { &c.deletion } else { &c.insertion })
                 .collect();
             let Some(c0) = curves.first() else { continue };
@@ -746,6 +764,19 @@ fn mean_curves(doc: &mut Doc, images: &[ImageExplanation], stem: &str, title: &s
         doc.link_figure(&fig, &format!("{title}: mean {kind} curves"));
     }
     Ok(())
+}
+
+/// Intersection over union of the top deciles of two maps of the same size (each map's 10% of
+/// pixels with the largest values, ties broken by index).
+fn top_decile_iou(a: &[f32], b: &[f32]) -> f64 {
+    let top = |m: &[f32]| -> std::collections::BTreeSet<usize> {
+        let mut order: Vec<usize> = (0..m.len()).collect();
+        order.sort_by(|&i, &j| m[j].total_cmp(&m[i]).then(i.cmp(&j)));
+        order.into_iter().take(m.len().div_ceil(10)).collect()
+    };
+    let (ta, tb) = (top(a), top(b));
+    let union = ta.union(&tb).count();
+    if union == 0 { 0.0 } else { ta.intersection(&tb).count() as f64 / union as f64 }
 }
 
 /// `method`'s map of `img` at input resolution (`[height, width]`, row-major): IG summed over
@@ -970,6 +1001,10 @@ fn observations(doc: &mut Doc, means: &Means, title: &str, pooled: &[(String, f6
             r if r > -0.3 => "disagree weakly",
             _ => "disagree",
         };
+        // A mean over fewer than half the images is not read as a finding.
+        if 2 * n < most {
+            continue;
+        }
         let only = if *n < most { format!(", on only {n} of {most} images") } else { String::new() };
         text += &format!(" {} {relation} (mean ρ = {rho:.3}{only}).", pair.replace('~', " and "));
     }
@@ -1230,6 +1265,18 @@ mod tests {
         assert!((rho["Grad-CAM~Shapley values"] - 1.0).abs() < 1e-9, "{rho:?}");
         assert!((rho["Integrated Gradients~Shapley values"] + 1.0).abs() < 1e-9, "{rho:?}");
         assert!((rho["Grad-CAM~Integrated Gradients"] + 1.0).abs() < 1e-9, "{rho:?}");
+    }
+
+    #[test]
+    fn top_deciles_overlap_by_intersection_over_union() {
+        // 20 pixels: the top decile is 2 pixels. Same order → 1; disjoint → 0; one shared → 1/3.
+        let a: Vec<f32> = (0..20).map(|i| i as f32).collect();
+        assert_eq!(top_decile_iou(&a, &a), 1.0);
+        let reversed: Vec<f32> = a.iter().map(|v| -v).collect();
+        assert_eq!(top_decile_iou(&a, &reversed), 0.0);
+        let mut b = reversed.clone();
+        b[19] = 100.0; // b's top two: pixel 19 (shared with a's 19, 18) and pixel 0
+        assert!((top_decile_iou(&a, &b) - 1.0 / 3.0).abs() < 1e-12);
     }
 
     #[test]

@@ -498,7 +498,9 @@ fn observations(doc: &mut Doc, layers: &[LayerScores], samples: usize) {
     let mut text = format!(
         "**Observation** (5-NN accuracy in feature space): {:.3} at the first studied layer `{}`, {:.3} at the final \
          layer `{}`: {trend}. {best_text} Over {samples} images an accuracy near {mean:.2} has a standard error of \
-         about {se:.3}, so two layers differ measurably only by more than {noise:.3}.",
+         about {se:.3}, so two layers differ measurably only by more than {noise:.3} (two standard errors of a difference \
+         of independent scores; the layers are scored on the same images, whose correlated errors make the true \
+         noise of a difference smaller, so this threshold is conservative).",
         first.knn, first.layer, last.knn, last.layer,
     );
     let tsne: Vec<(&str, f64)> = layers

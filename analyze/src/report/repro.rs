@@ -26,6 +26,10 @@ pub(crate) fn section(doc: &mut Doc, runs: &[(PathBuf, RunKind)], meta: &ReportM
     let root = doc.root().to_path_buf();
     let rows = runs.iter().map(|(p, k)| run_row(p, *k, &root)).collect::<Result<Vec<_>>>()?;
     doc.table(&["run (relative to this report)", "kind", "seed", "device", "epochs", "training time (s)"], &rows);
+    doc.para(
+        "Devices: `flex` is burn's CPU backend (`wgpu` is a GPU through Vulkan, Metal or DirectX, `cuda` an NVIDIA \
+         GPU); the same seed on the same device gives the same run.",
+    );
     if !meta.stages.is_empty() {
         let rows: Vec<Vec<String>> = meta
             .stages

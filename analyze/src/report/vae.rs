@@ -53,7 +53,6 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
     ] {
         let src = run.join(file);
         if src.exists() {
-            doc.para(&format!("*{what}:*"));
             doc.copy_figure(&src, &format!("{}-{file}", slug(&name)), what)?;
         }
     }
@@ -102,8 +101,15 @@ fn optimiser_and_beta(
     h: &VaeHistory,
     split: Option<&netlens_fetch::runs::HoldoutSplit>,
 ) {
-    let faces = split
-        .map_or_else(String::new, |s| format!(" on {} training faces ({} held out)", s.train.len(), s.heldout.len()));
+    let faces = split.map_or_else(String::new, |s| {
+        format!(
+            " on {} training faces of `{}` ({} held out, drawn at random with the run's seed before training and \
+                 never trained on)",
+            s.train.len(),
+            c.data,
+            s.heldout.len()
+        )
+    });
     let mut text = format!(
         "**Optimiser and β:** Adam (Kingma & Ba 2015) with a constant learning rate of {}, batches of {}, {} \
          epochs{faces}, seed {}. ",
@@ -349,7 +355,12 @@ fn face_figures(doc: &mut Doc, interp: &Path, name: &str, record: &FaceInterpola
             moved.join("; ")
         ));
         let stem = figure.figure.trim_end_matches(".png");
-        doc.copy_figure(&interp.join(&figure.figure), &format!("{}-{}.png", slug(name), slug(stem)), stem)?;
+        let caption = format!(
+            "Attribute edits {} ↔ {}: the path between the group means (top row), then single faces moved by the \
+             attribute vector, α = 0 to 1",
+            m.toward, m.away
+        );
+        doc.copy_figure(&interp.join(&figure.figure), &format!("{}-{}.png", slug(name), slug(stem)), &caption)?;
     }
     edit_table(doc, record);
     if let Some(pairs) = &record.pairs {
@@ -371,7 +382,11 @@ fn face_figures(doc: &mut Doc, interp: &Path, name: &str, record: &FaceInterpola
             rows.join(", ")
         ));
         let stem = pairs.figure.trim_end_matches(".png");
-        doc.copy_figure(&interp.join(&pairs.figure), &format!("{}-{}.png", slug(name), slug(stem)), stem)?;
+        doc.copy_figure(
+            &interp.join(&pairs.figure),
+            &format!("{}-{}.png", slug(name), slug(stem)),
+            "Linear interpolation between pairs of real faces, α = 0 to 1",
+        )?;
         pair_observation(doc, record);
     }
     Ok(())
