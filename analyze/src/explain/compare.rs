@@ -294,6 +294,12 @@ mod tests {
         assert_eq!(e.rows, [0.0, 0.0, 0.5]);
         assert_eq!(e.cols, [0.0, 0.0, 0.5]);
         assert_eq!(e.describe(), "lower right");
+        // Evidence only on the background: its top decile lies outside the object's box.
+        let mut outside = vec![0f32; 36];
+        outside[0] = 1.0;
+        outside[35] = 2.0;
+        let e = evidence_location(&Map { height: 6, width: 6, data: outside }, &object, &mask).unwrap();
+        assert_eq!((e.on_object, e.describe().as_str()), (0.0, "mostly outside the object"));
         let none = Map { height: 6, width: 6, data: vec![-1.0; 36] };
         assert!(evidence_location(&none, &object, &mask).is_none());
     }

@@ -445,8 +445,8 @@ fn over_fitting(doc: &mut Doc, history: &History) {
         doc.para(&format!(
             "**Over-fitting:** the test loss was lowest at epoch {} ({:.4}) and rose to {:.4} by epoch {} while the \
              training loss kept falling ({:.4} → {:.4}); the test accuracy moved from {:.4} to {:.4} over the same \
-             epochs. A rising test loss at a steady accuracy means larger losses on the images it gets wrong, that \
-             is, more confident mistakes. Choosing when to stop would need a validation split carved from the \
+             epochs. A rising test loss at a steady accuracy comes from larger losses on the images it gets wrong \
+             (more confident mistakes), smaller margins on those it gets right, or both. Choosing when to stop would need a validation split carved from the \
              training images (epoch {} is picked here by the test set, which must not choose the model); more \
              regularisation or more data are the other remedies.",
             low.epoch,

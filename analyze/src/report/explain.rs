@@ -40,7 +40,7 @@ where the players $N = \lbrace 1, \dots, n\rbrace$ are the $n$ patches of a grid
 
 **Comparison.** Rank correlation: Spearman's $\rho$ between two methods' maps at input resolution. Deletion (insertion) curve: the softmax probability of the class as pixels are removed (restored) in order of decreasing attribution; its area under the curve (AUC) is low for deletion and high for insertion when the map is faithful (Petsiuk et al. 2018, arXiv:1806.07421); a random pixel order is the reference. The maps differ in kind, which keeps ρ low even for methods that agree on the region: Grad-CAM and HiResCAM are non-negative and come from a coarse feature map (bilinearly upsampled), Shapley values are constant over each patch (many ties), IG is signed and per pixel (summed over channels); ρ compares them as they are. In the figures each map is drawn on its own scale (the colour bar under it gives the values, in logit units for IG and Shapley values): compare maps by their bars' numbers, not their colours.
 
-**Why a blurred baseline.** IG, the Shapley values and the deletion/insertion curves all need an image that stands for “absent”. A black image is the usual choice, but on black backgrounds it equals the background: a dark pixel then differs from it by nothing, so IG gives it no attribution whatever the model does with it (the dark side of an outline can never count), and deleting it changes nothing. A blurred copy of the image removes edges and texture — the evidence a classifier uses — while keeping the brightness where it was; its side effect is that the background next to the object differs from its blurred copy, so evidence there is credited (see the band column below).";
+**Why a blurred baseline.** IG, the Shapley values and the deletion/insertion curves all need an image that stands for “absent”. A black image is the usual choice, but on black backgrounds it equals the background: a dark pixel then differs from it by nothing, so IG gives it no attribution whatever the model does with it (the dark side of an outline can never count), and deleting it changes nothing. A blurred copy of the image (a Gaussian of σ = a sixth of the image's larger side unless set, 5.3 pixels at 32×32: wide enough to erase a garment's edges and texture) removes the evidence a classifier uses while keeping the brightness where it was; its side effect is that the background next to the object differs from its blurred copy, so evidence there is credited (see the band column below).";
 
 /// The "Explanations" section for every folder holding an `explanations.json`.
 pub(crate) fn section(doc: &mut Doc, dirs: &[std::path::PathBuf]) -> Result<()> {
@@ -1061,7 +1061,10 @@ fn observations(doc: &mut Doc, means: &Means, title: &str, pooled: &[(String, f6
             let per_image: Vec<String> = means
                 .beats_random
                 .iter()
-                .filter(|(_, (won, n))| won < n)
+                // Only methods better than random on average, on enough images to count.
+                .filter(|(m, (won, n))| {
+                    won < n && 2 * n >= most && del.iter().any(|(k, d)| *k == readable(m) && *d < r - AUC_TIE)
+                })
                 .map(|(m, (won, n))| format!("{} deletes faster than random on only {won} of {n} images", readable(m)))
                 .collect();
             if !per_image.is_empty() {
@@ -1083,7 +1086,8 @@ fn observations(doc: &mut Doc, means: &Means, title: &str, pooled: &[(String, f6
         }
     }
     doc.para(&text);
-    let rhos: Vec<f64> = mean(&means.rho).iter().map(|p| p.1).collect();
+    // Pairs on fewer than half the images (an empty CAM map) are not read, as above.
+    let rhos: Vec<f64> = means.rho.values().filter(|(_, n)| 2 * n >= most).map(|(s, n)| s / *n as f64).collect();
     let mut finding = String::new();
     if let Some((lo, hi)) =
         rhos.iter().fold(None, |acc: Option<(f64, f64)>, &r| Some(acc.map_or((r, r), |(a, b)| (a.min(r), b.max(r)))))
@@ -1114,7 +1118,7 @@ fn observations(doc: &mut Doc, means: &Means, title: &str, pooled: &[(String, f6
             );
             if pair == "Integrated Gradients~Shapley values" && *rho >= 0.6 && rest < 0.6 {
                 finding += ": the two methods that measure each region against the same baseline find the same \
-                            regions, while Grad-CAM's late-layer map points at others";
+                            regions, while Grad-CAM's late-layer map agrees with them less";
             }
         }
     }

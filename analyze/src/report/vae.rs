@@ -451,7 +451,8 @@ fn edit_table(doc: &mut Doc, record: &FaceInterpolations) {
     let Some((mean_shift, lo, hi)) = spread(edits.iter().map(|f| shift(f))) else { return };
     let growing = edits.iter().filter(|f| f.fractions.windows(2).all(|w| w[1] > w[0])).count();
     let reading = if mean_shift >= 0.75 {
-        "the decoder carries most of the attribute vector into the image, as the encoder reads it back"
+        "as the encoder reads the decoded edits back, they keep most of the attribute vector — a measure of \
+         consistency between decoder and encoder, not of what a viewer sees"
     } else if mean_shift >= 0.25 {
         "the decoder carries part of the attribute vector into the image; the rest is lost between decoding and \
          encoding"
@@ -490,7 +491,7 @@ fn edit_table(doc: &mut Doc, record: &FaceInterpolations) {
             100.0 * clo,
             100.0 * chi,
             if centre < 0.3 {
-                "the edits change the hair, the clothing and the background around the face at least as much as the \
+                "the edits change the hair, the clothing and the background around the face far more than the \
                  face — the groups' mean latents differ in everything the hand-labelled photos differ in, not only in \
                  the face"
             } else {

@@ -626,7 +626,8 @@ impl EvidenceLocation {
 
     /// Where the top decile lies in words: `upper`, `middle`, `lower` when one third of the
     /// box's rows holds at least half of it, with `left`, `centre`, `right` likewise for the
-    /// columns; `spread` when neither does.
+    /// columns; `mostly outside the object` when under half of it lies in the object's bounding
+    /// box, else `spread` when no third holds half.
     pub fn describe(&self) -> String {
         let pick = |shares: &[f64; 3], names: [&'static str; 3]| {
             let (k, v) = shares.iter().enumerate().fold((0, f64::MIN), |b, (k, &v)| if v > b.1 { (k, v) } else { b });
@@ -636,6 +637,7 @@ impl EvidenceLocation {
             (Some(r), Some(c)) => format!("{r} {c}"),
             (Some(r), None) => format!("{r} third"),
             (None, Some(c)) => format!("{c} third"),
+            (None, None) if self.rows.iter().sum::<f64>() < 0.5 => "mostly outside the object".into(),
             (None, None) => "spread".into(),
         }
     }

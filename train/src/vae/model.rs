@@ -149,7 +149,7 @@ halves the image {n} times with stride-2 3×3 convolutions (no pooling, so the n
 downsampling) while doubling the channels ({c}), down to a 4×4 map whose {f} features feed two linear \
 heads for μ and log σ² of a {l}-dimensional diagonal Gaussian. Predicting log σ² keeps σ positive \
 without a constraint. Training samples z = μ + σ·ε (the reparameterization trick, so gradients flow \
-through μ and σ). The decoder mirrors the encoder (a linear layer back to the 4×4 map, \
+through μ and σ). The decoder reverses the encoder's resolution steps (a linear layer back to the 4×4 map, \
 then one upsampling stage per encoder stage, each halving the channels), and upsamples by resize-convolution ({up} ×2, then a 3×3 \
 convolution; Odena et al. 2016) instead of transposed convolution, which Odena et al. show leaves \
 checkerboard artifacts. A final 3×3 convolution and a sigmoid give pixels in [0, 1]. There is no BatchNorm: \
