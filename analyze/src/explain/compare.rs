@@ -299,7 +299,7 @@ mod tests {
         outside[0] = 1.0;
         outside[35] = 2.0;
         let e = evidence_location(&Map { height: 6, width: 6, data: outside }, &object, &mask).unwrap();
-        assert_eq!((e.on_object, e.describe().as_str()), (0.0, "mostly outside the object"));
+        assert_eq!((e.on_object, e.describe().as_str()), (0.0, "outside its box"));
         let none = Map { height: 6, width: 6, data: vec![-1.0; 36] };
         assert!(evidence_location(&none, &object, &mask).is_none());
     }

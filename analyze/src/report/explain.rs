@@ -483,7 +483,7 @@ fn evidence_table(doc: &mut Doc, images: &[ImageExplanation]) {
              the share of its positive attribution that lies on the object — compare it with the object's own \
              share of the image, which a map blind to the object would match — and where the map's top 10% of \
              pixels lie within the object's bounding box (upper/middle/lower and left/centre/right thirds, named \
-             when one third holds at least half of them; \"spread\" otherwise).",
+             when one third holds at least half of them; \"spread\" otherwise, and \"outside its box\" when most of them lie outside the bounding box).",
             100.0 * netlens_fetch::runs::ObjectRegion::THRESHOLD
         ));
     }

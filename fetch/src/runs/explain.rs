@@ -626,7 +626,7 @@ impl EvidenceLocation {
 
     /// Where the top decile lies in words: `upper`, `middle`, `lower` when one third of the
     /// box's rows holds at least half of it, with `left`, `centre`, `right` likewise for the
-    /// columns; `mostly outside the object` when under half of it lies in the object's bounding
+    /// columns; `outside its box` when under half of it lies in the object's bounding
     /// box, else `spread` when no third holds half.
     pub fn describe(&self) -> String {
         let pick = |shares: &[f64; 3], names: [&'static str; 3]| {
@@ -637,7 +637,7 @@ impl EvidenceLocation {
             (Some(r), Some(c)) => format!("{r} {c}"),
             (Some(r), None) => format!("{r} third"),
             (None, Some(c)) => format!("{c} third"),
-            (None, None) if self.rows.iter().sum::<f64>() < 0.5 => "mostly outside the object".into(),
+            (None, None) if self.rows.iter().sum::<f64>() < 0.5 => "outside its box".into(),
             (None, None) => "spread".into(),
         }
     }
