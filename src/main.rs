@@ -3,6 +3,12 @@
 
 mod cli;
 
+/// mimalloc keeps freed memory for reuse; glibc's malloc unmaps large blocks on free, and the
+/// Shapley sampler's batches (and training's tensors) then fault their pages in again on every
+/// call: a third of a small model's Shapley run was system time (`bench/shapley_small.py`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::Parser;
