@@ -325,6 +325,9 @@ fn report_from_small_runs_has_sections_figures_and_the_runs_numbers() {
     assert!(md.contains("| methods | ρ at the pixels | ρ on the patch grid |"), "{md}");
     for kind in ["deletion", "insertion"] {
         assert!(figures.iter().any(|f| f == &format!("explain-model-{kind}-curves.svg")), "{figures:?}");
+        // The random orders' mean curve is drawn beside the methods'.
+        let svg = std::fs::read_to_string(out.join(format!("figures/explain-model-{kind}-curves.svg"))).unwrap();
+        assert!(svg.contains("random order"), "{kind}: no random-order curve");
     }
     // Interpolation α from interpolation.json is absent here: the count comes from the .npy.
     assert!(md.contains("4 intermediate faces"));

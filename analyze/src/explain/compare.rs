@@ -232,15 +232,45 @@ pub fn random_order_auc(
     draws: usize,
     seed: u64,
 ) -> Result<f64> {
+    Ok(random_order_curve(model, image, target, kind, steps, baseline, draws, seed)?.auc)
+}
+
+/// The mean curve of `draws` random pixel orders (seeded), point by point; its AUC is the mean
+/// of theirs (the trapezoid rule is linear).
+///
+/// # Errors
+/// As [`curve`].
+#[allow(clippy::too_many_arguments)] // the curve's inputs and the random orders' count and seed
+pub fn random_order_curve(
+    model: &dyn Classifier,
+    image: &Images,
+    target: usize,
+    kind: CurveKind,
+    steps: usize,
+    baseline: &[f32],
+    draws: usize,
+    seed: u64,
+) -> Result<Curve> {
     let plane = image.shape[2] * image.shape[3];
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-    let mut total = 0.0;
-    for _ in 0..draws.max(1) {
+    let draws = draws.max(1);
+    let mut mean: Option<Curve> = None;
+    for _ in 0..draws {
         let mut order: Vec<usize> = (0..plane).collect();
         order.shuffle(&mut rng);
-        total += curve(model, image, target, &order, kind, steps, baseline)?.auc;
+        let c = curve(model, image, target, &order, kind, steps, baseline)?;
+        match &mut mean {
+            None => mean = Some(c),
+            Some(m) => {
+                m.probabilities.iter_mut().zip(&c.probabilities).for_each(|(a, b)| *a += b);
+                m.auc += c.auc;
+            }
+        }
     }
-    Ok(total / draws.max(1) as f64)
+    let mut mean = mean.expect("at least one draw");
+    mean.probabilities.iter_mut().for_each(|p| *p /= draws as f64);
+    mean.auc /= draws as f64;
+    Ok(mean)
 }
 
 #[cfg(test)]
@@ -324,6 +354,30 @@ mod tests {
         assert!(ins.auc > good.auc);
         assert_eq!(good.probabilities.len(), 5);
         assert!((good.probabilities[4] - 0.5).abs() < TOLERANCE, "all deleted: both logits 0");
+    }
+
+    #[test]
+    fn the_random_reference_is_the_mean_of_its_orders_curves() {
+        let image = Images { data: vec![1.0; 4], shape: [1, 1, 2, 2] };
+        let mean = random_order_curve(&TwoPixels, &image, 0, CurveKind::Deletion, 4, &[0.0; 4], 5, 7).unwrap();
+        // The same five orders drawn again, one by one.
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let curves: Vec<Curve> = (0..5)
+            .map(|_| {
+                let mut order: Vec<usize> = (0..4).collect();
+                order.shuffle(&mut rng);
+                curve(&TwoPixels, &image, 0, &order, CurveKind::Deletion, 4, &[0.0; 4]).unwrap()
+            })
+            .collect();
+        for j in 0..5 {
+            let want = curves.iter().map(|c| c.probabilities[j]).sum::<f64>() / 5.0;
+            assert!((mean.probabilities[j] - want).abs() < TOLERANCE, "point {j}");
+        }
+        let auc = curves.iter().map(|c| c.auc).sum::<f64>() / 5.0;
+        assert!((mean.auc - auc).abs() < TOLERANCE);
+        // Its AUC is also the trapezoid area of the mean curve (the rule is linear).
+        let trapezoid: f64 = mean.probabilities.windows(2).map(|p| (p[0] + p[1]) / 8.0).sum();
+        assert!((mean.auc - trapezoid).abs() < TOLERANCE);
     }
 
     #[test]

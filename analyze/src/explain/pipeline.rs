@@ -14,7 +14,7 @@ use netlens_fetch::{DataSource, Images, Preprocess, Split};
 use netlens_onnx::{BatchAxis, DifferentiableModel, TractModel};
 use serde::{Deserialize, Serialize};
 
-use super::compare::{CurveKind, curve, evidence_location, object_region, order_by_map, random_order_auc, spearman};
+use super::compare::{CurveKind, curve, evidence_location, object_region, order_by_map, random_order_curve, spearman};
 use super::figure::{DisplayImage, Panel, render, write_png};
 use super::{
     Baseline, BaselineKind, CamWeighting, Classifier, GradCamParams, IntegratedGradientsParams, Map, Rule,
@@ -720,11 +720,14 @@ fn faithfulness(
         line += &format!(" {method} {:.3}", deletion.auc);
         methods.insert(method.key().to_string(), MethodCurves { deletion, insertion });
     }
-    let auc = |kind| random_order_auc(model, image, target, kind, f.steps, baseline, f.random_draws, f.seed);
+    let mean = |kind| random_order_curve(model, image, target, kind, f.steps, baseline, f.random_draws, f.seed);
+    let (deletion, insertion) = (mean(CurveKind::Deletion)?, mean(CurveKind::Insertion)?);
     let random = RandomOrderAuc {
-        deletion_auc: auc(CurveKind::Deletion)?,
-        insertion_auc: auc(CurveKind::Insertion)?,
+        deletion_auc: deletion.auc,
+        insertion_auc: insertion.auc,
         draws: f.random_draws,
+        deletion: Some(deletion),
+        insertion: Some(insertion),
     };
     line += &format!(" random {:.3}", random.deletion_auc);
     Ok((DeletionInsertion { methods, random }, line))

@@ -718,28 +718,54 @@ fn mean_curves(doc: &mut Doc, images: &[ImageExplanation], stem: &str, title: &s
     for (kind, better) in
         [("deletion", "a faithful map makes it fall fast"), ("insertion", "a faithful map makes it rise fast")]
     {
-        let mut series = vec![];
-        let labels: Vec<String> = first.methods.keys().map(|m| readable(m)).collect();
-        for (k, (method, _)) in first.methods.iter().enumerate() {
-            let curves: Vec<&netlens_fetch::runs::Curve> = images
+        let pick = |c: &'_ netlens_fetch::runs::MethodCurves| {
+            if kind == "deletion" { c.deletion.clone() } else { c.insertion.clone() }
+        };
+        // (label, mean curve) per method, then the random orders' mean in grey.
+        let mut means: Vec<(String, Vec<(f64, f64)>)> = vec![];
+        for method in first.methods.keys() {
+            let curves: Vec<netlens_fetch::runs::Curve> = images
                 .iter()
-                .filter_map(|img| ordered_curves(img).into_iter().find(|(m, _)| m == method).map(|(_, c)| c))
-                .map(|c| if kind == "deletion" { &c.deletion } else { &c.insertion })
+                .filter_map(|img| ordered_curves(img).into_iter().find(|(m, _)| m == method).map(|(_, c)| pick(c)))
                 .collect();
-            let Some(c0) = curves.first() else { continue };
-            if curves.iter().any(|c| c.fractions != c0.fractions) {
-                continue;
+            if let Some(points) = mean_curve(&curves) {
+                // An empty CAM map leaves its image out: the legend says over how many images.
+                let label = if curves.len() < runs.len() {
+                    format!("{} ({} of {} images)", readable(method), curves.len(), runs.len())
+                } else {
+                    readable(method)
+                };
+                means.push((label, points));
             }
-            let points = (0..c0.fractions.len())
-                .map(|j| {
-                    let mean = curves.iter().map(|c| c.probabilities[j]).sum::<f64>() / curves.len() as f64;
-                    (c0.fractions[j], mean)
-                })
-                .collect();
-            series.push(crate::curves::Series { label: &labels[k], points, color: colours[k % colours.len()] });
         }
-        if series.is_empty() {
+        if means.is_empty() {
             continue;
+        }
+        let random_curves: Vec<netlens_fetch::runs::Curve> = runs
+            .iter()
+            .filter_map(|r| if kind == "deletion" { r.random.deletion.clone() } else { r.random.insertion.clone() })
+            .collect();
+        let random_points = (random_curves.len() == runs.len()).then(|| mean_curve(&random_curves)).flatten();
+        let mut series: Vec<crate::curves::Series> = means
+            .iter()
+            .enumerate()
+            .map(|(k, (label, points))| crate::curves::Series {
+                label,
+                points: points.clone(),
+                color: colours[k % colours.len()],
+            })
+            .collect();
+        let grey = if random_points.is_some() {
+            "the grey line is a random pixel order, whose"
+        } else {
+            "a random pixel order's"
+        };
+        if let Some(points) = random_points {
+            series.push(crate::curves::Series {
+                label: "random order",
+                points,
+                color: plotters::style::RGBColor(127, 127, 127),
+            });
         }
         let random = runs
             .iter()
@@ -758,9 +784,7 @@ fn mean_curves(doc: &mut Doc, images: &[ImageExplanation], stem: &str, title: &s
         )?;
         let fig = doc.reserve_figure(&format!("explain-{}-{kind}-curves.svg", slug(stem)));
         netlens_fetch::write_atomically(&doc.figure_path(&fig), chart.as_bytes())?;
-        doc.para(&format!(
-            "Mean {kind} curves over the images ({better}); a random pixel order's mean {kind} AUC is {random:.3}:"
-        ));
+        doc.para(&format!("Mean {kind} curves over the images ({better}); {grey} mean {kind} AUC is {random:.3}:"));
         doc.link_figure(&fig, &format!("{title}: mean {kind} curves"));
     }
     Ok(())
@@ -810,6 +834,19 @@ fn pool_to_grid(map: &[f32], [h, w]: [usize; 2], [rows, cols]: [usize; 2]) -> Ve
         }
     }
     cells.iter().map(|(sum, n)| (sum / (*n).max(1) as f64) as f32).collect()
+}
+
+/// The point-by-point mean of `curves` when they share their fractions; `None` for none.
+fn mean_curve(curves: &[netlens_fetch::runs::Curve]) -> Option<Vec<(f64, f64)>> {
+    let c0 = curves.first()?;
+    if curves.iter().any(|c| c.fractions != c0.fractions || c.probabilities.len() != c0.fractions.len()) {
+        return None;
+    }
+    Some(
+        (0..c0.fractions.len())
+            .map(|j| (c0.fractions[j], curves.iter().map(|c| c.probabilities[j]).sum::<f64>() / curves.len() as f64))
+            .collect(),
+    )
 }
 
 /// Spearman's ρ between the methods' maps pooled to the Shapley values' patch grid (each map's

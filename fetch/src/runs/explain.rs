@@ -511,7 +511,7 @@ pub struct MethodCurves {
 }
 
 /// The reference: AUCs of random pixel orders, averaged.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RandomOrderAuc {
     /// Mean deletion AUC.
     pub deletion_auc: f64,
@@ -519,6 +519,13 @@ pub struct RandomOrderAuc {
     pub insertion_auc: f64,
     /// Random orders averaged.
     pub draws: usize,
+    /// The mean deletion curve of those orders (its AUC is `deletion_auc`); absent in files of
+    /// older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion: Option<Curve>,
+    /// The mean insertion curve.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insertion: Option<Curve>,
 }
 
 /// Deletion/insertion curves of every method of one image, and the random reference.
@@ -748,7 +755,13 @@ mod tests {
             rank_correlation: [("grad_cam~shapley".to_string(), None)].into_iter().collect(),
             deletion_insertion: Some(DeletionInsertion {
                 methods,
-                random: RandomOrderAuc { deletion_auc: 0.4, insertion_auc: 0.6, draws: 3 },
+                random: RandomOrderAuc {
+                    deletion_auc: 0.4,
+                    insertion_auc: 0.6,
+                    draws: 3,
+                    deletion: None,
+                    insertion: None,
+                },
             }),
             object: Some(ObjectRegion { area: 0.5, bbox: [0, 0, 2, 1] }),
             evidence: [(
