@@ -220,6 +220,18 @@ fn report_from_small_runs_has_sections_figures_and_the_runs_numbers() {
     assert!(md.contains(&format!("test accuracy is **{:.4}**", last["test_accuracy"].as_f64().unwrap())));
     let vh = json(&vae.join("history.json"));
     assert!(md.contains(&format!("**{:.4}**", vh["epochs"][0]["heldout_mse"].as_f64().unwrap())));
+    // The held-out error beside the mean face's and a PCA's of the latent size, from baselines.json;
+    // the VAE's own number there is the one its ONNX graphs give.
+    let baselines = json(&vae.join("baselines.json"));
+    let (mean_face, pca) = (baselines["mean_face_mse"].as_f64().unwrap(), baselines["pca_mse"].as_f64().unwrap());
+    assert!(pca < mean_face, "PCA with components beats the mean face: {baselines}");
+    assert!(
+        md.contains(&format!(
+            "the mean training face {mean_face:.4}; PCA with {} components",
+            baselines["pca_components"]
+        )) && md.contains(&format!("{pca:.4}")),
+        "baselines not in the report"
+    );
     // Per class, from test_logits.npy and the data set's labels: the correct counts add up to the
     // recorded final test accuracy, and the classes' test images to the test set.
     let header = md

@@ -57,6 +57,7 @@ fn one_run(doc: &mut Doc, run: &Path) -> Result<()> {
         }
     }
     blur(doc, &config, &vae_history);
+    baselines(doc, &folder, config.model.latent);
     interpolations(doc, run, &name)?;
     groups_note(doc, &config);
     Ok(())
@@ -89,6 +90,33 @@ fn groups_note(doc: &mut Doc, config: &VaeTrainConfig) {
         sizes.join(", "),
         note.map_or(String::new(), |n| format!(": \"{n}\"")),
         if shared > 0 { format!(", and {shared} faces belong to two of the groups at once") } else { String::new() },
+    ));
+}
+
+/// The VAE's held-out error beside the mean face's and a PCA's of the same size, from
+/// `baselines.json` (absent in runs of older versions: then nothing is said).
+fn baselines(doc: &mut Doc, folder: &RunFolder, latent: usize) {
+    let Ok(b) = read_json::<netlens_fetch::runs::ReconstructionBaselines>(&folder.reconstruction_baselines()) else {
+        return;
+    };
+    let share = 100.0 * b.vae_mse / b.mean_face_mse.max(f64::MIN_POSITIVE);
+    let verdict = if b.vae_mse < b.pca_mse {
+        "The VAE reconstructs better than the linear model of its size."
+    } else {
+        "PCA with as many components reconstructs the held-out faces better than the VAE: PCA spends all of its code \
+         on reconstruction, while the VAE's KL term keeps its latent close to N(0, I) and so limits what z carries \
+         about one face. What the VAE gains is a latent space to sample from and to walk in (the samples and \
+         interpolations below), which PCA's coefficients are not."
+    };
+    doc.para(&format!(
+        "**Against simple models** (the same held-out faces, mean squared error per pixel value): the mean training \
+         face {:.4}; PCA with {} components{} fit on the training faces {:.4}; the VAE {:.4}, \
+         {share:.0}% of the mean face's error. {verdict}",
+        b.mean_face_mse,
+        b.pca_components,
+        if b.pca_components == latent { " (the VAE's latent size)" } else { " (as many as the training faces allow)" },
+        b.pca_mse,
+        b.vae_mse
     ));
 }
 

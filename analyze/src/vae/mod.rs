@@ -16,7 +16,7 @@ mod spec;
 use std::path::{Path, PathBuf};
 
 use netlens_fetch::Images;
-use netlens_fetch::runs::{FaceInterpolations, RunFolder};
+use netlens_fetch::runs::{FaceInterpolations, ReconstructionBaselines, RunFolder, write_json};
 use rand::{Rng, SeedableRng};
 
 pub use curves::write_vae_curves;
@@ -108,6 +108,13 @@ pub fn write_run_figures(run: &RunFolder, images: &Images) -> Result<OnnxCheck> 
     }
     let max_abs_diff = recon.data.iter().zip(&burn.data).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
     write_samples(&models, SAMPLES_SHOWN, config.seed, &run.file("samples.png"))?;
+    // PCA can have at most one component fewer than the training faces (a small run).
+    let train = images.select(&split.train);
+    let components = models.latent().min(train.len().saturating_sub(1));
+    if components > 0 && !heldout.is_empty() {
+        let baselines = reconstruction_baselines(&train, &heldout, components, mse(&heldout, &recon))?;
+        write_json(&run.reconstruction_baselines(), &baselines)?;
+    }
     write_vae_curves(&run.vae_history()?, run.root())?;
     Ok(OnnxCheck { heldout_mse: mse(&heldout, &recon), max_abs_diff })
 }
@@ -128,6 +135,34 @@ pub fn write_run_faces(
     let models = VaeModels::load(&run.encoder(), &run.decoder())?;
     let heldout = run.holdout_split().ok().map(|s| s.heldout);
     write_face_figures(&models, images, what, groups, heldout.as_deref(), alphas, &run.interp_dir())
+}
+
+/// The held-out faces' reconstruction error of two simple models, fit on `train` (both
+/// `[N, C, H, W]` in [0, 1]): the mean training face, and PCA with `components` components
+/// (Pearson 1901; as many as the VAE's latent dimensions), beside the VAE's own `vae_mse`.
+///
+/// # Errors
+/// [`AnalyzeError::InvalidParam`] when the training faces are fewer than `components` or than 2;
+/// [`AnalyzeError::Numeric`] when the eigendecomposition fails.
+pub fn reconstruction_baselines(
+    train: &Images,
+    heldout: &Images,
+    components: usize,
+    vae_mse: f64,
+) -> Result<ReconstructionBaselines> {
+    let d = train.shape[1] * train.shape[2] * train.shape[3];
+    let to_f64 = |x: &Images| {
+        ndarray::Array2::from_shape_vec((x.len(), d), x.data.iter().map(|&v| f64::from(v)).collect())
+            .expect("N·C·H·W values")
+    };
+    let (xt, xh) = (to_f64(train), to_f64(heldout));
+    let pca = crate::features::pca::Pca::fit(xt.view(), components)?;
+    let centred = &xh - &pca.mean;
+    let recon = centred.dot(&pca.components.t()).dot(&pca.components) + &pca.mean;
+    let values = (heldout.len() * d).max(1) as f64;
+    let pca_mse = (&recon - &xh).iter().map(|v| v * v).sum::<f64>() / values;
+    let mean_face_mse = centred.iter().map(|v| v * v).sum::<f64>() / values;
+    Ok(ReconstructionBaselines { mean_face_mse, pca_mse, pca_components: components, vae_mse })
 }
 
 /// Writes `path`: `n` faces decoded from z ~ N(0, I) drawn with `seed`, in rows of 8.
@@ -292,6 +327,24 @@ fn file_part(spec: &LatentSpec) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn baselines_are_the_mean_face_and_a_pca_of_the_latent_size() {
+        // Training faces on a line through (0, 0): (a, 2a) for a = 0, 1, 2; mean (1, 2).
+        let train = Images { data: vec![0.0, 0.0, 1.0, 2.0, 2.0, 4.0], shape: [3, 1, 1, 2] };
+        let heldout = Images { data: vec![3.0, 6.0], shape: [1, 1, 1, 2] };
+        let b = reconstruction_baselines(&train, &heldout, 1, 0.5).unwrap();
+        // Mean face: ((3 − 1)² + (6 − 2)²) / 2 values = 10.
+        assert!((b.mean_face_mse - 10.0).abs() < 1e-9, "{b:?}");
+        // One component spans the line: the held-out face lies on it and is reconstructed exactly.
+        assert!(b.pca_mse < 1e-9, "{b:?}");
+        assert_eq!((b.pca_components, b.vae_mse), (1, 0.5));
+        // Off the line by (−2, 1)·t (orthogonal to it): PCA keeps the line part only.
+        let off = Images { data: vec![3.0 - 2.0, 6.0 + 1.0], shape: [1, 1, 1, 2] };
+        let b = reconstruction_baselines(&train, &off, 1, 0.5).unwrap();
+        assert!((b.pca_mse - 2.5).abs() < 1e-9, "{b:?}");
+        assert!(reconstruction_baselines(&train, &heldout, 3, 0.5).is_err(), "more components than faces");
+    }
 
     #[test]
     fn mixing_weights_the_first_end_by_alpha() {

@@ -48,8 +48,8 @@ pub use features::{EmbeddingMethod, EmbeddingRecord, FeatureSummary, LayerRecord
 pub use stages::{InputStamp, StageRecord, StageRecords};
 pub use vae::{
     AttributeFigure, AttributeFraction, EditDirection, FaceEdit, FaceInterpolations, FacePair, FaceRef, HoldoutSplit,
-    Interpolation, Interpolations, MeanPath, PairFigure, Reconstruction, Upsample, VaeConfig, VaeEpochMetrics,
-    VaeHistory, VaeTrainConfig,
+    Interpolation, Interpolations, MeanPath, PairFigure, Reconstruction, ReconstructionBaselines, Upsample, VaeConfig,
+    VaeEpochMetrics, VaeHistory, VaeTrainConfig,
 };
 
 /// `config.json`: [`TrainConfig`] or [`VaeTrainConfig`].
@@ -69,6 +69,8 @@ pub const SPLIT: &str = "split.json";
 /// `heldout_reconstructions.npy`: float32 `(N_heldout, 3, size, size)`, burn's reconstructions
 /// (from μ) of the held-out faces, in split order.
 pub const HELDOUT_RECONSTRUCTIONS: &str = "heldout_reconstructions.npy";
+/// `baselines.json`: [`ReconstructionBaselines`] of a VAE run's held-out faces.
+pub const RECONSTRUCTION_BASELINES: &str = "baselines.json";
 /// `encoder.onnx`: image → μ, log σ².
 pub const ENCODER_ONNX: &str = "encoder.onnx";
 /// `decoder.onnx`: z → image.
@@ -156,6 +158,11 @@ impl RunFolder {
     /// [`SPLIT`].
     pub fn split(&self) -> PathBuf {
         self.file(SPLIT)
+    }
+
+    /// [`RECONSTRUCTION_BASELINES`].
+    pub fn reconstruction_baselines(&self) -> PathBuf {
+        self.file(RECONSTRUCTION_BASELINES)
     }
 
     /// [`HELDOUT_RECONSTRUCTIONS`].

@@ -209,6 +209,21 @@ pub struct HoldoutSplit {
     pub heldout: Vec<usize>,
 }
 
+/// How well simple models reconstruct the same held-out faces as the VAE, per pixel value
+/// (pixels in [0, 1]): what the VAE's reconstruction error is to be read against.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReconstructionBaselines {
+    /// Mean squared error of predicting every held-out face by the mean training face.
+    pub mean_face_mse: f64,
+    /// Mean squared error of PCA with [`ReconstructionBaselines::pca_components`] components
+    /// (as many as the VAE's latent dimensions), fit on the training faces: x̂ = x̄ + (x − x̄) Wᵀ W.
+    pub pca_mse: f64,
+    /// The PCA's number of components.
+    pub pca_components: usize,
+    /// The VAE's own held-out error (decoded from μ, the exported ONNX graphs).
+    pub vae_mse: f64,
+}
+
 /// One interpolation strip: its ends as given (`female`, `3,8`, `male:medoid`) and the weights.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Interpolation {
