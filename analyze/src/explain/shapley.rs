@@ -206,10 +206,9 @@ impl ShapleyParams {
         out
     }
 
-    /// The player owning each pixel of `[height, width]`: cell `(y·rows/h, x·cols/w)`.
+    /// The player owning each pixel of `[height, width]` ([`netlens_fetch::runs::patch_of_pixel`]).
     fn patch_of_pixel(&self, h: usize, w: usize) -> Vec<usize> {
-        let [rows, cols] = self.0.grid;
-        (0..h * w).map(|i| (i / w * rows / h) * cols + (i % w) * cols / w).collect()
+        netlens_fetch::runs::patch_of_pixel(self.0.grid, h, w)
     }
 
     /// `v(S)` for each coalition (a presence flag per player), in batches.

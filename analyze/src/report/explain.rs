@@ -824,14 +824,11 @@ fn method_map(img: &ImageExplanation, method: ExplainMethod) -> Option<Vec<f32>>
 
 /// `map` (`[h, w]`) averaged over each cell of a `grid` of patches (row-major), the players of
 /// the Shapley values.
-fn pool_to_grid(map: &[f32], [h, w]: [usize; 2], [rows, cols]: [usize; 2]) -> Vec<f32> {
-    let mut cells = vec![(0f64, 0usize); rows * cols];
-    for y in 0..h {
-        for x in 0..w {
-            let cell = &mut cells[(y * rows / h) * cols + x * cols / w];
-            cell.0 += f64::from(map[y * w + x]);
-            cell.1 += 1;
-        }
+fn pool_to_grid(map: &[f32], [h, w]: [usize; 2], grid: [usize; 2]) -> Vec<f32> {
+    let mut cells = vec![(0f64, 0usize); grid[0] * grid[1]];
+    for (&v, p) in map.iter().zip(netlens_fetch::runs::patch_of_pixel(grid, h, w)) {
+        cells[p].0 += f64::from(v);
+        cells[p].1 += 1;
     }
     cells.iter().map(|(sum, n)| (sum / (*n).max(1) as f64) as f32).collect()
 }

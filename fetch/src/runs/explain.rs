@@ -476,16 +476,16 @@ pub struct ShapleyValues {
     pub permutations: usize,
 }
 
+/// The patch (player) owning each pixel of `[height, width]`, row-major, for a `[rows, cols]`
+/// grid: cell `(y·rows/height, x·cols/width)`, numbered row-major over the grid.
+pub fn patch_of_pixel([rows, cols]: [usize; 2], height: usize, width: usize) -> Vec<usize> {
+    (0..height * width).map(|i| (i / width * rows / height) * cols + (i % width) * cols / width).collect()
+}
+
 impl ShapleyValues {
     /// Each pixel of `[height, width]` carries its patch's value.
     pub fn pixel_map(&self, height: usize, width: usize) -> Map {
-        let [rows, cols] = self.grid;
-        let data = (0..height * width)
-            .map(|i| {
-                let (y, x) = (i / width, i % width);
-                self.values[(y * rows / height) * cols + x * cols / width] as f32
-            })
-            .collect();
+        let data = patch_of_pixel(self.grid, height, width).into_iter().map(|p| self.values[p] as f32).collect();
         Map { height, width, data }
     }
 }

@@ -42,7 +42,7 @@ pub use explain::{
     Baseline, BaselineKind, BaselineRecord, Curve, DeletionInsertion, EvidenceLocation, ExplainMethod, ExplainSettings,
     Explanations, FaithfulnessSettings, GradCam, GradCamSettings, ImageExplanation, IntegratedGradients,
     IntegratedGradientsSettings, Map, MethodCurves, ObjectRegion, RandomOrderAuc, Rule, ShapleySettings, ShapleyValues,
-    Target,
+    Target, patch_of_pixel,
 };
 pub use features::{EmbeddingMethod, EmbeddingRecord, FeatureSummary, LayerRecord, LayerRole};
 pub use stages::{InputStamp, StageRecord, StageRecords};
