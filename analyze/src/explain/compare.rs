@@ -217,26 +217,8 @@ pub fn curve(
     Ok(Curve { fractions, probabilities, auc })
 }
 
-/// Mean AUC of `draws` random pixel orders (seeded): the reference a map must beat.
-///
-/// # Errors
-/// As [`curve`].
-#[allow(clippy::too_many_arguments)] // the curve's inputs and the random orders' count and seed
-pub fn random_order_auc(
-    model: &dyn Classifier,
-    image: &Images,
-    target: usize,
-    kind: CurveKind,
-    steps: usize,
-    baseline: &[f32],
-    draws: usize,
-    seed: u64,
-) -> Result<f64> {
-    Ok(random_order_curve(model, image, target, kind, steps, baseline, draws, seed)?.auc)
-}
-
-/// The mean curve of `draws` random pixel orders (seeded), point by point; its AUC is the mean
-/// of theirs (the trapezoid rule is linear).
+/// The mean curve of `draws` random pixel orders (seeded), point by point: the reference a map
+/// must beat. Its AUC is the mean of theirs (the trapezoid rule is linear).
 ///
 /// # Errors
 /// As [`curve`].

@@ -556,49 +556,31 @@ fn explain_one(
         target,
         target_name: name(target),
         logits: logits.data.clone(),
-        grad_cam: None,
-        hires_cam: None,
-        integrated_gradients: None,
-        shapley: None,
-        rank_correlation: BTreeMap::new(),
-        deletion_insertion: None,
-        object: None,
-        evidence: BTreeMap::new(),
+        ..ImageExplanation::default()
     };
     let mut maps: Vec<(ExplainMethod, Map)> = vec![];
-    let mut cams: Option<Vec<(CamWeighting, GradCam)>> = None;
+    // Grad-CAM and HiResCAM come from one gradient pass, made before the methods run.
+    let cam_methods: Vec<(ExplainMethod, CamWeighting)> =
+        [(ExplainMethod::GradCam, CamWeighting::MeanGradient), (ExplainMethod::HiResCam, CamWeighting::Elementwise)]
+            .into_iter()
+            .filter(|(m, _)| cfg.runs(*m))
+            .collect();
+    let mut cams: BTreeMap<ExplainMethod, GradCam> = BTreeMap::new();
+    if !cam_methods.is_empty() {
+        let weightings: Vec<CamWeighting> = cam_methods.iter().map(|(_, w)| *w).collect();
+        let computed =
+            cfg.grad_cam.clone().target(Target::Class(target)).explain_weighted(model, &batch, &weightings)?;
+        cams = cam_methods
+            .iter()
+            .map(|(m, _)| *m)
+            .zip(computed.into_iter().map(|mut per_image| per_image.remove(0)))
+            .collect();
+    }
     let mut summary = format!("{}: predicted {} ({}), target {}", img.name, predicted, name(predicted), target);
     for &method in &cfg.methods {
         match method {
             ExplainMethod::GradCam | ExplainMethod::HiResCam => {
-                // Both maps come from one gradient pass, made when the first of them is met.
-                if cams.is_none() {
-                    let weightings: Vec<CamWeighting> = [
-                        (ExplainMethod::GradCam, CamWeighting::MeanGradient),
-                        (ExplainMethod::HiResCam, CamWeighting::Elementwise),
-                    ]
-                    .into_iter()
-                    .filter(|(m, _)| cfg.runs(*m))
-                    .map(|(_, w)| w)
-                    .collect();
-                    let maps = cfg.grad_cam.clone().target(Target::Class(target)).explain_weighted(
-                        model,
-                        &batch,
-                        &weightings,
-                    )?;
-                    cams = Some(weightings.into_iter().zip(maps.into_iter().map(|mut m| m.remove(0))).collect());
-                }
-                let weighting = if method == ExplainMethod::GradCam {
-                    CamWeighting::MeanGradient
-                } else {
-                    CamWeighting::Elementwise
-                };
-                let g = cams
-                    .as_mut()
-                    .and_then(|c: &mut Vec<(CamWeighting, GradCam)>| {
-                        c.iter().position(|(w, _)| *w == weighting).map(|k| c.remove(k).1)
-                    })
-                    .expect("every requested weighting was computed");
+                let g = cams.remove(&method).expect("every requested CAM was computed above");
                 summary += &format!("; {} at {}", method.title(), g.layer);
                 // After its ReLU a map with no positive evidence is zero everywhere; say so
                 // instead of drawing a colour bar from 0 to nothing.

@@ -442,10 +442,8 @@ fn count_maps(img: &ImageExplanation, means: &mut Means) {
 /// share of its positive mass on the object, and the third of the object where its top decile
 /// lies); photos without a plain background get the labels only.
 fn evidence_table(doc: &mut Doc, images: &[ImageExplanation]) {
-    let methods: Vec<ExplainMethod> = ExplainMethod::ALL
-        .into_iter()
-        .filter(|m| images.iter().any(|i| i.evidence.contains_key(m.key()) || method_ran(i, *m)))
-        .collect();
+    let methods: Vec<ExplainMethod> =
+        ExplainMethod::ALL.into_iter().filter(|m| images.iter().any(|i| method_ran(i, *m))).collect();
     let located = images.iter().any(|i| i.object.is_some());
     let mut header = vec!["image".to_string(), "true label".into(), "predicted".into(), "explained class".into()];
     if located {
@@ -885,10 +883,10 @@ fn compare_networks(doc: &mut Doc, models: &[(String, Explanations)]) {
     }
     let grid = first.images.iter().find_map(|i| i.shapley.as_ref().map(|s| s.grid)).unwrap_or([4, 4]);
     doc.heading(3, "The networks compared");
-    let mut rows = vec![];
-    let mut findings = vec![];
     for (k, (ta, a)) in group.iter().enumerate() {
         for (tb, b) in &group[k + 1..] {
+            let mut rows = vec![];
+            let mut findings = vec![];
             let same_prediction = a.images.iter().zip(&b.images).filter(|(x, y)| x.predicted == y.predicted).count();
             doc.para(&format!(
                 "{ta} and {tb} explained the same {} test images; they predict the same class on {same_prediction} \
@@ -946,7 +944,6 @@ fn compare_networks(doc: &mut Doc, models: &[(String, Explanations)]) {
                 ],
                 &rows,
             );
-            rows.clear();
             if let (Some(hi), Some(lo)) =
                 (findings.iter().max_by(|x, y| x.1.total_cmp(&y.1)), findings.iter().min_by(|x, y| x.1.total_cmp(&y.1)))
             {
@@ -971,7 +968,6 @@ fn compare_networks(doc: &mut Doc, models: &[(String, Explanations)]) {
                 ));
                 doc.finding(format!("**{ta} and {tb} explained:** {text}."));
             }
-            findings.clear();
         }
     }
 }
@@ -1189,14 +1185,7 @@ mod tests {
             target: 0,
             target_name: "a".into(),
             logits,
-            grad_cam: None,
-            hires_cam: None,
-            integrated_gradients: None,
-            shapley: None,
-            rank_correlation: BTreeMap::new(),
-            deletion_insertion: None,
-            object: None,
-            evidence: BTreeMap::new(),
+            ..ImageExplanation::default()
         }
     }
 

@@ -538,8 +538,8 @@ pub struct DeletionInsertion {
     pub random: RandomOrderAuc,
 }
 
-/// Everything computed for one image.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Everything computed for one image; [`Default`] is a record with no method run yet.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ImageExplanation {
     /// A short name (`cat_dog`, `test-17`), also the figure's file stem.
     pub name: String,
