@@ -6,6 +6,7 @@ mod data_sources;
 mod explain;
 mod features;
 mod fetch;
+mod gpu;
 mod hostile;
 mod report;
 mod run;

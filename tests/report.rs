@@ -545,7 +545,7 @@ fn runs_with_the_same_names_do_not_overwrite_each_others_figures() {
 /// what can and cannot be compared, and keeps the caution about a near-uniform model.
 #[test]
 fn the_cat_dog_photo_is_shown_for_the_cat_and_for_the_dog_with_the_caution() {
-    use netlens_analyze::explain::pipeline::{ExplainInputs, ExplainOptions, explain};
+    use netlens_analyze::explain::pipeline::{ExplainInputs, ExplainOptions};
     use netlens_fetch::runs::ExplainMethod;
     let dir = tempfile::tempdir().unwrap();
     let checkpoint = shared().join("fixtures/tiny-resnet34.pth");
@@ -561,7 +561,7 @@ fn the_cat_dog_photo_is_shown_for_the_cat_and_for_the_dog_with_the_caution() {
         file: shared().join("data/imagenet-samples/cat_dog.png"),
         classes: netlens::pipeline::CAT_DOG_CLASSES.to_vec(),
     };
-    explain(&model, &inputs, &options, None, &out, |_| {}).unwrap();
+    netlens::pipeline::steps::explain_on_device(&model, &inputs, &options, None, &out, |_| {}).unwrap();
     let report = dir.path().join("report");
     ok(netlens(&["report", s(&out), "--out", s(&report)]));
     let md = std::fs::read_to_string(report.join("report.md")).unwrap();

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use netlens_analyze::explain::pipeline::{ExplainInputs, ExplainOptions, explain};
+use netlens_analyze::explain::pipeline::{ExplainInputs, ExplainOptions};
 use netlens_fetch::runs::{
-    BaselineKind, ExplainMethod, ExplainSettings, FaithfulnessSettings, IntegratedGradientsSettings, Rule,
+    BaselineKind, DeviceName, ExplainMethod, ExplainSettings, FaithfulnessSettings, IntegratedGradientsSettings, Rule,
     ShapleySettings, Target,
 };
 
@@ -94,6 +94,11 @@ pub struct ExplainArgs {
     /// Random seed (Shapley orders, noise baseline, random deletion orders).
     #[arg(long, default_value_t = ExplainSettings::DEFAULT_SEED)]
     pub seed: u64,
+    /// burn device of the gradient methods (Grad-CAM, HiResCAM, IG): flex (pure-Rust CPU,
+    /// always built); cpu, wgpu and cuda need the cargo feature of the same name. Shapley values
+    /// and deletion curves run forward passes on tract (CPU) whatever the device.
+    #[arg(long, value_enum, default_value_t = DeviceName::Flex)]
+    pub device: DeviceName,
     /// Class names for the titles, one per line in logit order [default: ImageNet's for
     /// 1000-class models; the data set's for --data; Fashion-MNIST's for a netlens run
     /// folder's model.onnx].
@@ -135,6 +140,7 @@ impl ExplainArgs {
             }),
             seed: self.seed,
             preprocess: self.preprocess.clone(),
+            device: self.device,
         }
     }
 }
@@ -145,9 +151,16 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<()> {
         Some(dir) => ExplainInputs::Dataset { dir: dir.clone(), indices: args.index.clone() },
         None => ExplainInputs::Files(args.images.clone()),
     };
-    let written = explain(&args.model, &inputs, &args.options(), args.class_names.as_deref(), &args.out, |line| {
-        eprintln!("{line}")
-    })
+    super::announce_device(args.device)?;
+    let options = args.options();
+    let written = netlens::pipeline::steps::explain_on_device(
+        &args.model,
+        &inputs,
+        &options,
+        args.class_names.as_deref(),
+        &args.out,
+        |line| eprintln!("{line}"),
+    )
     .with_context(|| format!("explaining with {}", args.model.display()))?;
     for p in written.figures.iter().chain(&written.contact_sheet) {
         println!("{}", p.display());

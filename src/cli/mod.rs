@@ -57,6 +57,19 @@ pub fn invocation() -> netlens::pipeline::Invocation {
     netlens::pipeline::Invocation { command, commit: netlens::pipeline::git_commit() }
 }
 
+/// Names the device `name` stands for on this machine (a GPU's adapter, e.g. lavapipe's
+/// `llvmpipe`) before any work starts on it, so a missing device fails before anything is
+/// written; silent for `flex`, the default.
+///
+/// # Errors
+/// A device this binary was built without, or a GPU the machine does not offer.
+pub(crate) fn announce_device(name: netlens_fetch::runs::DeviceName) -> anyhow::Result<()> {
+    if name != netlens_fetch::runs::DeviceName::Flex {
+        eprintln!("device {}", netlens_train::describe_device(name)?);
+    }
+    Ok(())
+}
+
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {

@@ -52,8 +52,10 @@ pub struct RunArgs {
     /// An ONNX classifier exported from PyTorch taking the Fashion-MNIST images (1×32×32).
     #[arg(long, value_name = "FILE")]
     pub torch_model: Option<PathBuf>,
-    /// burn device for training: flex, or cpu, wgpu, cuda (built with the cargo feature of
-    /// the same name) [default: flex, or the plan's].
+    /// burn device for training the classifiers and the VAE and for the gradient methods
+    /// (Grad-CAM, HiResCAM, IG): flex, or cpu, wgpu, cuda (built with the cargo feature of the
+    /// same name) [default: flex, or the plan's]. Features, t-SNE, Shapley values and the
+    /// report run on the CPU whatever the device.
     #[arg(long, value_enum)]
     pub device: Option<DeviceName>,
 }
@@ -108,6 +110,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<()> {
     if args.print_plan {
         print!("{}", plan.to_toml()?);
         return Ok(());
+    }
+    for device in plan.devices() {
+        super::announce_device(device)?;
     }
     let mut terminal = Terminal::default();
     let written = netlens::pipeline::run(&plan, &mut terminal, &super::invocation())

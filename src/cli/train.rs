@@ -30,6 +30,9 @@ pub struct TrainArgs {
     /// Epochs [default: lenet 30, shallow 15, cnn 15]. With --resume, the new total.
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Train on the first N training images only (every test image is still evaluated).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
     /// Examples per mini-batch.
     #[arg(long, default_value_t = TrainConfig::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
@@ -57,6 +60,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let run = RunDir::new(&args.out);
     let config = config_for(&args, &run)?;
     let start = if args.resume { Start::Resume } else { Start::Fresh };
+    super::announce_device(config.device)?;
     let mut terminal = Terminal::default();
     netlens::pipeline::Reporter::training(&mut terminal, config.epochs);
     let history = train_classifier(&run, &config, start, &mut terminal)
@@ -83,7 +87,7 @@ fn config_for(args: &TrainArgs, run: &RunDir) -> anyhow::Result<TrainConfig> {
     }
     let mut config = TrainConfig::new(args.model, args.data.display().to_string());
     config.epochs = args.epochs.unwrap_or(config.epochs);
-    (config.batch_size, config.learning_rate, config.seed, config.device) =
-        (args.batch_size, args.lr, args.seed, args.device);
+    (config.batch_size, config.learning_rate, config.seed, config.device, config.train_limit) =
+        (args.batch_size, args.lr, args.seed, args.device, args.limit);
     Ok(config)
 }

@@ -83,6 +83,7 @@ pub fn run(args: VaeArgs) -> anyhow::Result<()> {
     let run = RunDir::new(&args.out);
     let images = load_faces(&args.data, args.limit)?;
     let config = config_for(&args, &run, images.shape[2])?;
+    super::announce_device(config.device)?;
     let mut terminal = Terminal::stopping_after(args.stop_after);
     netlens::pipeline::Reporter::training(&mut terminal, config.epochs);
     let start = if args.resume { Start::Resume } else { Start::Fresh };

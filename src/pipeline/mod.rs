@@ -11,7 +11,7 @@ pub mod steps;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use netlens_analyze::explain::pipeline::{ExplainInputs, explain};
+use netlens_analyze::explain::pipeline::ExplainInputs;
 use netlens_analyze::features::{FeatureProgress, study_to_dir};
 use netlens_analyze::report::{ReportMeta, ReportOutput, write_report};
 use netlens_analyze::vae::{ATTRIBUTES, EDITED_FACES, FACE_PAIRS, Groups, write_run_faces};
@@ -315,7 +315,7 @@ fn explain_stage(
     stages.run(stage, reporter, |reporter| {
         clear(out)?;
         let inputs = ExplainInputs::Dataset { dir: data.into(), indices: (0..plan.explain.images).collect() };
-        explain(model, &inputs, &plan.explain.options, None, out, |line| reporter.note(line))?;
+        steps::explain_on_device(model, &inputs, &plan.explain.options, None, out, |line| reporter.note(line))?;
         Ok(())
     })
 }
@@ -437,7 +437,9 @@ fn resnet_stages(
     let stage = Stage::new("explain resnet34", &settings, inputs, vec![out.join(netlens_fetch::runs::EXPLANATIONS)])?;
     stages.run(stage, reporter, |reporter| {
         clear(&out)?;
-        explain(&onnx, &ExplainInputs::Files(photos.clone()), &options, None, &out, |line| reporter.note(line))?;
+        steps::explain_on_device(&onnx, &ExplainInputs::Files(photos.clone()), &options, None, &out, |line| {
+            reporter.note(line)
+        })?;
         Ok(())
     })?;
     let mut dirs = vec![out];
@@ -453,7 +455,7 @@ fn resnet_stages(
         )?;
         stages.run(stage, reporter, |reporter| {
             clear(&out)?;
-            explain(&onnx, &inputs, &options, None, &out, |line| reporter.note(line))?;
+            steps::explain_on_device(&onnx, &inputs, &options, None, &out, |line| reporter.note(line))?;
             Ok(())
         })?;
         dirs.push(out);

@@ -162,12 +162,25 @@ impl RunPlan {
         plan
     }
 
-    /// Every classifier and the VAE on `device`.
+    /// Every classifier, the VAE and the gradient methods of the explain stages on `device`.
     pub fn set_device(&mut self, device: DeviceName) {
         for c in &mut self.classifiers {
             c.device = device;
         }
         self.vae.device = device;
+        self.explain.options.device = device;
+    }
+
+    /// The devices the plan computes on, each once, in stage order.
+    pub fn devices(&self) -> Vec<DeviceName> {
+        let mut devices = vec![];
+        let all = self.classifiers.iter().map(|c| c.device).chain([self.vae.device, self.explain.options.device]);
+        for d in all {
+            if !devices.contains(&d) {
+                devices.push(d);
+            }
+        }
+        devices
     }
 
     /// The plan as TOML, with a header saying how to use it.
@@ -223,7 +236,7 @@ impl RunPlan {
                 "is not among the classifiers the plan trains",
             )));
         }
-        self.explain.options.config(vec![])?;
+        self.explain.options.check()?;
         if self.explain.resnet_steps < 2 {
             return Err(PipelineError::Setting(netlens_fetch::runs::InvalidSetting::new(
                 "explain.resnet_steps",

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::ValueEnum;
+use netlens_analyze::explain::pipeline::{ExplainInputs, ExplainOptions, Written, explain};
 use netlens_analyze::vae::{OnnxCheck, write_run_figures};
 use netlens_fetch::download::{DownloadOptions, DownloadProgress, cache_dir};
 use netlens_fetch::imagenet::IMAGENET_CLASSES_TXT;
@@ -33,7 +34,10 @@ pub fn train_classifier(
     progress: &mut dyn Progress<EpochMetrics>,
 ) -> Result<History, PipelineError> {
     let data = Path::new(&config.data);
-    let (train, test) = (load_split(data, Split::Train)?, load_split(data, Split::Test)?);
+    let (mut train, test) = (load_split(data, Split::Train)?, load_split(data, Split::Test)?);
+    if let Some(n) = config.train_limit.filter(|&n| n < train.len()) {
+        train = train.select(&(0..n).collect::<Vec<_>>());
+    }
     let history = netlens_train::train(run, config, TrainData { train: &train, test: &test }, start, progress)?;
     if history.epochs.len() == config.epochs {
         export_classifier(run, config)?;
@@ -56,6 +60,24 @@ fn export_classifier(run: &RunDir, config: &TrainConfig) -> Result<(), PipelineE
     let preprocess = netlens_fetch::Preprocess::unit([1, COURSE_IMAGE_SIZE, COURSE_IMAGE_SIZE]);
     write_named_with_metadata(&bytes, &run.onnx(), &["image"], &["logits"], &[preprocess.to_metadata()])?;
     Ok(())
+}
+
+/// Explains as [`netlens_analyze::explain::pipeline::explain`] does, with the gradient methods on
+/// the burn device `options.device` names (the one place a command turns it into a device).
+///
+/// # Errors
+/// [`PipelineError::Train`] for a device this binary cannot open; the explain errors, each
+/// naming its file.
+pub fn explain_on_device(
+    model: &Path,
+    inputs: &ExplainInputs,
+    options: &ExplainOptions,
+    class_names: Option<&Path>,
+    out: &Path,
+    progress: impl FnMut(&str),
+) -> Result<Written, PipelineError> {
+    let device = netlens_train::device_by_name(options.device)?;
+    Ok(explain(model, inputs, options, &device, class_names, out, progress)?)
 }
 
 /// The faces of a VAE run: `data/X_train.npy`, the first `limit` when given.

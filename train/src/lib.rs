@@ -9,7 +9,7 @@ mod trainer;
 pub mod vae;
 
 pub use burn::module::Module;
-pub use device::device_by_name;
+pub use device::{describe_device, device_by_name};
 pub use error::{Result, TrainError};
 pub use export::export_onnx;
 pub use models::{Architecture, Classifier, LayerCard, ModelCard};

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Int, Tensor, TensorData};
@@ -126,6 +126,34 @@ pub fn train(
 
 type Optim = burn::optim::ModuleOptimizer;
 
+/// A freshly initialised module on `device` whose weights were drawn on the host: `init` runs on
+/// `flex` (with autodiff) seeded with `seed`, and the result is moved to `device` as fresh
+/// trainable leaves (`Module::fork`). The backends' random generators differ, so drawing on each
+/// device would start the same seed from different weights; this way every device starts from
+/// the weights `flex` draws.
+///
+/// # Errors
+/// Whatever `init` returns.
+pub(crate) fn init_on_host<M: Module>(
+    seed: u64,
+    device: &Device,
+    init: impl FnOnce(&Device) -> Result<M>,
+) -> Result<M> {
+    /// burn initialises parameters lazily, on the device they are on when first read; moving
+    /// an unread parameter would draw it on the target device. Reading each one draws it here.
+    struct Draw;
+    impl ModuleVisitor for Draw {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            drop(param.val());
+        }
+    }
+    let host = Device::flex().autodiff();
+    host.seed(seed);
+    let model = init(&host)?;
+    model.visit(&mut Draw);
+    Ok(model.fork(device))
+}
+
 /// The end of every epoch of every netlens training loop: saves the checkpoint, appends
 /// `metrics` to `history.json`, marks the checkpoint complete (in that order, so a resumed run
 /// never finds a history ahead of its weights), tells `progress`; returns whether `progress`
@@ -152,8 +180,7 @@ pub(crate) fn end_epoch<M: Module, E: EpochRecord + Clone + serde::Serialize>(
 
 fn fresh(run: &RunDir, config: &TrainConfig, device: &Device) -> Result<(Classifier, Optim, History)> {
     run.start_fresh(config, &models::card(config.architecture))?;
-    device.seed(config.seed);
-    let model = models::init(config.architecture, NUM_CLASSES, device);
+    let model = init_on_host(config.seed, device, |host| Ok(models::init(config.architecture, NUM_CLASSES, host)))?;
     let history = History::new(config.architecture.name());
     Ok((model, AdamConfig::new().init(), history))
 }

@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use burn::tensor::Device;
 use netlens_fetch::imagenet::{IMAGENET_NUM_CLASSES, imagenet_class_names};
 use netlens_fetch::runs::{
-    DeletionInsertion, ExplainMethod, ExplainSettings, Explanations, FaithfulnessSettings, GradCam, ImageExplanation,
-    InvalidSetting, MethodCurves, RandomOrderAuc, RunFolder, write_json,
+    DeletionInsertion, DeviceName, ExplainMethod, ExplainSettings, Explanations, FaithfulnessSettings, GradCam,
+    ImageExplanation, InvalidSetting, MethodCurves, RandomOrderAuc, RunFolder, write_json,
 };
 use netlens_fetch::{DataSource, Images, Preprocess, Split};
 use netlens_onnx::{BatchAxis, DifferentiableModel, TractModel};
@@ -182,6 +183,11 @@ pub struct ExplainOptions {
     /// guess from its input shape (see [`crate::model_input::model_preprocess`]).
     #[serde(default)]
     pub preprocess: Option<String>,
+    /// The burn device the gradient methods (Grad-CAM, HiResCAM, Integrated Gradients) run on;
+    /// the sampling methods always run forward passes on tract. The caller turns it into a
+    /// device (`netlens_train::device_by_name`) and passes that to [`explain`].
+    #[serde(default)]
+    pub device: DeviceName,
 }
 
 impl Default for ExplainOptions {
@@ -201,16 +207,26 @@ impl Default for ExplainOptions {
             faithfulness: None,
             seed: ExplainSettings::DEFAULT_SEED,
             preprocess: None,
+            device: DeviceName::Flex,
         }
     }
 }
 
 impl ExplainOptions {
-    /// The configuration for `class_names` (index = logit; may be empty).
+    /// Checks every setting as [`Self::config`] does.
+    ///
+    /// # Errors
+    /// As [`Self::config`].
+    pub fn check(&self) -> Result<()> {
+        self.config(vec![], Device::flex()).map(drop)
+    }
+
+    /// The configuration for `class_names` (index = logit; may be empty), with the gradient
+    /// methods on `device` (the device of [`Self::device`]).
     ///
     /// # Errors
     /// [`AnalyzeError::InvalidParam`] for no method, an IG setting out of range or a bad blur σ.
-    pub fn config(&self, class_names: Vec<String>) -> Result<ExplainConfig> {
+    pub fn config(&self, class_names: Vec<String>, device: Device) -> Result<ExplainConfig> {
         if self.methods.is_empty() {
             return Err(InvalidSetting::new("methods", "", "give gradcam, hirescam, ig, shapley or several").into());
         }
@@ -234,6 +250,7 @@ impl ExplainOptions {
             faithfulness: self.faithfulness,
             baseline,
             class_names,
+            device,
         })
     }
 }
@@ -259,6 +276,8 @@ pub struct ExplainConfig {
     pub baseline: Baseline,
     /// Class names, index = logit (may be empty: then `class N`).
     pub class_names: Vec<String>,
+    /// The burn device (without autodiff) Grad-CAM, HiResCAM and IG evaluate the graph on.
+    pub device: Device,
 }
 
 impl ExplainConfig {
@@ -344,8 +363,10 @@ pub fn class_names_for(
 }
 
 /// `netlens explain`: explains `inputs` with the model at `model` and writes `out/<name>.png`
-/// per image and `out/explanations.json`; `class_names` as [`class_names_for`]; `progress`
-/// gets one line per converted file and per explained image.
+/// per image and `out/explanations.json`; `device` is the burn device of `options.device` (the
+/// caller resolves it: backends are chosen in `netlens-train`, which this crate does not depend
+/// on); `class_names` as [`class_names_for`]; `progress` gets one line per converted file and
+/// per explained image.
 ///
 /// # Errors
 /// Model, parameter, input and I/O errors; every parameter is checked before `out` is made.
@@ -353,11 +374,12 @@ pub fn explain(
     model: &Path,
     inputs: &ExplainInputs,
     options: &ExplainOptions,
+    device: &Device,
     class_names: Option<&Path>,
     out: &Path,
     mut progress: impl FnMut(&str),
 ) -> Result<Written> {
-    let loaded = DifferentiableModel::load(model)?;
+    let loaded = DifferentiableModel::load_on(model, device)?;
     let dims = loaded.input_shape().to_vec();
     let Some(chw) = dims.get(1..).and_then(|d| d.iter().copied().collect::<Option<Vec<usize>>>()) else {
         return Err(AnalyzeError::ShapeMismatch {
@@ -408,7 +430,7 @@ pub fn explain(
             (source_images(&source, indices, shape, &preprocess)?, names)
         }
     };
-    let cfg = options.config(class_names_for(model, classes, class_names, &data_names)?)?;
+    let cfg = options.config(class_names_for(model, classes, class_names, &data_names)?, device.clone())?;
     explain_to_dir_with(model, &images, &cfg, Some(&preprocess), out, progress)
 }
 
@@ -440,7 +462,7 @@ pub fn explain_to_dir_with(
     out: &Path,
     mut progress: impl FnMut(&str),
 ) -> Result<Written> {
-    let model = DifferentiableModel::load(model_path)?;
+    let model = DifferentiableModel::load_on(model_path, &cfg.device)?;
     let chw = images.first().map_or([1, 1, 1], |i| i.shape);
     // The sampling methods (Shapley, deletion/insertion curves) need only forward passes: tract's
     // are the fastest, and where tract cannot run the graph (a pass it cannot optimise, an

@@ -152,6 +152,10 @@ pub struct TrainConfig {
     pub device: DeviceName,
     /// The data folder, as given.
     pub data: String,
+    /// Train on the first `n` training images only (every test image is still evaluated);
+    /// `None`: all of them. For short runs, e.g. a benchmark on a slow device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub train_limit: Option<usize>,
 }
 
 /// The seed of every training run unless one is given.
@@ -174,6 +178,7 @@ impl TrainConfig {
             seed: DEFAULT_SEED,
             device: DeviceName::Flex,
             data: data.into(),
+            train_limit: None,
         }
     }
 

@@ -90,14 +90,23 @@ impl DifferentiableGraph {
     /// domain) the executor does not evaluate; [`OnnxError::Op`] for an attribute the executor
     /// does not implement.
     pub fn load(path: &Path) -> Result<Self> {
+        Self::load_on(path, &Device::flex())
+    }
+
+    /// [`Self::load`] with the weights and every evaluation on `device` (a burn device without
+    /// autodiff, e.g. `wgpu`; autodiff is added here).
+    ///
+    /// # Errors
+    /// As [`Self::load`].
+    pub fn load_on(path: &Path, device: &Device) -> Result<Self> {
         let bytes = std::fs::read(path).map_err(|source| OnnxError::Io { path: path.into(), source })?;
         let model = tract_onnx::onnx()
             .proto_model_for_read(&mut &bytes[..])
             .map_err(|e| not_onnx(path, format!("cannot decode the protobuf: {e:#}")))?;
-        Self::from_proto(path, &model)
+        Self::from_proto(path, &model, device.clone().autodiff())
     }
 
-    fn from_proto(path: &Path, model: &pb::ModelProto) -> Result<Self> {
+    fn from_proto(path: &Path, model: &pb::ModelProto, device: Device) -> Result<Self> {
         let graph = model.graph.as_ref().ok_or_else(|| not_onnx(path, "no graph in the file"))?;
         let opset = model
             .opset_import
@@ -109,7 +118,7 @@ impl DifferentiableGraph {
         let mut constants = HashMap::new();
         for t in &graph.initializer {
             let decoded = proto::tensor(t, dir).map_err(|e| not_onnx(path, e))?;
-            constants.insert(t.name.clone(), Value::from_decoded(decoded, &Device::flex().autodiff()));
+            constants.insert(t.name.clone(), Value::from_decoded(decoded, &device));
         }
         let inputs: Vec<GraphInput> =
             graph.input.iter().filter(|i| !constants.contains_key(&i.name)).map(graph_input).collect();
@@ -122,9 +131,6 @@ impl DifferentiableGraph {
         for node in &graph.node {
             inline(path, node, &functions, dir, &mut nodes, 0)?;
         }
-        let device = Device::flex().autodiff();
-        // Constants were decoded onto a device of the same kind; move them to ours.
-        let constants = constants.into_iter().map(|(k, v)| (k, v.into_device(&device))).collect();
         let outputs: Vec<String> = graph.output.iter().map(|o| o.name.clone()).collect();
         let mut last_use = HashMap::new();
         for (i, n) in nodes.iter().enumerate() {
@@ -402,17 +408,6 @@ impl Value {
         match t.data {
             HostData::Float { data, .. } => Value::float_from_host(data, t.shape, device),
             HostData::Int(data) => Value::Int { data, shape: t.shape },
-        }
-    }
-
-    fn into_device(self, device: &Device) -> Value {
-        match self {
-            // burn's autodiff registers a graph for every `to_device` and keeps it until a
-            // backward pass consumes it: on the device it is already on, a constant stays put
-            // (found by fuzzing: ~1 KiB kept per model load).
-            Value::Float { tensor, shape } if tensor.device() == *device => Value::Float { tensor, shape },
-            Value::Float { tensor, shape } => Value::Float { tensor: tensor.to_device(device), shape },
-            other => other,
         }
     }
 }

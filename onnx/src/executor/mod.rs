@@ -1,8 +1,8 @@
 //! Differentiable execution of ONNX graphs on burn.
 //!
 //! tract runs ONNX graphs fast but has no gradients. [`DifferentiableGraph`] reads the same
-//! file's protobuf and evaluates each node with burn tensor ops on the
-//! `Device::flex().autodiff()` device (one file per op family in `crate::ops`), as the ONNX spec
+//! file's protobuf and evaluates each node with burn tensor ops on an autodiff device
+//! (`flex` by default, any burn device with `load_on`; one file per op family in `crate::ops`), as the ONNX spec
 //! defines the op at the model's opset. [`DifferentiableModel`] is an image classifier on top of
 //! it: the gradient of any class logit with respect to the input or to any intermediate tensor,
 //! named as in the ONNX file (`/relu2/Relu_output_0`).
@@ -149,7 +149,17 @@ impl DifferentiableModel {
     /// [`OnnxError::UnsupportedOp`] naming the first node whose op the executor does not
     /// evaluate; [`OnnxError::Op`] for an attribute or input a node cannot take.
     pub fn load(path: &Path) -> Result<Self> {
-        let graph = DifferentiableGraph::load(path)?;
+        Self::load_on(path, &burn::tensor::Device::flex())
+    }
+
+    /// [`Self::load`] with the weights and every evaluation on `device` (a burn device without
+    /// autodiff: `flex`, or a GPU's `wgpu`/`cuda` device; autodiff is added here). The same graph
+    /// on two devices gives the same logits and gradients up to the devices' float rounding.
+    ///
+    /// # Errors
+    /// As [`Self::load`].
+    pub fn load_on(path: &Path, device: &burn::tensor::Device) -> Result<Self> {
+        let graph = DifferentiableGraph::load_on(path, device)?;
         let input = image_input(path, graph.inputs())?;
         let mut model = DifferentiableModel { graph, input, tensors: vec![], classes: None, one_at_a_time: false };
         model.dry_run()?;

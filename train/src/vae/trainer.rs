@@ -17,7 +17,7 @@ use super::model::{IMAGE_CHANNELS, Vae};
 use crate::device::device_by_name;
 use crate::error::{Result, TrainError};
 use crate::run::RunDir;
-use crate::trainer::{Progress, Start, cosine_lr, end_epoch, epoch_order, epoch_seed};
+use crate::trainer::{Progress, Start, cosine_lr, end_epoch, epoch_order, epoch_seed, init_on_host};
 
 /// Images per batch when evaluating (does not change results, only memory and speed).
 const EVAL_BATCH: usize = 100;
@@ -161,9 +161,8 @@ fn fresh(
 ) -> Result<(Vae, Optim, VaeHistory)> {
     run.start_fresh(config, &Vae::card(&config.model))?;
     write_json(&run.split(), split)?;
-    device.seed(config.seed);
-    let history = VaeHistory::new("vae");
-    Ok((Vae::new(&config.model, device)?, AdamConfig::new().init(), history))
+    let model = init_on_host(config.seed, device, |host| Vae::new(&config.model, host))?;
+    Ok((model, AdamConfig::new().init(), VaeHistory::new("vae")))
 }
 
 fn resumed(run: &RunDir, config: &VaeTrainConfig, device: &Device) -> Result<(Vae, Optim, VaeHistory)> {
