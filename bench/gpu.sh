@@ -96,6 +96,6 @@ done
 echo
 printf '%s\n' "| device | what it is |" "| --- | --- |" "${lines[@]}"
 echo
-echo "| training | device | data | s / epoch | images / s | after $epochs epochs |"
+echo "| training | device | data | s / epoch (with evaluation) | training images / s | after $epochs epochs |"
 echo "| --- | --- | --- | --- | --- | --- |"
 printf '%s\n' "${rows[@]}"

@@ -121,6 +121,30 @@ fn resume_continues_exactly_and_seeds_reproduce() {
     assert_eq!(read_npy_f32(&a.join("test_logits.npy")), read_npy_f32(&b.join("test_logits.npy")));
 }
 
+/// `--limit N` trains on the first N training images and still evaluates every test image: the
+/// training accuracy is a count over N (a multiple of 1/N), the test accuracy one over 1,000, and
+/// the limit is recorded in `config.json`.
+#[test]
+fn limit_trains_on_the_first_images_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("lenet");
+    train("lenet", &run, &["--epochs", "1", "--limit", "96"]);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["train_limit"], 96);
+    let h = history_without_times(&run);
+    let epoch = &h["epochs"][0];
+    let counted = |key: &str, n: f64| {
+        let v = epoch[key].as_f64().unwrap() * n;
+        assert!((v - v.round()).abs() < 1e-6, "{key} × {n} = {v} is not a count");
+        v.round()
+    };
+    let right = counted("train_accuracy", 96.0);
+    assert!(right > 0.0 && right <= 96.0);
+    counted("test_accuracy", 1000.0);
+    assert_eq!(read_npy_f32(&run.join("test_logits.npy")).0, vec![1000, 10]);
+}
+
 /// Default hyper-parameters reach the course-level accuracy (PyTorch, same net: 0.784).
 #[test]
 fn lenet_with_defaults_reaches_078() {

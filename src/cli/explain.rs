@@ -8,7 +8,7 @@ use clap::Args;
 use netlens_analyze::explain::pipeline::{ExplainInputs, ExplainOptions};
 use netlens_fetch::runs::{
     BaselineKind, DeviceName, ExplainMethod, ExplainSettings, FaithfulnessSettings, IntegratedGradientsSettings, Rule,
-    ShapleySettings, Target,
+    ShapleyEstimator, ShapleySettings, Target,
 };
 
 /// Explain a classifier's predictions with Grad-CAM, HiResCAM, Integrated Gradients and Shapley values.
@@ -82,9 +82,15 @@ pub struct ExplainArgs {
     /// Shapley: the image is cut into GRID × GRID patches (the players).
     #[arg(long, default_value_t = ShapleySettings::DEFAULT_GRID)]
     pub grid: usize,
-    /// Shapley: number of sampled orders (even; antithetic pairs).
+    /// Shapley: number of sampled orders (even; antithetic pairs); for `--shapley-estimator
+    /// kernel`, the budget of as many model calls.
     #[arg(long, default_value_t = ShapleySettings::DEFAULT_PERMUTATIONS)]
     pub permutations: usize,
+    /// Shapley: `permutation` (orders in antithetic pairs, Castro et al. 2009), `kernel`
+    /// (unbiased KernelSHAP with paired sampling, Covert & Lee 2021) or `exact` (all 2^n
+    /// coalitions, up to 20 patches).
+    #[arg(long, value_enum, default_value_t = ShapleyEstimator::Permutation)]
+    pub shapley_estimator: ShapleyEstimator,
     /// Also compute deletion/insertion curves (RISE) and their AUC against a random order.
     #[arg(long)]
     pub faithfulness: bool,
@@ -133,6 +139,7 @@ impl ExplainArgs {
             blur_sigma: self.blur_sigma.0,
             grid: self.grid,
             permutations: self.permutations,
+            shapley_estimator: self.shapley_estimator,
             faithfulness: self.faithfulness.then_some(FaithfulnessSettings {
                 steps: self.curve_steps,
                 seed: self.seed,

@@ -9,7 +9,7 @@ use burn::tensor::Device;
 use netlens_fetch::imagenet::{IMAGENET_NUM_CLASSES, imagenet_class_names};
 use netlens_fetch::runs::{
     DeletionInsertion, DeviceName, ExplainMethod, ExplainSettings, Explanations, FaithfulnessSettings, GradCam,
-    ImageExplanation, InvalidSetting, MethodCurves, RandomOrderAuc, RunFolder, write_json,
+    ImageExplanation, InvalidSetting, MethodCurves, RandomOrderAuc, RunFolder, ShapleyEstimator, write_json,
 };
 use netlens_fetch::{DataSource, Images, Preprocess, Split};
 use netlens_onnx::{BatchAxis, DifferentiableModel, TractModel};
@@ -173,8 +173,12 @@ pub struct ExplainOptions {
     pub blur_sigma: Option<f32>,
     /// Shapley: the image is cut into `grid × grid` patches (the players).
     pub grid: usize,
-    /// Shapley: number of sampled orders (even; antithetic pairs).
+    /// Shapley: number of sampled orders (even; antithetic pairs), the budget of both sampling
+    /// estimators.
     pub permutations: usize,
+    /// Shapley: the estimator.
+    #[serde(default)]
+    pub shapley_estimator: ShapleyEstimator,
     /// Deletion/insertion curves (RISE) and their AUC against random orders; `None` to skip.
     pub faithfulness: Option<FaithfulnessSettings>,
     /// Seed of the sampled parts (Shapley orders, the noise baseline, random deletion orders).
@@ -204,6 +208,7 @@ impl Default for ExplainOptions {
             blur_sigma: None,
             grid: netlens_fetch::runs::ShapleySettings::DEFAULT_GRID,
             permutations: netlens_fetch::runs::ShapleySettings::DEFAULT_PERMUTATIONS,
+            shapley_estimator: ShapleyEstimator::Permutation,
             faithfulness: None,
             seed: ExplainSettings::DEFAULT_SEED,
             preprocess: None,
@@ -246,6 +251,7 @@ impl ExplainOptions {
             shapley: ShapleyParams::default()
                 .grid(self.grid, self.grid)
                 .permutations(self.permutations)
+                .estimator(self.shapley_estimator)
                 .seed(self.seed),
             faithfulness: self.faithfulness,
             baseline,

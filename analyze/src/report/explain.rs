@@ -7,7 +7,7 @@ use std::path::Path;
 
 use netlens_fetch::runs::{
     EXPLANATIONS, ExplainMethod, ExplainSettings, Explanations, GradCam, ImageExplanation, IntegratedGradients,
-    read_json,
+    ShapleyEstimator, read_json,
 };
 
 use super::doc::{Doc, slug};
@@ -337,10 +337,20 @@ fn settings_text(s: &ExplainSettings) -> Option<String> {
         parts.push(format!("IG with {} points ({} rule)", ig.steps, ig.rule.describe()));
     }
     if let Some(sh) = &s.shapley {
-        parts.push(format!(
-            "Shapley values of a {}×{} grid of patches from {} sampled permutations (seed {})",
-            sh.grid[0], sh.grid[1], sh.permutations, sh.seed
-        ));
+        let [rows, cols] = sh.grid;
+        let players = rows * cols;
+        let how = match sh.estimator {
+            ShapleyEstimator::Permutation => format!("{} sampled permutations (seed {})", sh.permutations, sh.seed),
+            ShapleyEstimator::Kernel => format!(
+                "unbiased KernelSHAP with paired sampling (Covert & Lee 2021) on {} coalitions, the model calls of {} \
+                 permutations (seed {})",
+                2 * sh.kernel_pairs(),
+                sh.permutations,
+                sh.seed
+            ),
+            ShapleyEstimator::Exact => format!("all 2^{players} coalitions (exact)"),
+        };
+        parts.push(format!("Shapley values of a {rows}×{cols} grid of patches from {how}"));
     }
     if let Some(f) = &s.faithfulness {
         parts.push(format!("deletion/insertion curves of {} steps against {} random orders", f.steps, f.random_draws));
@@ -1266,6 +1276,7 @@ mod tests {
             empty_logit: 0.0,
             efficiency_gap: 0.0,
             permutations: 8,
+            model_calls: 26,
         };
         let spread = shapley.pixel_map(4, 4);
         let reversed: Vec<f32> = spread.data.iter().map(|v| 5.0 - v).collect();

@@ -318,12 +318,35 @@ impl Default for IntegratedGradientsSettings {
     }
 }
 
-/// Settings of the Shapley-value sampler (Castro et al. 2009 permutation sampling).
+/// How Shapley values are computed from the game's coalition values `v(S)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "snake_case")]
+pub enum ShapleyEstimator {
+    /// Mean marginal contribution over sampled orders, in antithetic pairs (Castro, Gómez &
+    /// Tejada 2009): `n − 1` model calls per order.
+    #[default]
+    Permutation,
+    /// Unbiased KernelSHAP with paired sampling (Covert & Lee 2021, "Improving KernelSHAP",
+    /// AISTATS, §3–4): the Shapley values as the efficiency-constrained weighted least-squares
+    /// fit of `v`, with coalitions drawn from the Shapley kernel, each with its complement.
+    Kernel,
+    /// Every one of the `2ⁿ` coalitions (up to 20 players): exact, for small grids and as the
+    /// reference the sampling estimators are measured against.
+    Exact,
+}
+
+/// Settings of the Shapley-value estimator.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ShapleySettings {
     /// Grid rows and columns: the image is cut into `grid[0] × grid[1]` patches (the players).
     pub grid: [usize; 2],
-    /// Number of sampled orders (even with antithetic pairs).
+    /// The estimator; older files have none: [`ShapleyEstimator::Permutation`].
+    #[serde(default)]
+    pub estimator: ShapleyEstimator,
+    /// The sampling budget, in orders (even with antithetic pairs): `permutation` samples this
+    /// many; `kernel` spends as many model calls, `permutations · (n − 1)`, on coalition pairs;
+    /// `exact` ignores it.
     pub permutations: usize,
     /// Whether orders come in antithetic pairs (an order and its reverse).
     pub antithetic: bool,
@@ -340,6 +363,12 @@ impl ShapleySettings {
     pub const DEFAULT_GRID: usize = 4;
     /// Default number of orders.
     pub const DEFAULT_PERMUTATIONS: usize = 200;
+
+    /// The coalition pairs the kernel estimator draws: the model calls of `permutations` orders
+    /// (`n − 1` each, for `n` patches), two per pair, and at least two pairs.
+    pub fn kernel_pairs(&self) -> usize {
+        (self.permutations * (self.grid[0] * self.grid[1]).saturating_sub(1) / 2).max(2)
+    }
 }
 
 impl Default for ShapleySettings {
@@ -348,6 +377,7 @@ impl Default for ShapleySettings {
     fn default() -> Self {
         ShapleySettings {
             grid: [Self::DEFAULT_GRID; 2],
+            estimator: ShapleyEstimator::Permutation,
             permutations: Self::DEFAULT_PERMUTATIONS,
             antithetic: true,
             baseline: Baseline::default(),
@@ -464,7 +494,8 @@ pub struct ShapleyValues {
     pub grid: [usize; 2],
     /// `φ_p` per player, in logit units, row-major over the grid.
     pub values: Vec<f64>,
-    /// Standard error of each `φ_p` (over orders, or over antithetic pairs).
+    /// Standard error of each `φ_p` (over orders, antithetic pairs or coalition pairs; 0 for
+    /// the exact values).
     pub std_errors: Vec<f64>,
     /// `v(N)`: the target logit of the full image.
     pub full_logit: f64,
@@ -472,8 +503,12 @@ pub struct ShapleyValues {
     pub empty_logit: f64,
     /// `|Σ_p φ_p − (v(N) − v(∅))|`.
     pub efficiency_gap: f64,
-    /// Number of orders sampled.
+    /// Number of orders sampled (the budget in orders, for the kernel estimator).
     pub permutations: usize,
+    /// Forward passes of the model it took, `v(∅)` and `v(N)` included (0 in files written
+    /// before it was recorded).
+    #[serde(default)]
+    pub model_calls: usize,
 }
 
 /// The patch (player) owning each pixel of `[height, width]`, row-major, for a `[rows, cols]`

@@ -41,8 +41,8 @@ pub use classifier::{Architecture, DeviceName, EpochMetrics, EpochRecord, Histor
 pub use explain::{
     Baseline, BaselineKind, BaselineRecord, Curve, DeletionInsertion, EvidenceLocation, ExplainMethod, ExplainSettings,
     Explanations, FaithfulnessSettings, GradCam, GradCamSettings, ImageExplanation, IntegratedGradients,
-    IntegratedGradientsSettings, Map, MethodCurves, ObjectRegion, RandomOrderAuc, Rule, ShapleySettings, ShapleyValues,
-    Target, patch_of_pixel,
+    IntegratedGradientsSettings, Map, MethodCurves, ObjectRegion, RandomOrderAuc, Rule, ShapleyEstimator,
+    ShapleySettings, ShapleyValues, Target, patch_of_pixel,
 };
 pub use features::{EmbeddingMethod, EmbeddingRecord, FeatureSummary, LayerRecord, LayerRole};
 pub use stages::{InputStamp, StageRecord, StageRecords};
