@@ -15,31 +15,37 @@
 # `fashion-mnist-small/` and `lfw-small/`; default: bench-data, fetched on first use).
 # FEATURES (default wgpu) is passed to cargo: FEATURES=wgpu,cuda also builds cuda (see the README
 # for what cuda needs). NETLENS=path/to/netlens skips the build. Needs python3 (standard library)
-# to read the run files.
+# to read the run files. Relative paths are taken from the directory the script is run in.
 set -euo pipefail
-cd "$(dirname "$0")/.."
 devices=()
 limit=""
 epochs=2
 data_root=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --device) devices+=("$2"); shift 2 ;;
-    --limit) limit="$2"; shift 2 ;;
-    --epochs) epochs="$2"; shift 2 ;;
-    --data-root) data_root="$2"; shift 2 ;;
+    --device) devices+=("${2:?--device needs a value}"); shift 2 ;;
+    --limit) limit="${2:?--limit needs a value}"; shift 2 ;;
+    --epochs) epochs="${2:?--epochs needs a value}"; shift 2 ;;
+    --data-root) data_root="${2:?--data-root needs a value}"; shift 2 ;;
     *) echo "bench/gpu.sh: unknown argument $1 (see the comment at the top of the script)" >&2; exit 2 ;;
   esac
 done
 [ ${#devices[@]} -gt 0 ] || devices=(wgpu)
+if [ -n "$data_root" ]; then
+  [ -d "$data_root" ] || { echo "bench/gpu.sh: --data-root $data_root is not a folder" >&2; exit 2; }
+  data_root="$(cd "$data_root" && pwd)"
+fi
+if [ -n "${NETLENS:-}" ]; then NETLENS="$(cd "$(dirname "$NETLENS")" && pwd)/$(basename "$NETLENS")"; fi
+cd "$(dirname "$0")/.."
 if [ -z "${NETLENS:-}" ]; then
   cargo build --release --quiet --features "${FEATURES:-wgpu}"
   NETLENS="${CARGO_TARGET_DIR:-target}/release/netlens"
 fi
 # wgpu's Vulkan loader wants a runtime directory; containers often have none.
-export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$tmp/xdg}"
+mkdir -p "$XDG_RUNTIME_DIR"
 
 if [ -z "$data_root" ]; then
   data_root=bench-data
@@ -50,11 +56,11 @@ if [ -d "$data_root/fashion-mnist" ]; then fashion="$data_root/fashion-mnist"; e
 mkdir "$tmp/faces"
 if [ -f "$data_root/lfw/X_train_64.npy" ]; then
   ln -s "$(cd "$data_root/lfw" && pwd)/X_train_64.npy" "$tmp/faces/X_train.npy"
-else
+elif [ -f "$data_root/lfw-small/X_train.npy" ]; then
   ln -s "$(cd "$data_root/lfw-small" && pwd)/X_train.npy" "$tmp/faces/X_train.npy"
 fi
 for f in "$fashion/X_train.npy" "$tmp/faces/X_train.npy"; do
-  [ -e "$f" ] || { echo "bench/gpu.sh: $f is missing (--data-root $data_root)" >&2; exit 1; }
+  [ -e "$f" ] || { echo "bench/gpu.sh: no faces or Fashion-MNIST under $data_root (expected lfw/ and fashion-mnist/, or lfw-small/ and fashion-mnist-small/)" >&2; exit 1; }
 done
 
 # One row per run: seconds per epoch (mean after the warm-up), images per second, the final
@@ -96,6 +102,9 @@ done
 echo
 printf '%s\n' "| device | what it is |" "| --- | --- |" "${lines[@]}"
 echo
-echo "| training | device | data | s / epoch (with evaluation) | training images / s | after $epochs epochs |"
+warmup=$([ "$epochs" -gt 1 ] && echo "epochs after the first" || echo "the only epoch, warm-up included")
+echo "s / epoch: $warmup, evaluation of the test or held-out images included; images / s: training images over that time."
+echo
+echo "| training | device | data | s / epoch | training images / s | after $epochs epoch(s) |"
 echo "| --- | --- | --- | --- | --- | --- |"
 printf '%s\n' "${rows[@]}"

@@ -354,6 +354,12 @@ fn resume_ends_exactly_as_an_uninterrupted_run() {
     assert!(stdout.contains("stopped after epoch 1 of 2"), "{stdout}");
     let err = fails(quick(&resumed, &[]));
     assert!(err.contains("already holds a run"), "{err}");
+    // Resumed on other images (no --limit: all 1,000 faces) it refuses before training: the
+    // held-out split would differ, and epoch 2 would overwrite the checkpoint before failing.
+    let history = std::fs::read_to_string(resumed.join("history.json")).unwrap();
+    let err = fails(netlens(&["vae", "--data", s(&data), "--out", s(&resumed), "--epochs", "2", "--resume"]));
+    assert!(err.contains("started on 64 images and is resumed on"), "{err}");
+    assert_eq!(std::fs::read_to_string(resumed.join("history.json")).unwrap(), history);
     ok(quick(&resumed, &["--resume"]));
     assert_eq!(history_without_times(&straight), history_without_times(&resumed));
     let (_, a) = read_npy_f32(&straight.join("heldout_reconstructions.npy"));

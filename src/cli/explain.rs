@@ -82,8 +82,9 @@ pub struct ExplainArgs {
     /// Shapley: the image is cut into GRID × GRID patches (the players).
     #[arg(long, default_value_t = ShapleySettings::DEFAULT_GRID)]
     pub grid: usize,
-    /// Shapley: number of sampled orders (even; antithetic pairs); for `--shapley-estimator
-    /// kernel`, the budget of as many model calls.
+    /// Shapley: number of sampled orders (even; antithetic pairs). `kernel` spends the model
+    /// calls this many orders would take (n − 1 each, for n patches) on coalition pairs;
+    /// `exact` ignores it.
     #[arg(long, default_value_t = ShapleySettings::DEFAULT_PERMUTATIONS)]
     pub permutations: usize,
     /// Shapley: `permutation` (orders in antithetic pairs, Castro et al. 2009), `kernel`

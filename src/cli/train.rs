@@ -31,7 +31,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Train on the first N training images only (every test image is still evaluated).
-    #[arg(long, value_name = "N")]
+    /// Recorded in config.json, which --resume reuses.
+    #[arg(long, value_name = "N", conflicts_with = "resume")]
     pub limit: Option<usize>,
     /// Examples per mini-batch.
     #[arg(long, default_value_t = TrainConfig::DEFAULT_BATCH_SIZE)]

@@ -1,4 +1,4 @@
-//! Shapley values of image patches by permutation sampling.
+//! Shapley values of image patches: permutation sampling, KernelSHAP or exact enumeration.
 //!
 //! Players are the cells of a `rows × cols` grid over the image (Zhang et al., arXiv:1911.09017
 //! §3.1); `v(S)` is the target logit with the pixels of the players outside `S` replaced by
@@ -121,12 +121,23 @@ impl ShapleyParams {
                 &format!("needs 1..={height} rows and 1..={width} columns"),
             ));
         }
-        // The standard error needs two samples: two permutations, or two antithetic pairs.
-        if self.0.permutations < 2 || (self.0.antithetic && (self.0.permutations % 2 == 1 || self.0.permutations < 4)) {
+        // The standard error needs two samples: two permutations, or two antithetic pairs (the
+        // kernel estimator always draws at least two coalition pairs; exact samples nothing).
+        let odd_or_short = self.0.permutations % 2 == 1 || self.0.permutations < 4;
+        if self.0.estimator == ShapleyEstimator::Permutation
+            && (self.0.permutations < 2 || (self.0.antithetic && odd_or_short))
+        {
             return Err(invalid(
                 "permutations",
                 self.0.permutations,
                 "needs at least 2, and with antithetic pairs an even count of at least 4 (two pairs, for the standard error)",
+            ));
+        }
+        if self.0.estimator == ShapleyEstimator::Kernel && self.0.permutations == 0 {
+            return Err(invalid(
+                "permutations",
+                0,
+                "the kernel estimator's budget must be at least 1 order's model calls",
             ));
         }
         if self.0.batch_size == 0 {
@@ -138,8 +149,8 @@ impl ShapleyParams {
                 "grid",
                 format!("{r}x{c}"),
                 &format!(
-                    "the exact estimator evaluates all 2^n coalitions and takes at most {MAX_EXACT_PLAYERS} players \
-                     (a 4x5 grid); use the permutation or kernel estimator"
+                    "the exact estimator evaluates all 2^n coalitions and takes at most {MAX_EXACT_PLAYERS} patches \
+                     (--grid 4 at most); use the permutation or kernel estimator"
                 ),
             ));
         }
@@ -608,5 +619,11 @@ mod tests {
         // One antithetic pair is one sample: no standard error (it was NaN, written as null).
         assert!(p.clone().permutations(2).check(32, 32).unwrap_err().to_string().contains("two pairs"));
         assert!(p.clone().antithetic(false).permutations(2).check(32, 32).is_ok());
+        // The budget checks are the permutation estimator's: kernel needs a budget, exact none.
+        let kernel = p.clone().estimator(ShapleyEstimator::Kernel);
+        assert!(kernel.clone().permutations(1).check(32, 32).is_ok());
+        assert!(kernel.permutations(0).check(32, 32).unwrap_err().to_string().contains("kernel"));
+        assert!(p.clone().estimator(ShapleyEstimator::Exact).permutations(7).check(32, 32).is_ok());
+        assert!(p.estimator(ShapleyEstimator::Exact).grid(5, 5).check(32, 32).unwrap_err().to_string().contains("20"));
     }
 }

@@ -228,7 +228,7 @@ pub enum ExplainMethod {
     /// Integrated Gradients (Sundararajan et al. 2017).
     #[cfg_attr(feature = "clap", value(name = "ig"))]
     IntegratedGradients,
-    /// Shapley values of image patches by permutation sampling.
+    /// Shapley values of image patches (estimator: --shapley-estimator).
     #[cfg_attr(feature = "clap", value(name = "shapley"))]
     Shapley,
 }

@@ -79,7 +79,24 @@ pub fn train_vae(
     let ad = device.clone().autodiff();
     let (mut model, mut optimizer, mut history) = match start {
         Start::Fresh => fresh(run, config, &split, &ad)?,
-        Start::Resume => resumed(run, config, &ad)?,
+        Start::Resume => {
+            // The run's held-out split is over the images it started with: resuming on others
+            // (another --limit, a changed file) would train on a different split and only fail
+            // at the end, after overwriting the checkpoint.
+            let recorded = run.holdout_split()?;
+            if recorded != split {
+                return Err(TrainError::RunFolder {
+                    path: run.split(),
+                    reason: format!(
+                        "the run was started on {} images and is resumed on {}; resume with the same \
+                         data and --limit",
+                        recorded.train.len() + recorded.heldout.len(),
+                        images.len()
+                    ),
+                });
+            }
+            resumed(run, config, &ad)?
+        }
     };
     for epoch in history.epochs.len() + 1..=config.epochs {
         let started = Instant::now();
