@@ -20,6 +20,16 @@ pub fn netlens(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_netlens")).args(args).output().expect("the netlens binary runs")
 }
 
+/// A `.npy` file (bytes) of uint8 `values` with `shape`, row-major.
+pub fn npy_u8(shape: &[u64], values: impl IntoIterator<Item = u8>) -> Vec<u8> {
+    use npyz::WriterBuilder;
+    let mut buf = Vec::new();
+    let mut w = npyz::WriteOptions::new().default_dtype().shape(shape).writer(&mut buf).begin_nd().unwrap();
+    w.extend(values).unwrap();
+    w.finish().unwrap();
+    buf
+}
+
 /// Asserts success and returns stdout; prints stderr on failure.
 pub fn ok(out: Output) -> String {
     assert!(

@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 
 use netlens_fetch::runs::{DeviceName, Explanations};
-use npyz::WriterBuilder;
 use tract_onnx::prelude::*;
 
 use crate::common::*;
@@ -67,11 +66,7 @@ fn head_npy(from: &Path, to: &Path, n: usize) {
     let row: usize = shape[1..].iter().product();
     let mut new_shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
     new_shape[0] = n as u64;
-    let mut buf = Vec::new();
-    let mut w = npyz::WriteOptions::new().default_dtype().shape(&new_shape).writer(&mut buf).begin_nd().unwrap();
-    w.extend(values[..n * row].iter().copied()).unwrap();
-    w.finish().unwrap();
-    std::fs::write(to, buf).unwrap();
+    std::fs::write(to, npy_u8(&new_shape, values[..n * row].iter().copied())).unwrap();
 }
 
 /// A Fashion-MNIST folder with the first [`TRAIN_IMAGES`] and [`TEST_IMAGES`] of the small set.

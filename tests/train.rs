@@ -3,7 +3,6 @@
 
 use std::path::Path;
 
-use npyz::WriterBuilder;
 use tract_onnx::prelude::*;
 
 use crate::common::*;
@@ -197,9 +196,5 @@ fn bad_input_is_a_clear_error_and_writes_nothing_half_done() {
 
 /// A `.npy` file of `n` zero labels (uint8, shape `(n,)`).
 fn npy_u8_labels(n: usize) -> Vec<u8> {
-    let mut buf = Vec::new();
-    let mut w = npyz::WriteOptions::new().default_dtype().shape(&[n as u64]).writer(&mut buf).begin_nd().unwrap();
-    w.extend(std::iter::repeat_n(0u8, n)).unwrap();
-    w.finish().unwrap();
-    buf
+    npy_u8(&[n as u64], std::iter::repeat_n(0u8, n))
 }

@@ -239,8 +239,9 @@ impl ShapleyParams {
             for i in rand::seq::index::sample(&mut rng, n, k) {
                 z[i] = true;
             }
-            coalitions.push(z.iter().map(|&b| !b).collect());
-            coalitions.insert(coalitions.len() - 1, z);
+            let complement = z.iter().map(|&b| !b).collect();
+            coalitions.push(z);
+            coalitions.push(complement);
         }
         let v = value(&coalitions)?;
         let delta = full - empty;
@@ -267,10 +268,7 @@ impl ShapleyParams {
     /// from all `2ⁿ` coalitions (coalition `S` is the bit mask `Σ_{i∈S} 2^i`).
     fn exact(&self, n: usize, target: usize, value: &mut ValueFn) -> Result<ShapleyValues> {
         let coalitions: Vec<Vec<bool>> = (0..1usize << n).map(|m| (0..n).map(|i| m >> i & 1 == 1).collect()).collect();
-        let mut v = Vec::with_capacity(coalitions.len());
-        for chunk in coalitions.chunks(self.0.batch_size.max(1) * 64) {
-            v.extend(value(chunk)?);
-        }
+        let v = value(&coalitions)?;
         // weight[s] = s!(n−s−1)!/n!, by the recurrence weight[s+1] = weight[s]·(s+1)/(n−s−1).
         let mut weight = vec![1.0 / n as f64; n];
         for s in 0..n - 1 {
