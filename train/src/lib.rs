@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod conv;
 mod device;
 mod error;
 mod export;

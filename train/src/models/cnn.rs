@@ -1,6 +1,7 @@
 //! Our 27-layer CNN for the course's GPU variant: seven convolutions, each followed by
 //! BatchNorm and ReLU, three max-pools and two fully connected layers (see [`card`]).
 
+use crate::conv::conv2d;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -33,7 +34,7 @@ impl ConvBnRelu {
 
     /// `[batch, c_in, h, w]` → `[batch, c_out, h, w]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        relu(self.bn.forward(self.conv.forward(x)))
+        relu(self.bn.forward(conv2d(&self.conv, x)))
     }
 }
 

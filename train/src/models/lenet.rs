@@ -3,6 +3,7 @@
 //! trainable sub-sampling, as the course's "LeNet详解" blog does. C5 is a full 5×5 convolution
 //! over a 5×5 map, i.e. a fully connected layer, and is written as one.
 
+use crate::conv::conv2d;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -47,8 +48,8 @@ impl LeNet5Config {
 impl LeNet5 {
     /// `[batch, 1, 32, 32]` → `[batch, classes]` logits.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(relu(self.conv1.forward(x))); // [batch, 6, 14, 14]
-        let x = self.pool.forward(relu(self.conv2.forward(x))); // [batch, 16, 5, 5]
+        let x = self.pool.forward(relu(conv2d(&self.conv1, x))); // [batch, 6, 14, 14]
+        let x = self.pool.forward(relu(conv2d(&self.conv2, x))); // [batch, 16, 5, 5]
         let x = relu(self.fc1.forward(flatten(x))); // [batch, 120]
         let x = relu(self.fc2.forward(x)); // [batch, 84]
         self.fc3.forward(x) // [batch, classes]

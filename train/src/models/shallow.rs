@@ -1,6 +1,7 @@
 //! Our shallow net: seven layers (two 3×3 convolutions, each with its ReLU and 2×2 max-pooling,
 //! and one fully connected layer), derived from LeNet-5 (see [`card`] for the reasoning).
 
+use crate::conv::conv2d;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
@@ -45,8 +46,8 @@ impl ShallowNetConfig {
 impl ShallowNet {
     /// `[batch, 1, 32, 32]` → `[batch, classes]` logits.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(relu(self.conv1.forward(x))); // [batch, 32, 16, 16]
-        let x = self.pool.forward(relu(self.conv2.forward(x))); // [batch, 64, 8, 8]
+        let x = self.pool.forward(relu(conv2d(&self.conv1, x))); // [batch, 32, 16, 16]
+        let x = self.pool.forward(relu(conv2d(&self.conv2, x))); // [batch, 64, 8, 8]
         self.fc.forward(flatten(x)) // [batch, classes]
     }
 }

@@ -5,6 +5,7 @@
 //! Olah, "Deconvolution and Checkerboard Artifacts", Distill 2016), which avoids transposed
 //! convolutions' checkerboard artifacts and, unlike them, exports with burn-onnx 0.22.
 
+use crate::conv::conv2d;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
@@ -188,7 +189,7 @@ impl VaeEncoder {
     /// `[batch, 3, size, size]` pixels in `[0, 1]` → (μ `[batch, latent]`,
     /// log σ² `[batch, latent]`).
     pub fn forward(&self, images: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
-        let x = self.convs.iter().fold(images, |x, conv| relu(conv.forward(x)));
+        let x = self.convs.iter().fold(images, |x, conv| relu(conv2d(conv, x)));
         let [batch, c, h, w] = x.dims();
         let x = x.reshape([batch, c * h * w]);
         (self.mu.forward(x.clone()), self.log_var.forward(x))
@@ -221,8 +222,8 @@ impl VaeDecoder {
         let rows: Vec<Tensor<3>> = self.fc.iter().map(|fc| fc.forward(z.clone())).collect();
         let x = relu(Tensor::cat(rows, 1)); // [batch, 4, channels·4]
         let x = x.reshape([batch, self.bottom_channels, BOTTOM_SIZE, BOTTOM_SIZE]);
-        let x = self.convs.iter().fold(x, |x, conv| relu(conv.forward(self.upsample(x))));
-        self.to_image.forward(x)
+        let x = self.convs.iter().fold(x, |x, conv| relu(conv2d(conv, self.upsample(x))));
+        conv2d(&self.to_image, x)
     }
 
     /// `[batch, latent]` → `[batch, 3, size, size]` pixels in `[0, 1]`.
