@@ -272,18 +272,23 @@ impl Geometry {
         }
     }
 
+    /// The im2col matrix of one image `x` (`[c_in, h, w]`): `x` itself for a pointwise
+    /// convolution, else written into `buffer`.
+    fn columns<'a>(&self, x: &'a [f32], buffer: &'a mut Vec<f32>) -> &'a [f32] {
+        if self.is_pointwise() {
+            return x;
+        }
+        buffer.resize(self.patch() * self.pixels_out(), 0.0);
+        self.im2col(x, buffer);
+        buffer
+    }
+
     /// `y = W · im2col(x)` per image; `x` `[batch, c_in, h, w]`, `w` `[c_out, c_in, kh, kw]`.
     fn forward(&self, x: &[f32], w: &[f32]) -> Vec<f32> {
         let (k, p, co) = (self.patch(), self.pixels_out(), self.c_out);
         let mut y = vec![0.0f32; self.batch * co * p];
-        let one_image = |(x, y): (&[f32], &mut [f32]), cols: &mut Vec<f32>, parallel: bool| {
-            let cols: &[f32] = if self.is_pointwise() {
-                x
-            } else {
-                cols.resize(k * p, 0.0);
-                self.im2col(x, cols);
-                cols
-            };
+        let one_image = |(x, y): (&[f32], &mut [f32]), buffer: &mut Vec<f32>, parallel: bool| {
+            let cols = self.columns(x, buffer);
             // y [co, p] = W [co, k] · cols [k, p], all row-major.
             unsafe {
                 matmul(co, p, k, y.as_mut_ptr(), [p, 1], false, w.as_ptr(), [k, 1], cols.as_ptr(), [p, 1], parallel)
@@ -307,15 +312,9 @@ impl Geometry {
         let parallel_inside = self.batch < 2;
         let partial = |(xs, dys): (&[f32], &[f32])| {
             let mut dw = vec![0.0f32; co * k];
-            let mut cols = Vec::new();
+            let mut buffer = Vec::new();
             for (i, (x, dy)) in xs.chunks(self.pixels_in()).zip(dys.chunks(co * p)).enumerate() {
-                let cols: &[f32] = if self.is_pointwise() {
-                    x
-                } else {
-                    cols.resize(k * p, 0.0);
-                    self.im2col(x, &mut cols);
-                    &cols
-                };
+                let cols = self.columns(x, &mut buffer);
                 // dwᵀ [k, co] (+)= cols [k, p] · dyᵀ [p, co], written through dw's strides: gemm
                 // runs faster with the long side (k) as rows than with c_out.
                 unsafe {
