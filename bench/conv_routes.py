@@ -1,10 +1,10 @@
-"""Convolution routes: PyTorch's time for the shapes of `train/examples/conv_routes.rs`, and the
+"""Convolution routes: PyTorch's time for the shapes of `kernels/examples/conv_routes.rs`, and the
 ratio to PyTorch of each netlens route (burn's `flex` kernels; netlens's own im2col + gemm, which
 training uses) per layer and pass, with the GFLOP/s each reaches.
 
     python3 bench/conv_routes.py [--netlens-json FILE] [--threads 2]
 
-Without --netlens-json it runs `cargo run --release -p netlens-train --example conv_routes`.
+Without --netlens-json it runs `cargo run --release -p netlens-kernels --example conv_routes`.
 Needs torch. The input gradient is torch.nn.grad.conv2d_input, the weight gradient
 torch.nn.grad.conv2d_weight (both PyTorch's convolution_backward), median of 20 calls after a warm-up.
 """
@@ -23,7 +23,7 @@ torch.set_num_threads(a.threads)
 if a.netlens_json:
     lines = open(a.netlens_json).read().splitlines()
 else:
-    out = subprocess.run(["cargo", "run", "--release", "--quiet", "-p", "netlens-train", "--example",
+    out = subprocess.run(["cargo", "run", "--release", "--quiet", "-p", "netlens-kernels", "--example",
                           "conv_routes", "--", "--reps", str(a.reps)], check=True, capture_output=True, text=True)
     lines = out.stdout.splitlines()
 ours = [json.loads(l) for l in lines if l.startswith("{")]

@@ -1,6 +1,5 @@
 #![doc = include_str!("../README.md")]
 
-pub mod conv;
 mod device;
 mod error;
 mod export;

@@ -235,7 +235,7 @@ fn conv(ctx: &Ctx, inputs: &[Option<Value>]) -> Result<Vec<Value>> {
         if ws.len() == 4 { w.reshape([ws[0], ws[1], ws[2], ws[3]]) } else { w.reshape([ws[0], ws[1], 1, ws[2]]) };
     let options =
         ConvOptions::new_with_padding(pair(&win.stride), [win.pads[0], win.pads[1]], pair(&win.dilation), groups);
-    Ok(vec![from_2d(module::conv2d(x, w4, bias, options), s.len())])
+    Ok(vec![from_2d(netlens_kernels::conv::conv2d_with(x, w4, bias, options), s.len())])
 }
 
 /// `ConvTranspose` (1-D or 2-D): computed without padding, then cropped by `pads` (or to

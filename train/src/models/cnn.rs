@@ -1,13 +1,13 @@
 //! Our 27-layer CNN for the course's GPU variant: seven convolutions, each followed by
 //! BatchNorm and ReLU, three max-pools and two fully connected layers (see [`card`]).
 
-use crate::conv::conv2d;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+use netlens_kernels::conv::conv2d;
 
 use super::{LayerCard, ModelCard, flatten, layer};
 

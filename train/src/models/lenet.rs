@@ -3,13 +3,13 @@
 //! trainable sub-sampling, as the course's "LeNet详解" blog does. C5 is a full 5×5 convolution
 //! over a 5×5 map, i.e. a fully connected layer, and is written as one.
 
-use crate::conv::conv2d;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+use netlens_kernels::conv::conv2d;
 
 use super::{ModelCard, flatten, layer};
 

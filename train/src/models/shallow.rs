@@ -1,13 +1,13 @@
 //! Our shallow net: seven layers (two 3×3 convolutions, each with its ReLU and 2×2 max-pooling,
 //! and one fully connected layer), derived from LeNet-5 (see [`card`] for the reasoning).
 
-use crate::conv::conv2d;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
+use netlens_kernels::conv::conv2d;
 
 use super::{ModelCard, flatten, layer};
 

@@ -5,7 +5,6 @@
 //! Olah, "Deconvolution and Checkerboard Artifacts", Distill 2016), which avoids transposed
 //! convolutions' checkerboard artifacts and, unlike them, exports with burn-onnx 0.22.
 
-use crate::conv::conv2d;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
@@ -13,6 +12,7 @@ use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Tensor};
+use netlens_kernels::conv::conv2d;
 use std::ops::Deref;
 
 use crate::error::Result;

@@ -120,32 +120,50 @@ impl<B: Backend + ConvBackend, C: CheckpointStrategy> ConvBackend for Autodiff<B
 }
 
 /// `conv`'s forward pass: `[batch, c_in, h, w]` → `[batch, c_out, h_out, w_out]`, the same value
-/// as [`Conv2d::forward`]. On the `flex` device (with or without autodiff), ungrouped and
-/// undilated with symmetric padding, it runs netlens's kernels (module docs); anything else is
-/// burn's `conv2d`.
+/// as [`Conv2d::forward`], through [`conv2d_with`] (burn's own forward for "same" padding, which
+/// depends on the input size).
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let Some(options) = own_options(conv, &x) else {
+    let Some(options) = options_of(conv) else {
         return conv.forward(x);
     };
-    let y = conv2d_nobias(x, conv.weight.val(), options);
-    match &conv.bias {
+    conv2d_with(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), options)
+}
+
+/// A 2-D convolution, the same value as burn's `module::conv2d`: `x` `[batch, c_in, h, w]`,
+/// `weight` `[c_out, c_in / groups, kh, kw]`, `bias` `[c_out]` → `[batch, c_out, h_out, w_out]`.
+/// On the `flex` device (with or without autodiff), ungrouped and undilated with symmetric
+/// padding, it runs netlens's kernels (module docs); anything else is burn's `conv2d`.
+pub fn conv2d_with(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options: ConvOptions<2>) -> Tensor<4> {
+    if !covers(&x, &options) {
+        return burn::tensor::module::conv2d(x, weight, bias, options);
+    }
+    let y = conv2d_nobias(x, weight, options);
+    match bias {
         Some(bias) => {
             let c_out = bias.dims()[0];
-            y + bias.val().reshape([1, c_out, 1, 1])
+            y + bias.reshape([1, c_out, 1, 1])
         }
         None => y,
     }
 }
 
-/// The options for netlens's kernels when `conv` applied to `x` is a case they cover (module docs).
-fn own_options(conv: &Conv2d, x: &Tensor<4>) -> Option<ConvOptions<2>> {
-    let pad = match conv.padding {
-        PaddingConfig2d::Valid => [0, 0],
-        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => [top, left],
-        _ => return None,
+/// `conv`'s options, `None` for "same" padding (computed from the input size).
+fn options_of(conv: &Conv2d) -> Option<ConvOptions<2>> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        PaddingConfig2d::Same => return None,
     };
-    let own = conv.groups == 1 && conv.dilation == [1, 1] && x.dtype() == DType::F32 && is_flex(&x.device());
-    own.then(|| ConvOptions::new(conv.stride, pad, [1, 1], 1))
+    Some(ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups))
+}
+
+/// Whether netlens's kernels cover a convolution of `x` with `options` (module docs).
+fn covers(x: &Tensor<4>, options: &ConvOptions<2>) -> bool {
+    options.groups == 1
+        && options.dilation == [1, 1]
+        && !options.is_asymmetric()
+        && x.dtype() == DType::F32
+        && is_flex(&x.device())
 }
 
 /// [`ConvBackend::conv2d_nobias`] on tensors: `x` `[batch, c_in, h, w]`, `weight` `[c_out, c_in,
@@ -436,7 +454,7 @@ mod tests {
                 .init(&device);
             let x =
                 Tensor::<4>::random([batch, c_in, size, size], Distribution::Normal(0.0, 1.0), &device).require_grad();
-            assert!(own_options(&conv, &x).is_some(), "netlens's kernels should take this case");
+            assert!(covers(&x, &options_of(&conv).unwrap()), "netlens's kernels should take this case");
             let ours = conv2d(&conv, x.clone());
             let theirs = conv.forward(x.clone());
             assert_eq!(ours.dims(), theirs.dims());
@@ -481,7 +499,7 @@ mod tests {
         let device = Device::flex();
         let conv = Conv2dConfig::new([4, 8], [3, 3]).with_groups(2).init(&device);
         let x = Tensor::<4>::random([2, 4, 9, 9], Distribution::Normal(0.0, 1.0), &device);
-        assert!(own_options(&conv, &x).is_none());
+        assert!(!covers(&x, &options_of(&conv).unwrap()));
         assert_eq!(conv2d(&conv, x.clone()).into_data(), conv.forward(x).into_data());
     }
 }

@@ -4,10 +4,10 @@
 //! `bench/conv_routes.py` times the same shapes in PyTorch and prints the ratios.
 //!
 //! Two routes: `flex` (burn's kernels: tiled im2col forward, transposed-convolution input gradient,
-//! burn-backend's weight gradient) and `netlens` (train/src/conv.rs: im2col + one gemm per image
+//! burn-backend's weight gradient) and `netlens` (kernels/src/conv.rs: im2col + one gemm per image
 //! for the forward pass and the weight gradient; the input gradient is burn's).
 //!
-//! `cargo run --release -p netlens-train --example conv_routes` prints one JSON object per line:
+//! `cargo run --release -p netlens-kernels --example conv_routes` prints one JSON object per line:
 //! `{"route", "layer", "op", "seconds", "gflops"}` with the median of `--reps` timed calls after
 //! one warm-up.
 
@@ -16,7 +16,7 @@ use std::time::Instant;
 use burn::tensor::module::{conv_transpose2d, conv2d, conv2d_weight_backward};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Distribution, Tensor};
-use netlens_train::conv;
+use netlens_kernels::conv;
 
 /// One convolution: `[batch, c_in, h, w]` input, `c_out` filters of `kernel`², `stride`, "same"-style
 /// padding `kernel / 2`.
