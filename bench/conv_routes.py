@@ -33,7 +33,7 @@ def shape(name):
     # "cnn.block2 16→16 3×3 @32²" / "resnet34.conv1 3→64 7×7/2 @224²"
     m = re.search(r"(\d+)→(\d+) (\d+)×\d+(?:/(\d+))? @(\d+)²", name)
     c_in, c_out, k, s, size = int(m[1]), int(m[2]), int(m[3]), int(m[4] or 1), int(m[5])
-    return (32 if name.startswith("cnn") else 1), c_in, c_out, k, s, size
+    return (1 if name.startswith("resnet") else 32), c_in, c_out, k, s, size
 
 
 def median(f):

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 /// `../shared` beside the repository.
 pub fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../shared")
 }
 
 /// The course's small Fashion-MNIST set.
@@ -60,7 +60,8 @@ pub fn python() -> PathBuf {
     if let Some(p) = std::env::var_os("NETLENS_PYTHON") {
         return p.into();
     }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let venv = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .join(".venv/bin/python");
     if venv.exists() { venv } else { "python3".into() }
 }
 

@@ -184,7 +184,8 @@ mod tests {
     use crate::npy::{write_f32, write_u8};
 
     fn shared_small() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist-small")
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../../shared/data/fashion-mnist-small")
     }
 
     #[test]

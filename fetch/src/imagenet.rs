@@ -167,7 +167,7 @@ mod tests {
     const MEAN_ABS_TOLERANCE: f32 = 0.02;
 
     fn shared() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../../shared")
     }
 
     #[test]

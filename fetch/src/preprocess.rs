@@ -437,7 +437,8 @@ mod tests {
         let p = Preprocess::imagenet(224, 224);
         assert_eq!(p.resize, Some(Resize::ShorterSide(256)));
         let photo = crate::imagenet::read_rgb(
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/imagenet-samples/cat_dog.jpg"),
+            &Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+                .join("../../shared/data/imagenet-samples/cat_dog.jpg"),
         )
         .unwrap();
         let (w, h) = (photo.width() as usize, photo.height() as usize);

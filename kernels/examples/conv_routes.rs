@@ -1,11 +1,11 @@
 //! Convolution routes on the CPU: seconds and GFLOP/s of a 2-D convolution's forward pass, its
 //! input gradient and its weight gradient on burn's `flex` backend, for the CNN's layers (batch
-//! 32, the training batch) and ResNet-34's (one 224² image, what Grad-CAM and IG differentiate).
+//! 32, the training batch) and the VAE's (batch 32) and ResNet-34's (one 224² image, what Grad-CAM and IG differentiate).
 //! `bench/conv_routes.py` times the same shapes in PyTorch and prints the ratios.
 //!
 //! Two routes: `flex` (burn's kernels: tiled im2col forward, transposed-convolution input gradient,
-//! burn-backend's weight gradient) and `netlens` (kernels/src/conv.rs: im2col + one gemm per image
-//! for the forward pass and the weight gradient; the input gradient is burn's).
+//! burn-backend's weight gradient) and `netlens` (kernels/src/conv.rs: im2col + one gemm per group
+//! of images for each pass, col2im for the input gradient).
 //!
 //! `cargo run --release -p netlens-kernels --example conv_routes` prints one JSON object per line:
 //! `{"route", "layer", "op", "seconds", "gflops"}` with the median of `--reps` timed calls after
@@ -38,6 +38,17 @@ const LAYERS: &[Layer] = &[
     Layer { name: "cnn.block5 24→32 3×3 @16²", batch: 32, c_in: 24, c_out: 32, size: 16, kernel: 3, stride: 1 },
     Layer { name: "cnn.block6 32→64 3×3 @8²", batch: 32, c_in: 32, c_out: 64, size: 8, kernel: 3, stride: 1 },
     Layer { name: "cnn.block7 64→64 1×1 @8²", batch: 32, c_in: 64, c_out: 64, size: 8, kernel: 1, stride: 1 },
+    Layer { name: "vae.encoder.0 3→32 3×3/2 @32²", batch: 32, c_in: 3, c_out: 32, size: 32, kernel: 3, stride: 2 },
+    Layer {
+        name: "vae.encoder.1 32→64 3×3/2 @16²", batch: 32, c_in: 32, c_out: 64, size: 16, kernel: 3, stride: 2
+    },
+    Layer {
+        name: "vae.encoder.2 64→128 3×3/2 @8²", batch: 32, c_in: 64, c_out: 128, size: 8, kernel: 3, stride: 2
+    },
+    Layer { name: "vae.decoder.0 128→64 3×3 @8²", batch: 32, c_in: 128, c_out: 64, size: 8, kernel: 3, stride: 1 },
+    Layer { name: "vae.decoder.1 64→32 3×3 @16²", batch: 32, c_in: 64, c_out: 32, size: 16, kernel: 3, stride: 1 },
+    Layer { name: "vae.decoder.2 32→16 3×3 @32²", batch: 32, c_in: 32, c_out: 16, size: 32, kernel: 3, stride: 1 },
+    Layer { name: "vae.to_image 16→3 3×3 @32²", batch: 32, c_in: 16, c_out: 3, size: 32, kernel: 3, stride: 1 },
     Layer {
         name: "resnet34.conv1 3→64 7×7/2 @224²", batch: 1, c_in: 3, c_out: 64, size: 224, kernel: 7, stride: 2
     },
@@ -85,7 +96,7 @@ fn main() {
         let transpose = ConvTransposeOptions::new([l.stride; 2], [pad; 2], [extra; 2], [1, 1], 1);
         // Multiply-adds of one pass, two FLOPs each; the three passes cost the same.
         let flops = 2.0 * (l.batch * l.c_out * out * out * l.c_in * l.kernel * l.kernel) as f64;
-        let ops: [Timed; 5] = [
+        let ops: [Timed; 6] = [
             ("flex", "forward", Box::new(|| drop(conv2d(x.clone(), w.clone(), None, options.clone()).into_data()))),
             (
                 "netlens",
@@ -96,6 +107,13 @@ fn main() {
                 "flex",
                 "input_grad",
                 Box::new(|| drop(conv_transpose2d(dy.clone(), w.clone(), None, transpose.clone()).into_data())),
+            ),
+            (
+                "netlens",
+                "input_grad",
+                Box::new(|| {
+                    drop(conv::conv2d_input_grad(x.clone(), w.clone(), dy.clone(), options.clone()).into_data())
+                }),
             ),
             (
                 "flex",

@@ -1,19 +1,21 @@
-//! 2-D convolution for training on the `flex` CPU backend: im2col + one matrix product per image
-//! for the forward pass and for the weight gradient.
+//! 2-D convolution on the `flex` CPU backend: im2col + matrix products for the forward pass, the
+//! input gradient and the weight gradient.
 //!
 //! burn's `flex` backend computes a convolution's weight gradient (burn-backend's default
 //! `conv2d_weight_backward`) as a convolution of the swapped input with the swapped output
 //! gradient, whose "kernel" is the whole output map: one small matrix product per input channel
 //! that re-packs the output gradient each time. `bench/conv_routes.py` measured it 9.7× slower
-//! than PyTorch over the CNN's seven convolutions, and `flex`'s forward pass 2.8× slower. Here both
-//! are the textbook lowering (Chellapilla et al. 2006, "High performance convolutional neural
-//! networks for document processing"): per image, `cols = im2col(x)` of shape
-//! `[c_in·kh·kw, h_out·w_out]`, then
+//! than PyTorch over the CNN's seven convolutions, and `flex`'s forward pass 2.8× slower. Here all
+//! three passes are the textbook lowering (Chellapilla et al. 2006, "High performance
+//! convolutional neural networks for document processing"): for a group of `n` images,
+//! `cols = im2col(x)` of shape `[c_in·kh·kw, n·h_out·w_out]` (the images side by side), then
 //! - forward: `y = W · cols` with `W` viewed as `[c_out, c_in·kh·kw]`;
-//! - weight gradient: `dW = Σ_images dy · colsᵀ` with `dy` viewed as `[c_out, h_out·w_out]`;
+//! - input gradient: `dx = col2im(Wᵀ · dy)` with `dy` gathered as `[c_out, n·h_out·w_out]`;
+//! - weight gradient: `dW = Σ_groups dy · colsᵀ`;
 //!
-//! the products run in the `gemm` crate (AVX-512 where the CPU has it). The input gradient stays
-//! burn's (`flex`'s transposed convolution, at parity with PyTorch). The op is a burn backend
+//! the products run in the `gemm` crate (AVX-512 where the CPU has it), in the orientation that
+//! spares gemm from packing the large operand. For stride-1 "same" convolutions im2col and col2im
+//! move whole shifted planes instead of one output line at a time. The op is a burn backend
 //! extension with its own backward step, so autodiff records it like burn's `conv2d`.
 //!
 //! Other devices (wgpu, cuda, CubeCL's cpu), grouped or dilated convolutions and asymmetric
@@ -32,6 +34,9 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use burn_flex::FlexTensor;
+use std::cell::RefCell;
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 /// Convolution ops with netlens's own CPU kernels (see the module docs). Every backend gets burn's
@@ -42,6 +47,17 @@ pub trait ConvBackend: Backend {
     /// `x` `[batch, c_in, h, w]`, `weight` `[c_out, c_in, kh, kw]` → `[batch, c_out, h_out, w_out]`.
     fn conv2d_nobias(x: FloatTensor<Self>, weight: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
         Self::conv2d(x, weight, None, options)
+    }
+
+    /// The gradient of the loss with respect to `x` (`[batch, c_in, h, w]`; `x` gives the shape),
+    /// given the gradient `grad` of the output (`[batch, c_out, h_out, w_out]`).
+    fn conv2d_input_grad(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_x_backward(x, weight, grad, options)
     }
 
     /// The gradient of the loss with respect to `weight` (`[c_out, c_in, kh, kw]`), given the
@@ -68,6 +84,17 @@ impl ConvBackend for Flex {
         }
     }
 
+    fn conv2d_input_grad(x: FlexTensor, weight: FlexTensor, grad: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
+        match Geometry::of(&x, &weight, &options) {
+            Some(g) => {
+                let (w, dy) = (weight.to_contiguous(), grad.to_contiguous());
+                let dx = g.input_grad(f32s(&w), f32s(&dy));
+                FlexTensor::from_data(TensorData::new(dx, [g.batch, g.c_in, g.h, g.w]))
+            }
+            None => Self::conv2d_x_backward(x, weight, grad, options),
+        }
+    }
+
     fn conv2d_weight_grad(x: FlexTensor, weight: FlexTensor, grad: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
         match Geometry::of(&x, &weight, &options) {
             Some(g) => {
@@ -82,7 +109,7 @@ impl ConvBackend for Flex {
 
 impl<B: Backend + ConvBackend, C: CheckpointStrategy> ConvBackend for Autodiff<B, C> {
     fn conv2d_nobias(x: FloatTensor<Self>, weight: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
-        /// Input gradient: burn's (a transposed convolution); weight gradient: [`ConvBackend`]'s.
+        /// Input and weight gradients: [`ConvBackend`]'s.
         #[derive(Debug)]
         struct ConvNoBias;
 
@@ -96,7 +123,7 @@ impl<B: Backend + ConvBackend, C: CheckpointStrategy> ConvBackend for Autodiff<B
                 let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
                 let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight_state);
                 if let Some(node) = node_x {
-                    let dx = B::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone());
+                    let dx = B::conv2d_input_grad(x.clone(), weight.clone(), grad.clone(), options.clone());
                     grads.register::<B>(node.id, dx);
                 }
                 if let Some(node) = node_weight {
@@ -170,6 +197,17 @@ fn covers(x: &Tensor<4>, options: &ConvOptions<2>) -> bool {
 /// kh, kw]` → `[batch, c_out, h_out, w_out]`; recorded by autodiff on an autodiff device.
 pub fn conv2d_nobias(x: Tensor<4>, weight: Tensor<4>, options: ConvOptions<2>) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as ConvBackend>::conv2d_nobias(x.into_dispatch(), weight.into_dispatch(), options))
+}
+
+/// [`ConvBackend::conv2d_input_grad`] on tensors: the input gradient `[batch, c_in, h, w]` (the
+/// shape of `x`) given the output gradient `grad` `[batch, c_out, h_out, w_out]`.
+pub fn conv2d_input_grad(x: Tensor<4>, weight: Tensor<4>, grad: Tensor<4>, options: ConvOptions<2>) -> Tensor<4> {
+    Tensor::from_dispatch(<Dispatch as ConvBackend>::conv2d_input_grad(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        grad.into_dispatch(),
+        options,
+    ))
 }
 
 /// [`ConvBackend::conv2d_weight_grad`] on tensors: the weight gradient `[c_out, c_in, kh, kw]`
@@ -250,118 +288,380 @@ impl Geometry {
         self.kh == 1 && self.kw == 1 && self.stride == [1, 1] && self.pad == [0, 0]
     }
 
+    /// Whether the weight gradient's product packs the output gradient rather than the im2col
+    /// matrix (see [`Self::weight_grad`]): measured faster up to 64 filters (the CNN's and the
+    /// VAE's layers, ResNet-34's layer1), slower from 128 (ResNet-34's layer2 to layer4).
+    fn few_filters(&self) -> bool {
+        self.c_out <= 64
+    }
+
     /// Chunks of images, one per thread, in a fixed order: the weight gradient sums per chunk and
     /// then over chunks in order, so the same thread count gives the same bits every time.
     fn images_per_chunk(&self) -> usize {
         self.batch.div_ceil(rayon::current_num_threads().max(1)).max(1)
     }
 
-    /// `x` `[c_in, h, w]` of one image → `cols` `[c_in·kh·kw, h_out·w_out]`, zero outside the image.
-    fn im2col(&self, x: &[f32], cols: &mut [f32]) {
-        let (p, [sy, sx], [py, px]) = (self.pixels_out(), self.stride, self.pad);
+    /// Images whose im2col matrices sit side by side in one matrix product: as many of a chunk's
+    /// as fit in [`COLUMNS_BUDGET`] floats (at least one). One product over many images packs its
+    /// small operand once and gives the weight gradient a long sum, where one product per image
+    /// spent most of its time packing (the VAE's 32→16 layer at 32²: 36 GFLOP/s, PyTorch 339).
+    fn images_per_group(&self) -> usize {
+        (COLUMNS_BUDGET / (self.patch() * self.pixels_out()).max(1)).clamp(1, self.images_per_chunk())
+    }
+
+    /// Runs `work(images, outputs, parallel, scratch, partial)` over groups of images (see
+    /// [`Self::images_per_group`]): the chunks in parallel (one per thread), the groups of a chunk
+    /// in order. `outputs` is the group's slice of `outputs` (`per_image` floats per image);
+    /// `parallel` says whether gemm should use threads itself (when there is a single chunk);
+    /// `scratch` is the thread's two scratch buffers; `partial` is the chunk's running result,
+    /// empty at its first group. Returns the chunks' `partial`s in order.
+    fn for_groups(
+        &self,
+        outputs: &mut [f32],
+        per_image: usize,
+        work: impl Fn(Range<usize>, &mut [f32], bool, &mut [Vec<f32>; 2], &mut Vec<f32>) + Sync,
+    ) -> Vec<Vec<f32>> {
+        let chunk = self.images_per_chunk();
+        let most = self.images_per_group();
+        let group = chunk.div_ceil(chunk.div_ceil(most));
+        let chunks = self.batch.div_ceil(chunk);
+        let run = |(c, out): (usize, &mut [f32])| {
+            let mut scratch = SCRATCH.with(RefCell::take);
+            let mut partial = Vec::new();
+            let images = c * chunk..((c + 1) * chunk).min(self.batch);
+            let mut first = images.start;
+            while first < images.end {
+                let group = first..(first + group).min(images.end);
+                let local = (group.start - images.start) * per_image..(group.end - images.start) * per_image;
+                work(group.clone(), &mut out[local], chunks == 1, &mut scratch, &mut partial);
+                first = group.end;
+            }
+            // Kept for the next call unless one huge image made them outgrow the budget.
+            if scratch.iter().all(|b| b.capacity() <= 2 * COLUMNS_BUDGET) {
+                SCRATCH.with(|s| s.replace(scratch));
+            }
+            partial
+        };
+        if per_image == 0 {
+            (0..chunks).into_par_iter().map(|c| run((c, &mut []))).collect()
+        } else {
+            outputs.par_chunks_mut(chunk * per_image).enumerate().map(run).collect()
+        }
+    }
+
+    /// `x` `[c_in, h, w]` of one image → its block of an im2col matrix `[c_in·kh·kw, ·]` whose rows
+    /// are `row_stride` floats apart, `h_out·w_out` columns from `cols`'s start; zero outside the
+    /// image.
+    fn im2col(&self, x: &[f32], cols: &mut [f32], row_stride: usize) {
+        if self.is_same_size() {
+            return self.each_shift(|ci, row, [lines, span], [offset, dx]| {
+                let out = &mut cols[row * row_stride..][..self.pixels_out()];
+                let plane = &x[ci * self.h * self.w..][..self.h * self.w];
+                let [lo, hi] = span;
+                out[..lo].fill(0.0);
+                out[hi..].fill(0.0);
+                if lo < hi {
+                    out[lo..hi].copy_from_slice(&plane[lo.wrapping_add_signed(offset)..hi.wrapping_add_signed(offset)]);
+                }
+                self.zero_wrapped_columns(out, lines, dx);
+            });
+        }
+        self.each_window_line(|ci, row, oy, iy, [first, end], start| {
+            let out = &mut cols[row * row_stride + oy * self.w_out..][..self.w_out];
+            let Some(iy) = iy else {
+                out.fill(0.0);
+                return;
+            };
+            let line = &x[(ci * self.h + iy) * self.w..][..self.w];
+            out[..first].fill(0.0);
+            out[end..].fill(0.0);
+            if self.stride[1] == 1 {
+                out[first..end].copy_from_slice(&line[start..start + end - first]);
+            } else {
+                let inside = line[start..].iter().step_by(self.stride[1]);
+                out[first..end].iter_mut().zip(inside).for_each(|(o, v)| *o = *v);
+            }
+        });
+    }
+
+    /// The transpose of [`Self::im2col`]: adds one image's block of an im2col-shaped matrix
+    /// (rows `row_stride` apart) into `dx` `[c_in, h, w]` at the pixels each entry was read from.
+    fn col2im_add(&self, cols: &mut [f32], row_stride: usize, dx: &mut [f32]) {
+        if self.is_same_size() {
+            return self.each_shift(|ci, row, [lines, span], [offset, shift_x]| {
+                let from = &mut cols[row * row_stride..][..self.pixels_out()];
+                self.zero_wrapped_columns(from, lines, shift_x);
+                let plane = &mut dx[ci * self.h * self.w..][..self.h * self.w];
+                let [lo, hi] = span;
+                if lo == hi {
+                    return;
+                }
+                let to = &mut plane[lo.wrapping_add_signed(offset)..hi.wrapping_add_signed(offset)];
+                to.iter_mut().zip(&from[lo..hi]).for_each(|(d, v)| *d += v);
+            });
+        }
+        self.each_window_line(|ci, row, oy, iy, [first, end], start| {
+            let Some(iy) = iy else { return };
+            let from = &cols[row * row_stride + oy * self.w_out..][..self.w_out];
+            let line = &mut dx[(ci * self.h + iy) * self.w..][..self.w];
+            if self.stride[1] == 1 {
+                line[start..start + end - first].iter_mut().zip(&from[first..end]).for_each(|(d, v)| *d += v);
+            } else {
+                let inside = line[start..].iter_mut().step_by(self.stride[1]);
+                inside.zip(&from[first..end]).for_each(|(d, v)| *d += v);
+            }
+        });
+    }
+
+    /// A stride-1 convolution whose output is as large as its input ("same" padding, odd kernel):
+    /// each im2col row is then the input plane shifted by one offset, with zeros where the window
+    /// hangs over the border, so [`Self::each_shift`] handles a whole row at a time.
+    fn is_same_size(&self) -> bool {
+        self.stride == [1, 1] && self.h_out == self.h && self.w_out == self.w
+    }
+
+    /// For a [same-size](Self::is_same_size) convolution, calls `f(ci, row, [lines, span], [offset,
+    /// dx])` for every im2col row `row = (ci·kh + ky)·kw + kx`: the row's entry `i` (an output
+    /// pixel) reads input pixel `i + offset` of plane `ci` (`offset = dy·w + dx`, the window's
+    /// shift) for `i` in `span`, except in the columns [`Self::zero_wrapped_columns`] clears, and
+    /// is zero outside `span`; `lines` are the output lines whose input line lies in the image.
+    fn each_shift(&self, mut f: impl FnMut(usize, usize, [[usize; 2]; 2], [isize; 2])) {
+        let (h, w) = (self.h as isize, self.w as isize);
+        let [py, px] = self.pad.map(|p| p as isize);
         for ci in 0..self.c_in {
-            let plane = &x[ci * self.h * self.w..][..self.h * self.w];
             for ky in 0..self.kh {
                 for kx in 0..self.kw {
-                    let row = &mut cols[((ci * self.kh + ky) * self.kw + kx) * p..][..p];
+                    let row = (ci * self.kh + ky) * self.kw + kx;
+                    let (dy, dx) = (ky as isize - py, kx as isize - px);
+                    let offset = dy * w + dx;
+                    let lines = [(-dy).clamp(0, h), (h - dy).clamp(0, h)];
+                    let lo = (lines[0] * w).max(-offset).min(h * w);
+                    let hi = (lines[1] * w).min(h * w - offset).max(lo);
+                    f(ci, row, [lines.map(|l| l as usize), [lo as usize, hi as usize]], [offset, dx]);
+                }
+            }
+        }
+    }
+
+    /// Zeroes, on `lines` of an im2col row of a [same-size](Self::is_same_size) convolution whose
+    /// window column is `dx` away from the output column, the columns whose window column falls outside the image: the contiguous
+    /// shift in [`Self::each_shift`] wraps them to the neighbouring input line.
+    fn zero_wrapped_columns(&self, row: &mut [f32], [first, end]: [usize; 2], dx: isize) {
+        let columns =
+            if dx > 0 { self.w - (dx as usize).min(self.w)..self.w } else { 0..(dx.unsigned_abs()).min(self.w) };
+        if columns.is_empty() {
+            return;
+        }
+        for line in first..end {
+            row[line * self.w..][columns.clone()].fill(0.0);
+        }
+    }
+
+    /// Calls `f(ci, row, oy, iy, [first, end], start)` for every im2col row `row = (ci·kh + ky)·kw
+    /// + kx` and output line `oy`: `iy` is the input line it reads (`None` in the padding), output
+    /// columns `first..end` read input columns `start, start + stride, …`, the others padding.
+    fn each_window_line(&self, mut f: impl FnMut(usize, usize, usize, Option<usize>, [usize; 2], usize)) {
+        let ([sy, sx], [py, px]) = (self.stride, self.pad);
+        for ci in 0..self.c_in {
+            for ky in 0..self.kh {
+                for kx in 0..self.kw {
+                    let row = (ci * self.kh + ky) * self.kw + kx;
+                    let first = px.saturating_sub(kx).div_ceil(sx).min(self.w_out);
+                    let end = (self.w + px).saturating_sub(kx).div_ceil(sx).clamp(first, self.w_out);
+                    let start = (first * sx + kx).saturating_sub(px);
                     for oy in 0..self.h_out {
-                        let out = &mut row[oy * self.w_out..][..self.w_out];
-                        let iy = (oy * sy + ky) as isize - py as isize;
-                        if iy < 0 || iy >= self.h as isize {
-                            out.fill(0.0);
-                            continue;
-                        }
-                        let line = &plane[iy as usize * self.w..][..self.w];
-                        // Output columns whose input column ox·sx + kx − px lies inside the image.
-                        let first = px.saturating_sub(kx).div_ceil(sx).min(self.w_out);
-                        let end = (self.w + px).saturating_sub(kx).div_ceil(sx).clamp(first, self.w_out);
-                        out[..first].fill(0.0);
-                        out[end..].fill(0.0);
-                        let start = first * sx + kx - px;
-                        if sx == 1 {
-                            out[first..end].copy_from_slice(&line[start..start + end - first]);
-                        } else {
-                            let inside = line[start..].iter().step_by(sx);
-                            out[first..end].iter_mut().zip(inside).for_each(|(o, v)| *o = *v);
-                        }
+                        let iy = (oy * sy + ky).checked_sub(py).filter(|&iy| iy < self.h);
+                        f(ci, row, oy, iy, [first, end], start);
                     }
                 }
             }
         }
     }
 
-    /// The im2col matrix of one image `x` (`[c_in, h, w]`): `x` itself for a pointwise
-    /// convolution, else written into `buffer`.
-    fn columns<'a>(&self, x: &'a [f32], buffer: &'a mut Vec<f32>) -> &'a [f32] {
-        if self.is_pointwise() {
-            return x;
+    /// The im2col matrix `[c_in·kh·kw, n·h_out·w_out]` of the `n` images `xs` (`[n, c_in, h, w]`),
+    /// image after image along the columns, written into `buffer`.
+    fn columns<'a>(&self, xs: &[f32], buffer: &'a mut Vec<f32>) -> &'a [f32] {
+        let (n, p) = (xs.len() / self.pixels_in(), self.pixels_out());
+        buffer.resize(self.patch() * n * p, 0.0);
+        for (i, x) in xs.chunks(self.pixels_in()).enumerate() {
+            if self.is_pointwise() {
+                for (ci, plane) in x.chunks(p).enumerate() {
+                    buffer[ci * n * p + i * p..][..p].copy_from_slice(plane);
+                }
+            } else {
+                self.im2col(x, &mut buffer[i * p..], n * p);
+            }
         }
-        buffer.resize(self.patch() * self.pixels_out(), 0.0);
-        self.im2col(x, buffer);
         buffer
     }
 
-    /// `y = W · im2col(x)` per image; `x` `[batch, c_in, h, w]`, `w` `[c_out, c_in, kh, kw]`.
+    /// `ys` `[n, c_out, h_out·w_out]` (one tensor's images) gathered into `[c_out, n·h_out·w_out]`
+    /// in `buffer`, the layout of [`Self::columns`]; a single image is returned as it is.
+    fn gather_channels<'a>(&self, ys: &'a [f32], buffer: &'a mut Vec<f32>) -> &'a [f32] {
+        let (p, co) = (self.pixels_out(), self.c_out);
+        let n = ys.len() / (co * p);
+        if n == 1 {
+            return ys;
+        }
+        buffer.resize(ys.len(), 0.0);
+        for (i, y) in ys.chunks(co * p).enumerate() {
+            for (c, plane) in y.chunks(p).enumerate() {
+                buffer[c * n * p + i * p..][..p].copy_from_slice(plane);
+            }
+        }
+        buffer
+    }
+
+    /// `y = W · im2col(x)` over groups of images; `x` `[batch, c_in, h, w]`, `w` `[c_out, c_in, kh,
+    /// kw]` → `[batch, c_out, h_out, w_out]`.
     fn forward(&self, x: &[f32], w: &[f32]) -> Vec<f32> {
         let (k, p, co) = (self.patch(), self.pixels_out(), self.c_out);
         let mut y = vec![0.0f32; self.batch * co * p];
-        let one_image = |(x, y): (&[f32], &mut [f32]), buffer: &mut Vec<f32>, parallel: bool| {
-            let cols = self.columns(x, buffer);
-            // y [co, p] = W [co, k] · cols [k, p], all row-major.
-            unsafe {
-                matmul(co, p, k, y.as_mut_ptr(), [p, 1], false, w.as_ptr(), [k, 1], cols.as_ptr(), [p, 1], parallel)
+        let group = |images: Range<usize>,
+                     ys: &mut [f32],
+                     parallel: bool,
+                     buffers: &mut [Vec<f32>; 2],
+                     _: &mut Vec<f32>| {
+            let n = images.len();
+            let [cols, product] = buffers;
+            let cols = self.columns(&x[images.start * self.pixels_in()..images.end * self.pixels_in()], cols);
+            // [co, n·p] = W [co, k] · cols [k, n·p], written straight into y for one image.
+            let dst = if n == 1 {
+                ys.as_mut_ptr()
+            } else {
+                product.resize(co * n * p, 0.0);
+                product.as_mut_ptr()
             };
+            unsafe {
+                matmul(co, n * p, k, dst, [n * p, 1], false, w.as_ptr(), [k, 1], cols.as_ptr(), [n * p, 1], parallel)
+            };
+            if n > 1 {
+                for (i, y) in ys.chunks_mut(co * p).enumerate() {
+                    for (c, plane) in y.chunks_mut(p).enumerate() {
+                        plane.copy_from_slice(&product[c * n * p + i * p..][..p]);
+                    }
+                }
+            }
         };
-        if self.batch == 1 {
-            one_image((x, &mut y), &mut Vec::new(), true);
-        } else {
-            x.par_chunks(self.pixels_in())
-                .zip(y.par_chunks_mut(co * p))
-                .for_each_init(Vec::new, |cols, pair| one_image(pair, cols, false));
-        }
+        self.for_groups(&mut y, co * p, group);
         y
     }
 
+    /// The input gradient `dx = col2im(Wᵀ · dy)` over groups of images; `w` `[c_out, c_in, kh,
+    /// kw]`, `dy` `[batch, c_out, h_out, w_out]` → `[batch, c_in, h, w]`.
+    fn input_grad(&self, w: &[f32], dy: &[f32]) -> Vec<f32> {
+        let (k, p, co) = (self.patch(), self.pixels_out(), self.c_out);
+        let mut dx = vec![0.0f32; self.batch * self.pixels_in()];
+        let group =
+            |images: Range<usize>, dxs: &mut [f32], parallel: bool, buffers: &mut [Vec<f32>; 2], _: &mut Vec<f32>| {
+                let n = images.len();
+                let [gathered, cols] = buffers;
+                let dys = self.gather_channels(&dy[images.start * co * p..images.end * co * p], gathered);
+                // dcols [k, n·p] = Wᵀ [k, co] · dy [co, n·p]; a pointwise convolution's is dx itself.
+                let pointwise_single = self.is_pointwise() && n == 1;
+                let dst = if pointwise_single {
+                    dxs.as_mut_ptr()
+                } else {
+                    cols.resize(k * n * p, 0.0);
+                    cols.as_mut_ptr()
+                };
+                unsafe {
+                    matmul(k, n * p, co, dst, [n * p, 1], false, w.as_ptr(), [1, k], dys.as_ptr(), [n * p, 1], parallel)
+                };
+                if pointwise_single {
+                    return;
+                }
+                for (i, dx) in dxs.chunks_mut(self.pixels_in()).enumerate() {
+                    if self.is_pointwise() {
+                        for (ci, plane) in dx.chunks_mut(p).enumerate() {
+                            plane.copy_from_slice(&cols[ci * n * p + i * p..][..p]);
+                        }
+                    } else {
+                        self.col2im_add(&mut cols[i * p..], n * p, dx);
+                    }
+                }
+            };
+        self.for_groups(&mut dx, self.pixels_in(), group);
+        dx
+    }
+
     /// `dW = Σ_images dy · im2col(x)ᵀ`; `x` `[batch, c_in, h, w]`, `dy` `[batch, c_out, h_out,
-    /// w_out]` → `[c_out, c_in, kh, kw]`.
+    /// w_out]` → `[c_out, c_in, kh, kw]`. Each thread sums its chunk's groups in order, then the
+    /// chunks are added in order.
     fn weight_grad(&self, x: &[f32], dy: &[f32]) -> Vec<f32> {
         let (k, p, co) = (self.patch(), self.pixels_out(), self.c_out);
-        let chunk = self.images_per_chunk();
-        let parallel_inside = self.batch < 2;
-        let partial = |(xs, dys): (&[f32], &[f32])| {
-            let mut dw = vec![0.0f32; co * k];
-            let mut buffer = Vec::new();
-            for (i, (x, dy)) in xs.chunks(self.pixels_in()).zip(dys.chunks(co * p)).enumerate() {
-                let cols = self.columns(x, &mut buffer);
-                // dwᵀ [k, co] (+)= cols [k, p] · dyᵀ [p, co], written through dw's strides: gemm
-                // runs faster with the long side (k) as rows than with c_out.
+        let group =
+            |images: Range<usize>, _: &mut [f32], parallel: bool, buffers: &mut [Vec<f32>; 2], dw: &mut Vec<f32>| {
+                let n = images.len();
+                let [gathered, cols] = buffers;
+                let accumulate = !dw.is_empty();
+                dw.resize(co * k, 0.0);
+                let cols = self.columns(&x[images.start * self.pixels_in()..images.end * self.pixels_in()], cols);
+                let dys = self.gather_channels(&dy[images.start * co * p..images.end * co * p], gathered);
+                // Few filters: dW [co, k] (+)= dy [co, n·p] · colsᵀ [n·p, k], kept column-major (as
+                // dWᵀ [k, co]), so gemm packs only dy (c_out rows) and reads the columns as they lie,
+                // where the other orientation packs the whole im2col matrix to use each value c_out
+                // times. Many filters: dWᵀ [k, co] (+)= cols [k, n·p] · dyᵀ [n·p, co], row-major.
                 unsafe {
-                    matmul(
-                        k,
-                        co,
-                        p,
-                        dw.as_mut_ptr(),
-                        [1, k],
-                        i > 0,
-                        cols.as_ptr(),
-                        [p, 1],
-                        dy.as_ptr(),
-                        [1, p],
-                        parallel_inside,
-                    )
+                    if self.few_filters() {
+                        matmul(
+                            co,
+                            k,
+                            n * p,
+                            dw.as_mut_ptr(),
+                            [1, co],
+                            accumulate,
+                            dys.as_ptr(),
+                            [n * p, 1],
+                            cols.as_ptr(),
+                            [1, n * p],
+                            parallel,
+                        )
+                    } else {
+                        matmul(
+                            k,
+                            co,
+                            n * p,
+                            dw.as_mut_ptr(),
+                            [1, k],
+                            accumulate,
+                            cols.as_ptr(),
+                            [n * p, 1],
+                            dys.as_ptr(),
+                            [1, n * p],
+                            parallel,
+                        )
+                    }
                 };
-            }
-            dw
-        };
-        let partials: Vec<Vec<f32>> =
-            x.par_chunks(chunk * self.pixels_in()).zip(dy.par_chunks(chunk * co * p)).map(partial).collect();
-        let mut partials = partials.into_iter();
-        let mut dw = partials.next().unwrap_or_else(|| vec![0.0; co * k]);
+            };
+        let mut partials = self.for_groups(&mut [], 0, group).into_iter();
+        let mut dw_t = partials.next().filter(|dw| !dw.is_empty()).unwrap_or_else(|| vec![0.0; co * k]);
         for part in partials {
-            dw.iter_mut().zip(&part).for_each(|(a, b)| *a += b);
+            dw_t.iter_mut().zip(&part).for_each(|(a, b)| *a += b);
+        }
+        if !self.few_filters() {
+            return dw_t;
+        }
+        // dWᵀ [k, co] → dW [co, k].
+        let mut dw = vec![0.0f32; co * k];
+        for (r, row) in dw_t.chunks(co).enumerate() {
+            row.iter().enumerate().for_each(|(c, v)| dw[c * k + r] = *v);
         }
         dw
     }
+}
+
+/// Floats of im2col matrix one matrix product may take (4 MiB): bounds the memory of a group of
+/// images (see [`Geometry::images_per_group`]). Of 1 (one image per product), 256 Ki, 1 Mi and
+/// 4 Mi floats, 1 Mi was fastest over the CNN's and the VAE's layers (`examples/conv_routes.rs`);
+/// at 4 Mi the columns no longer stay in cache between im2col and the product.
+const COLUMNS_BUDGET: usize = 1 << 20;
+
+thread_local! {
+    /// Each thread's two scratch buffers (im2col matrices, gathered output gradients, products),
+    /// kept between calls: a fresh allocation per call cost a page fault per 4 KiB touched, ~6 %
+    /// of a VAE epoch.
+    static SCRATCH: RefCell<[Vec<f32>; 2]> = RefCell::default();
 }
 
 /// `dst [m, n] (+)= lhs [m, k] · rhs [k, n]`, each matrix given by its `[row, column]` strides
@@ -445,6 +745,11 @@ mod tests {
             (1, 3, 64, 38, 7, 2, 3, false),
             (2, 5, 7, 11, 3, 2, 1, true),
             (5, 4, 3, 9, 4, 3, 2, true),
+            // Same-size 5×5, images narrower than the kernel, several groups per thread.
+            (6, 3, 5, 12, 5, 1, 2, true),
+            (3, 2, 4, 1, 3, 1, 1, false),
+            (3, 2, 4, 2, 5, 1, 2, false),
+            (64, 32, 16, 32, 3, 1, 1, false),
         ];
         for (batch, c_in, c_out, size, kernel, stride, pad, bias) in cases {
             let conv = Conv2dConfig::new([c_in, c_out], [kernel, kernel])
@@ -491,6 +796,25 @@ mod tests {
         for _ in 0..4 {
             assert_eq!(grad(), first);
         }
+    }
+
+    /// A non-square kernel with its own padding per axis (3×5, padding 1 and 2: same-size), which
+    /// the whole-row shifts of same-size convolutions handle.
+    #[test]
+    fn matches_burn_for_a_non_square_kernel() {
+        let device = Device::flex().autodiff();
+        device.seed(11);
+        let conv = Conv2dConfig::new([3, 4], [3, 5]).with_padding(PaddingConfig2d::Explicit(1, 2, 1, 2)).init(&device);
+        let x = Tensor::<4>::random([5, 3, 7, 9], Distribution::Normal(0.0, 1.0), &device).require_grad();
+        let (ours, theirs) = (conv2d(&conv, x.clone()), conv.forward(x.clone()));
+        assert_eq!(ours.dims(), [5, 4, 7, 9]);
+        assert!(relative_gap(ours.clone().inner(), theirs.clone().inner()) < 1e-5);
+        let weights = Tensor::<4>::random(ours.dims(), Distribution::Normal(0.0, 1.0), &device);
+        let grads_ours = (ours * weights.clone()).sum().backward();
+        let grads_theirs = (theirs * weights).sum().backward();
+        assert!(relative_gap(x.grad(&grads_ours).unwrap(), x.grad(&grads_theirs).unwrap()) < 1e-5);
+        let dw = relative_gap(conv.weight.grad(&grads_ours).unwrap(), conv.weight.grad(&grads_theirs).unwrap());
+        assert!(dw < 1e-5, "weight gradient differs by {dw}");
     }
 
     /// Grouped convolutions and other devices take burn's path; the values agree either way.

@@ -470,7 +470,9 @@ mod tests {
     use super::*;
 
     fn fixture(name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures").join(name)
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../../shared/fixtures")
+            .join(name)
     }
 
     #[test]
@@ -565,7 +567,8 @@ mod tests {
 
     #[test]
     fn a_file_that_is_not_onnx_is_a_clear_error() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist-small/Y_test.npy");
+        let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../../shared/data/fashion-mnist-small/Y_test.npy");
         let err = inspect(&path).unwrap_err().to_string();
         assert!(err.contains("Y_test.npy") && err.contains("not a valid ONNX model"), "{err}");
     }

@@ -228,7 +228,8 @@ mod tests {
     /// unparseable input is a clear error.
     #[test]
     fn renames_a_real_graph_and_rejects_garbage() {
-        let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/torch-small-cnn.onnx");
+        let p = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../../shared/fixtures/torch-small-cnn.onnx");
         let bytes = std::fs::read(&p).expect("fixture present in ../shared/fixtures");
         let out = name_for_people(&bytes, "torch-small-cnn.onnx", &["pixels"], &["scores"]).unwrap();
         let m = ModelProto::parse_from_bytes(&out).unwrap();

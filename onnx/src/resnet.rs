@@ -497,7 +497,8 @@ mod tests {
     const LOGIT_TOLERANCE: f32 = 1e-3;
 
     fn fixtures() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures")
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../../shared/fixtures")
     }
 
     fn tiny_checkpoint() -> PathBuf {

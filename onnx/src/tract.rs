@@ -232,7 +232,7 @@ mod tests {
     use netlens_fetch::{Split, load_split};
 
     fn shared() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../../shared")
     }
 
     #[test]

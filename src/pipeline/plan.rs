@@ -261,7 +261,11 @@ mod tests {
     use super::*;
 
     fn data() -> DataRoot {
-        DataRoot::find(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")).unwrap()
+        DataRoot::find(
+            &Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+                .join("../shared/data"),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -23,7 +23,7 @@ const IG_COMPLETENESS_RELATIVE: f32 = 0.05;
 const LOGIT_TOLERANCE: f64 = 1e-3;
 
 fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../../shared")
 }
 
 fn reference() -> Value {

@@ -217,7 +217,8 @@ mod tests {
         use netlens_onnx::{LayerSelection, TapRunner, inspect, select_taps};
         const SHARE_TOLERANCE: f64 = 1e-9;
         const RELATIVE_TOLERANCE: f64 = 1e-6;
-        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared");
+        let shared = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../../shared");
         let model = shared.join("fixtures/torch-small-cnn.onnx");
         let taps = select_taps(&inspect(&model).unwrap(), &LayerSelection::Auto).unwrap();
         let test =

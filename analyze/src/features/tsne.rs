@@ -215,7 +215,8 @@ mod tests {
     #[test]
     fn small_sets_embed_identically_on_every_run() {
         let data = netlens_fetch::load_split(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist-small"),
+            &std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+                .join("../../shared/data/fashion-mnist-small"),
             netlens_fetch::Split::Test,
         )
         .unwrap();

@@ -151,7 +151,11 @@ mod tests {
     use super::*;
 
     fn lfw_groups() -> Groups {
-        Groups::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/lfw-small/groups.json")).unwrap()
+        Groups::load(
+            &Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+                .join("../../shared/data/lfw-small/groups.json"),
+        )
+        .unwrap()
     }
 
     #[test]

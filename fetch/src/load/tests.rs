@@ -3,7 +3,8 @@ use std::path::{Path, PathBuf};
 use super::*;
 
 fn shared_small() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/fashion-mnist-small")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/fashion-mnist-small")
 }
 
 fn png(path: &Path, w: u32, h: u32, value: u8) {

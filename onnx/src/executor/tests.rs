@@ -15,7 +15,7 @@ const FORWARD_TOLERANCE: f32 = 1e-4;
 const FINITE_DIFFERENCE_TOLERANCE: f32 = 2e-2;
 
 fn shared() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../../shared")
 }
 
 fn torch_cnn() -> PathBuf {
@@ -234,7 +234,8 @@ fn forward_matches_tract_on_the_converted_tiny_resnet34() {
 
 /// A conformance-case model (a small graph of one op) by name.
 fn conformance_model(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/conformance/cases/{name}.onnx"))
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+        .join(format!("tests/conformance/cases/{name}.onnx"))
 }
 
 #[test]

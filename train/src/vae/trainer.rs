@@ -290,7 +290,8 @@ mod tests {
     /// processes: burn's device RNG is shared by the tests of this binary, which run in parallel).
     #[test]
     fn a_stopped_run_resumes_from_its_checkpoint() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/lfw-small/X_train.npy");
+        let path = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../../shared/data/lfw-small/X_train.npy");
         let faces = netlens_fetch::load_npy_images(&path).unwrap();
         let faces = faces.select(&(0..48).collect::<Vec<_>>());
         let mut config = VaeTrainConfig::new("lfw-small");
