@@ -397,7 +397,7 @@ impl Geometry {
                     return;
                 }
                 let to = &mut plane[lo.wrapping_add_signed(offset)..hi.wrapping_add_signed(offset)];
-                to.iter_mut().zip(&from[lo..hi]).for_each(|(d, v)| *d += v);
+                add(to, &from[lo..hi]);
             });
         }
         self.each_window_line(|ci, row, oy, iy, [first, end], start| {
@@ -405,7 +405,7 @@ impl Geometry {
             let from = &cols[row * row_stride + oy * self.w_out..][..self.w_out];
             let line = &mut dx[(ci * self.h + iy) * self.w..][..self.w];
             if self.stride[1] == 1 {
-                line[start..start + end - first].iter_mut().zip(&from[first..end]).for_each(|(d, v)| *d += v);
+                add(&mut line[start..start + end - first], &from[first..end]);
             } else {
                 let inside = line[start..].iter_mut().step_by(self.stride[1]);
                 inside.zip(&from[first..end]).for_each(|(d, v)| *d += v);
@@ -637,7 +637,7 @@ impl Geometry {
         let mut partials = self.for_groups(&mut [], 0, group).into_iter();
         let mut dw_t = partials.next().filter(|dw| !dw.is_empty()).unwrap_or_else(|| vec![0.0; co * k]);
         for part in partials {
-            dw_t.iter_mut().zip(&part).for_each(|(a, b)| *a += b);
+            add(&mut dw_t, &part);
         }
         if !self.few_filters() {
             return dw_t;
@@ -648,6 +648,27 @@ impl Geometry {
             row.iter().enumerate().for_each(|(c, v)| dw[c * k + r] = *v);
         }
         dw
+    }
+}
+
+/// `y[i] += x[i]`, vectorised for the CPU it runs on: through [`pulp::Arch::dispatch`], which
+/// picks AVX-512, AVX2 or SSE at run time (the crate itself is compiled for baseline x86-64, where
+/// the loop ran in SSE).
+fn add(y: &mut [f32], x: &[f32]) {
+    pulp::Arch::new().dispatch(Add(y, x));
+}
+
+/// [`add`]'s loop. It sits in `with_simd` itself, which is inlined into pulp's
+/// `#[target_feature]` functions and so auto-vectorised with their instructions; a closure called
+/// from there stayed out of line, in SSE.
+struct Add<'a>(&'a mut [f32], &'a [f32]);
+
+impl pulp::WithSimd for Add<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        self.0.iter_mut().zip(self.1).for_each(|(y, x)| *y += x);
     }
 }
 
@@ -750,6 +771,9 @@ mod tests {
             (3, 2, 4, 1, 3, 1, 1, false),
             (3, 2, 4, 2, 5, 1, 2, false),
             (64, 32, 16, 32, 3, 1, 1, false),
+            // Few filters.
+            (6, 16, 3, 32, 3, 1, 1, true),
+            (3, 2, 1, 5, 5, 1, 2, false),
         ];
         for (batch, c_in, c_out, size, kernel, stride, pad, bias) in cases {
             let conv = Conv2dConfig::new([c_in, c_out], [kernel, kernel])

@@ -13,6 +13,7 @@ use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Tensor};
 use netlens_kernels::conv::conv2d;
+use netlens_kernels::resize::upsample_nearest;
 use std::ops::Deref;
 
 use crate::error::Result;
@@ -233,12 +234,14 @@ impl VaeDecoder {
 
     /// `[batch, c, h, w]` → `[batch, c, 2h, 2w]`.
     fn upsample(&self, x: Tensor<4>) -> Tensor<4> {
-        let [_, _, h, w] = x.dims();
-        let options = match self.upsample {
-            Upsample::Nearest => InterpolateOptions::new(InterpolateMode::Nearest),
-            Upsample::Bilinear => InterpolateOptions::new(InterpolateMode::Bilinear),
-        };
-        interpolate(x, options.with_align_corners(false).with_output_size([2 * h, 2 * w]))
+        match self.upsample {
+            Upsample::Nearest => upsample_nearest(x, 2),
+            Upsample::Bilinear => {
+                let [_, _, h, w] = x.dims();
+                let options = InterpolateOptions::new(InterpolateMode::Bilinear);
+                interpolate(x, options.with_align_corners(false).with_output_size([2 * h, 2 * w]))
+            }
+        }
     }
 }
 
