@@ -1,7 +1,8 @@
 //! Times netlens's three explanations of one 224×224 input on an ONNX model (run by
 //! `bench/explain.sh` on a random-weights ResNet-34): Grad-CAM at the last convolutional feature
 //! map, Integrated Gradients with 32 steps (trapezoid, zero baseline, 8 path points per
-//! backward pass), Shapley values of 7×7 patches with 20 orders (antithetic) on tract.
+//! backward pass), Shapley values of 7×7 patches with 20 orders (antithetic), forward passes on
+//! the executor as `netlens explain` runs them at this size.
 //! Prints one JSON line of seconds (and each figure to stderr as it comes); Grad-CAM is timed
 //! after a warm-up run, IG and Shapley (minutes each) once.
 //!
@@ -12,7 +13,7 @@ use std::time::Instant;
 
 use netlens_analyze::explain::{Baseline, GradCamParams, IntegratedGradientsParams, ShapleyParams, Target};
 use netlens_fetch::Images;
-use netlens_onnx::{BatchAxis, DifferentiableModel, TractModel};
+use netlens_onnx::DifferentiableModel;
 
 fn timed(mut f: impl FnMut()) -> f64 {
     f();
@@ -43,7 +44,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let path = path.as_path();
     let model = DifferentiableModel::load(path)?;
-    let tract = TractModel::load_with_input(path, Some(&[3, 224, 224]), BatchAxis::Symbolic)?;
     let n = 3 * 224 * 224;
     let image =
         Images { data: (0..n).map(|i| ((i * 7919 % 1000) as f32 / 500.0) - 1.0).collect(), shape: [1, 3, 224, 224] };
@@ -59,7 +59,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     eprintln!("Grad-CAM: {grad_cam_s:.3} s");
     let ig_s = once(|| drop(ig.explain(&model, &image).expect("IG runs")));
     eprintln!("IG, 32 steps: {ig_s:.3} s");
-    let shapley_s = once(|| drop(shapley.explain(&tract, &image, target).expect("Shapley runs")));
+    let shapley_s = once(|| drop(shapley.explain(&model, &image, target).expect("Shapley runs")));
     eprintln!("Shapley, 49 patches x 20 orders: {shapley_s:.3} s");
     println!("{{\"grad_cam_s\": {grad_cam_s}, \"ig_s\": {ig_s}, \"shapley_s\": {shapley_s}}}");
     Ok(())
