@@ -3,7 +3,7 @@
 //!
 //! - [`sampling::balanced_sample`]: seeded, `per_class` examples of every class.
 //! - [`pca::Pca`]: exact PCA with shares of the *total* variance.
-//! - [`tsne::tsne`]: t-SNE (linfa-tsne) after PCA to 50 dimensions, on a big-stack thread.
+//! - [`tsne::tsne`]: t-SNE (bhtsne, every core above 500 samples) after PCA to 50 dimensions, on a big-stack thread.
 //! - [`scores`]: silhouette and leave-one-out k-NN accuracy.
 //! - [`study_layer`]: all of it for one tapped layer, with SVG/`.npy`/CSV outputs;
 //!   [`study_to_dir`]: the whole `netlens features` (sample, taps, every layer, `summary.json`).

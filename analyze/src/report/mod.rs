@@ -79,7 +79,7 @@ fn introduction(doc: &mut Doc, classifiers: &[&Path]) {
          values, and train a variational autoencoder on faces. {data_text} The networks, their training, the VAE and the \
          four explanation methods are this project's own code (netlens, in Rust), written from the papers cited \
          in each section; libraries provide tensors, automatic differentiation and the Adam optimiser (burn), the \
-         eigendecomposition behind PCA and the t-SNE optimiser (linfa), and ONNX forward passes (tract) — numerical tools, as NumPy's eigensolver or scikit-learn's t-SNE are to a Python project; the networks, the analyses built on them and the explanation methods are ours. Section 1 describes and compares the \
+         eigendecomposition behind PCA (linfa-linalg), the t-SNE optimiser (bhtsne) and ONNX forward passes (tract) — numerical tools, as NumPy's eigensolver or scikit-learn's t-SNE are to a Python project; the networks, the analyses built on them and the explanation methods are ours. Section 1 describes and compares the \
          classifiers, section 2 their features, section 3 the VAE, section 4 the explanations, section 5 \
          sums up the findings and section 6 says how to reproduce every number."
     ));
