@@ -291,25 +291,44 @@ mod tests {
         initializers: Vec<TensorProto>,
         opset: i64,
     ) -> PathBuf {
+        let node = node(op, "node", inputs, "y", attrs);
+        graph_of(dir, op, vec![node], dims, initializers, opset)
+    }
+
+    /// A node `name` of type `op` reading `inputs` and writing `output`.
+    fn node(op: &str, name: &str, inputs: &[&str], output: &str, attrs: Vec<AttributeProto>) -> NodeProto {
         let mut node = NodeProto::new();
         node.op_type = op.into();
-        node.name = "node".into();
+        node.name = name.into();
         node.input = inputs.iter().map(|s| s.to_string()).collect();
-        node.output = vec!["y".into()];
+        node.output = vec![output.into()];
         node.attribute = attrs;
+        node
+    }
+
+    /// `nodes` reading the graph input `x` (of `dims`) and `initializers`, writing `y`, saved
+    /// as `dir/<file>.onnx`.
+    fn graph_of(
+        dir: &Path,
+        file: &str,
+        nodes: Vec<NodeProto>,
+        dims: &[i64],
+        initializers: Vec<TensorProto>,
+        opset: i64,
+    ) -> PathBuf {
         let mut proto = ModelProto::new();
         proto.ir_version = 8;
         proto.opset_import.push(Default::default());
         proto.opset_import[0].version = opset;
         let graph = proto.graph.mut_or_insert_default();
-        graph.node.push(node);
+        graph.node = nodes;
         graph.input.push(input("x", dims));
         let mut y = ValueInfoProto::new();
         y.name = "y".into();
         y.type_.mut_or_insert_default().mut_tensor_type().elem_type = 1;
         graph.output.push(y);
         graph.initializer = initializers;
-        let path = dir.join(format!("{op}.onnx"));
+        let path = dir.join(format!("{file}.onnx"));
         std::fs::write(&path, proto.write_to_bytes().unwrap()).unwrap();
         path
     }
@@ -386,6 +405,35 @@ mod tests {
         );
         let err = crate::inspect(&constant).unwrap_err().to_string();
         assert!(err.contains("reflect padding of 2 on axis 1 of length 2"), "{err}");
+    }
+
+    #[test]
+    fn reflect_padding_computed_by_constant_chains_is_refused_for_tract() {
+        // PyTorch exports pads as chains of Constant, Reshape, Slice and Cast: tract folds them
+        // while typing the graph, so the typed-graph check sees the padding and refuses it.
+        let dir = tempfile::tempdir().unwrap();
+        let mut pads = ints("value", &[0, 0, 3, 3, 0, 0, 3, 3]);
+        pads.data_type = 6;
+        pads.int32_data = pads.int64_data.drain(..).map(|v| v as i32).collect();
+        let mut value = AttributeProto::new();
+        value.name = "value".into();
+        value.type_ = AttributeType::TENSOR.into();
+        value.t = Some(pads).into();
+        let nodes = vec![
+            node("Constant", "pads_i32", &[], "pads32", vec![value]),
+            node("Cast", "cast", &["pads32"], "pads", vec![int_attr("to", 7)]),
+            node("Pad", "pad", &["x", "pads"], "y", vec![string_attr("mode", "reflect")]),
+        ];
+        let path = graph_of(dir.path(), "computed_pad", nodes, &[1, 1, 2, 2], vec![], 18);
+        let x = [1.0, 2.0, 3.0, 4.0];
+        let graph = DifferentiableGraph::load(&path).unwrap();
+        let out = graph.run(&[("x", HostValue::Float { data: x.to_vec(), shape: vec![1, 1, 2, 2] })]).unwrap();
+        // numpy.pad([[1, 2], [3, 4]], 3, 'reflect'): the mirror repeats, period 2.
+        let row = |a: f32, b: f32| [b, a, b, a, b, a, b, a];
+        let want: Vec<f32> = [row(3.0, 4.0), row(1.0, 2.0)].iter().cycle().take(8).flatten().copied().collect();
+        assert_values(&out[0], &want, &[1, 1, 8, 8]);
+        let err = TractModel::load_with_input(&path, Some(&[1, 2, 2]), BatchAxis::Symbolic).unwrap_err().to_string();
+        assert!(err.contains("node `pad`") && err.contains("reflect padding of 3 on axis 2 of length 2"), "{err}");
     }
 
     #[test]

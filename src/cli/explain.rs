@@ -14,7 +14,7 @@ use netlens_fetch::runs::{
 /// Explain a classifier's predictions with Grad-CAM, HiResCAM, Integrated Gradients and Shapley values.
 ///
 /// Gradients come from evaluating the ONNX graph with burn autodiff (no Python); Shapley values
-/// from batched forward passes on tract. For each image it writes `OUT/<name>.png` (the image
+/// from batched forward passes (tract on small images, see `--device`). For each image it writes `OUT/<name>.png` (the image
 /// and one panel per method, class names in the titles) and, for all images,
 /// `OUT/explanations.json` with the raw maps, logits and scores (IG completeness error,
 /// Shapley standard errors and efficiency gap, rank correlations between the maps, and with
@@ -103,7 +103,9 @@ pub struct ExplainArgs {
     pub seed: u64,
     /// burn device of the gradient methods (Grad-CAM, HiResCAM, IG): flex (pure-Rust CPU,
     /// always built); cpu, wgpu and cuda need the cargo feature of the same name. Shapley values
-    /// and deletion curves run forward passes on tract (CPU) whatever the device.
+    /// and deletion curves run their forward passes on tract (CPU) for images under 64×64 pixels
+    /// and on this device from 64×64 up, or where tract cannot run the model or its logits differ
+    /// from this device's (`sampling_engine` in explanations.json says which ran).
     #[arg(long, value_enum, default_value_t = DeviceName::Flex)]
     pub device: DeviceName,
     /// Class names for the titles, one per line in logit order [default: ImageNet's for

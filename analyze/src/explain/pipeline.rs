@@ -75,13 +75,17 @@ fn check_shape(what: &str, got: [usize; 3], shape: [usize; 3]) -> Result<()> {
     if got == shape {
         return Ok(());
     }
+    let [c, h, w] = shape;
+    let advice = if got[0] == c {
+        "give --preprocess with a resize, e.g. `unit`, to convert them".to_string()
+    } else if c == 1 || c == 3 {
+        format!("give --preprocess with channels = {c}, e.g. `unit`, to convert them")
+    } else {
+        format!("netlens converts images to 1 (grey) or 3 (RGB) channels only; this model takes {c}")
+    };
     Err(AnalyzeError::ShapeMismatch {
         what: what.into(),
-        expected: format!(
-            "images of the model's input size {}×{}×{} after preprocessing (give --preprocess with a resize, \
-             e.g. `unit`, to convert them)",
-            shape[0], shape[1], shape[2]
-        ),
+        expected: format!("images of the model's input size {c}×{h}×{w} after preprocessing ({advice})"),
         found: format!("{}×{}×{}", got[0], got[1], got[2]),
     })
 }
@@ -292,6 +296,12 @@ impl ExplainConfig {
         self.methods.contains(&method)
     }
 
+    /// Whether a method that only needs forward passes runs: Shapley values or the
+    /// deletion/insertion curves.
+    fn runs_sampling(&self) -> bool {
+        self.runs(ExplainMethod::Shapley) || self.faithfulness.is_some()
+    }
+
     /// The settings as recorded, with the baseline made concrete for images of `h × w`.
     fn settings(&self, baseline: Baseline) -> ExplainSettings {
         ExplainSettings {
@@ -478,6 +488,7 @@ pub fn explain_to_dir_with(
     mut progress: impl FnMut(&str),
 ) -> Result<Written> {
     let model = DifferentiableModel::load_on(model_path, &cfg.device)?;
+    let images = &unique_names(images, &mut progress);
     let chw = images.first().map_or([1, 1, 1], |i| i.shape);
     // The sampling methods (Shapley, deletion/insertion curves) need only forward passes: on small
     // images tract's are the fastest; on large ones the executor (netlens's convolution kernels)
@@ -497,9 +508,30 @@ pub fn explain_to_dir_with(
             }
         }
     };
+    // Two engines reading one file must compute the same logits; where tract's differ from the
+    // executor's (which gives the recorded logits and the gradients), tract has misread the graph
+    // and would give wrong Shapley values without any error, so the executor samples instead.
+    let tract = match tract {
+        Some(t) if !cfg.runs_sampling() => Some(t),
+        Some(t) => match engines_disagree(&model, &t, images, cfg.baseline.resolved(chw[1], chw[2]))? {
+            None => Some(t),
+            Some(disagreement) => {
+                progress(&format!(
+                    "note: tract's logits differ from the differentiable executor's ({disagreement}); Shapley \
+                     values and deletion curves use the executor's forward pass instead"
+                ));
+                None
+            }
+        },
+        None => None,
+    };
     let sampler: &dyn Classifier = match &tract {
         Some(t) => t,
         None => &model,
+    };
+    let sampling_engine = match &tract {
+        Some(_) => "tract (CPU)".to_string(),
+        None => format!("differentiable executor ({:?})", cfg.device),
     };
     let baseline = cfg.baseline.resolved(chw[1], chw[2]);
     // Every parameter is checked before the output folder is made, so a bad one leaves nothing.
@@ -551,9 +583,78 @@ pub fn explain_to_dir_with(
     }
     let mut doc = Explanations::new(model_path.display().to_string(), baseline, cfg.settings(baseline), records);
     doc.preprocess = preprocess.cloned();
+    doc.sampling_engine = cfg.runs_sampling().then_some(sampling_engine);
     doc.contact_sheet = written.contact_sheet.clone();
     write_json(&written.json, &doc)?;
     Ok(written)
+}
+
+/// `images` with names that are unique and not the contact sheet's, so no figure overwrites
+/// another: a repeated name (`a.png` and `a.jpg`, an index given twice) gets `-2`, `-3`, … and
+/// `progress` says so.
+fn unique_names(images: &[InputImage], progress: &mut impl FnMut(&str)) -> Vec<InputImage> {
+    let sheet = CONTACT_SHEET.trim_end_matches(".png");
+    let mut taken: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    if images.len() > 1 {
+        taken.insert(sheet.to_string());
+    }
+    images
+        .iter()
+        .map(|image| {
+            let mut image = image.clone();
+            if taken.contains(&image.name) {
+                let name =
+                    (2..).map(|k| format!("{}-{k}", image.name)).find(|n| !taken.contains(n)).expect("unbounded");
+                progress(&format!(
+                    "note: more than one image is named `{}`; this one's figure is `{name}.png`",
+                    image.name
+                ));
+                image.name = name;
+            }
+            taken.insert(image.name.clone());
+            image
+        })
+        .collect()
+}
+
+/// Largest disagreement allowed between tract's and the executor's logits, relative to the
+/// largest |logit| (floored at 1): both compute in f32, and agree to ~1e-5 on the course's
+/// networks and ResNet-34 (`onnx/src/executor/tests.rs` asserts 1e-4).
+pub const ENGINE_AGREEMENT_TOLERANCE: f32 = 1e-3;
+
+/// Compares the `sampler`'s logits (tract's) with the executor's on every image and on the
+/// baseline image; `None` when they agree within [`ENGINE_AGREEMENT_TOLERANCE`], else where and
+/// by how much they differ.
+///
+/// # Errors
+/// Either engine's evaluation errors.
+fn engines_disagree(
+    model: &DifferentiableModel,
+    sampler: &dyn Classifier,
+    images: &[InputImage],
+    baseline: Baseline,
+) -> Result<Option<String>> {
+    let Some(first) = images.first() else { return Ok(None) };
+    let [c, h, w] = first.shape;
+    let mut inputs: Vec<(&str, Vec<f32>)> = images.iter().map(|i| (i.name.as_str(), i.pixels.clone())).collect();
+    inputs.push(("the baseline", baseline_image(&baseline, &first.pixels, first.shape)));
+    for (name, pixels) in inputs {
+        let batch = Images { data: pixels, shape: [1, c, h, w] };
+        let (reference, sampled) = (model.forward(&batch)?.data, sampler.logits(&batch)?.data);
+        let scale = reference.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        // NaN, once met, stays the worst (f32::max would drop it).
+        let worst = reference
+            .iter()
+            .zip(&sampled)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, |m, d| if d.is_nan() || d > m { d } else { m });
+        if reference.len() != sampled.len() || worst.is_nan() || worst > ENGINE_AGREEMENT_TOLERANCE * scale {
+            return Ok(Some(format!(
+                "image `{name}`: logits {reference:?} on the executor, {sampled:?} on tract, largest difference {worst:.3e}"
+            )));
+        }
+    }
+    Ok(None)
 }
 
 fn explain_one(
@@ -755,4 +856,51 @@ fn faithfulness(
     };
     line += &format!(" random {:.3}", random.deletion_auc);
     Ok((DeletionInsertion { methods, random }, line))
+}
+
+#[cfg(test)]
+mod tests {
+    use netlens_fetch::{Split, load_split};
+
+    use super::*;
+
+    fn shared() -> PathBuf {
+        Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("../../shared")
+    }
+
+    /// tract with `shift` added to the first logit: an engine that misreads the graph.
+    struct Misread<'a>(&'a TractModel, f32);
+
+    impl Classifier for Misread<'_> {
+        fn logits(&self, images: &Images) -> Result<netlens_onnx::HostTensor> {
+            let mut logits = self.0.logits(images)?;
+            logits.data[0] += self.1;
+            Ok(logits)
+        }
+    }
+
+    #[test]
+    fn tract_is_trusted_only_where_its_logits_match_the_executors() {
+        let path = shared().join("fixtures/torch-small-cnn.onnx");
+        let model = DifferentiableModel::load_on(&path, &Device::flex()).unwrap();
+        let tract = TractModel::load_with_input(&path, Some(&[1, 32, 32]), BatchAxis::Symbolic).unwrap();
+        let data = load_split(&shared().join("data/fashion-mnist-small"), Split::Test).unwrap();
+        let images: Vec<InputImage> = (0..2)
+            .map(|i| InputImage {
+                name: format!("test-{i}"),
+                pixels: data.images.image(i).to_vec(),
+                display: data.images.image(i).to_vec(),
+                shape: [1, 32, 32],
+                label: None,
+                target: None,
+            })
+            .collect();
+        let baseline = Baseline::Zeros;
+        assert_eq!(engines_disagree(&model, &tract, &images, baseline).unwrap(), None);
+        // A shift far below the logits' scale passes; one of 1 % of it does not, naming the image.
+        assert_eq!(engines_disagree(&model, &Misread(&tract, 1e-6), &images, baseline).unwrap(), None);
+        let found = engines_disagree(&model, &Misread(&tract, 0.05), &images, baseline).unwrap();
+        let found = found.expect("a 0.05 difference in a logit is a disagreement");
+        assert!(found.starts_with("image `test-0`") && found.contains("largest difference 5.000e-2"), "{found}");
+    }
 }

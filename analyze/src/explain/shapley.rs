@@ -118,7 +118,10 @@ impl ShapleyParams {
             return Err(invalid(
                 "grid",
                 format!("{r}x{c}"),
-                &format!("needs 1..={height} rows and 1..={width} columns"),
+                &format!(
+                    "a {height}×{width} image has room for 1..={height} rows and 1..={width} columns of patches \
+                     (`--grid N` makes N×N)"
+                ),
             ));
         }
         // The standard error needs two samples: two permutations, or two antithetic pairs (the

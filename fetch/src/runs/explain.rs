@@ -726,6 +726,11 @@ pub struct Explanations {
     /// The contact sheet of all images' figures, when more than one was explained.
     #[serde(default)]
     pub contact_sheet: Option<std::path::PathBuf>,
+    /// What ran the forward passes of Shapley values and the deletion/insertion curves: `tract
+    /// (CPU)` or the differentiable executor on the gradient methods' device; absent when neither
+    /// ran, and in files of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sampling_engine: Option<String>,
 }
 
 impl Explanations {
@@ -738,6 +743,7 @@ impl Explanations {
             images,
             preprocess: None,
             contact_sheet: None,
+            sampling_engine: None,
         }
     }
 }
