@@ -61,6 +61,31 @@ fn explains_test_images_with_all_three_methods() {
     assert!(!first["predicted_name"].as_str().unwrap().is_empty());
 }
 
+/// Two files of one stem (`fireboat.jpg` and `fireboat.png`) get one figure each, the
+/// sampling engine is recorded, and a Shapley grid finer than the image names the image's size.
+#[test]
+fn files_of_one_name_keep_their_own_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let jpeg = shared().join("data/imagenet-samples/fireboat.jpg");
+    let png = dir.path().join("fireboat.png");
+    image::open(&jpeg).unwrap().save(&png).unwrap();
+    let out = dir.path().join("out");
+    let args = ["--methods", "gradcam,shapley", "--permutations", "4", "--out", &s(&out)];
+    let run = netlens(&[&["explain", &torch_cnn(), "--image", &s(&jpeg), &s(&png)][..], &args].concat());
+    let notes = String::from_utf8_lossy(&run.stderr).into_owned();
+    ok(run);
+    assert!(notes.contains("more than one image is named `fireboat`") && notes.contains("`fireboat-2.png`"), "{notes}");
+    for figure in ["fireboat.png", "fireboat-2.png", "contact_sheet.png"] {
+        assert!(out.join(figure).is_file(), "{figure} missing");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("explanations.json")).unwrap()).unwrap();
+    assert_eq!(json["images"][1]["name"], "fireboat-2");
+    assert_eq!(json["sampling_engine"], "tract (CPU)", "32×32 images sample on tract");
+    let err = fails(netlens(&["explain", &torch_cnn(), "--image", &s(&png), "--grid", "40", "--out", &s(&out)]));
+    assert!(err.contains("grid = 40x40") && err.contains("32×32 image") && err.contains("--grid"), "{err}");
+}
+
 #[test]
 fn an_rgb_photo_is_converted_and_resized_for_a_grey_model() {
     let dir = tempfile::tempdir().unwrap();
