@@ -60,7 +60,7 @@ pub struct FeaturesArgs {
     /// on other data up to this many of each class.
     #[arg(long, default_value_t = DEFAULT_PER_CLASS)]
     pub per_class: usize,
-    /// t-SNE perplexity (effective neighbours); needs n − 1 ≥ 3 · perplexity.
+    /// t-SNE perplexity (effective neighbours), at least 2; needs n − 1 ≥ 3 · perplexity.
     #[arg(long, default_value_t = TsneParams::default().perplexity)]
     pub perplexity: f64,
     /// t-SNE gradient-descent iterations.

@@ -531,7 +531,7 @@ pub fn explain_to_dir_with(
     };
     let sampling_engine = match &tract {
         Some(_) => "tract (CPU)".to_string(),
-        None => format!("differentiable executor ({:?})", cfg.device),
+        None => format!("differentiable executor on {}", device_name(&cfg.device)),
     };
     let baseline = cfg.baseline.resolved(chw[1], chw[2]);
     // Every parameter is checked before the output folder is made, so a bad one leaves nothing.
@@ -617,14 +617,30 @@ fn unique_names(images: &[InputImage], progress: &mut impl FnMut(&str)) -> Vec<I
         .collect()
 }
 
+/// The burn backend of `device` as `--device` names it (`flex`, `cpu`, `wgpu`, `cuda`), else
+/// burn's own description of it.
+fn device_name(device: &Device) -> String {
+    let described = format!("{device:?}");
+    ["Flex", "Wgpu", "Cuda", "Cpu"]
+        .into_iter()
+        .find(|backend| described.contains(backend))
+        .map_or(described, |backend| backend.to_lowercase())
+}
+
 /// Largest disagreement allowed between tract's and the executor's logits, relative to the
 /// largest |logit| (floored at 1): both compute in f32, and agree to ~1e-5 on the course's
 /// networks and ResNet-34 (`onnx/src/executor/tests.rs` asserts 1e-4).
 pub const ENGINE_AGREEMENT_TOLERANCE: f32 = 1e-3;
 
-/// Compares the `sampler`'s logits (tract's) with the executor's on every image and on the
-/// baseline image; `None` when they agree within [`ENGINE_AGREEMENT_TOLERANCE`], else where and
-/// by how much they differ.
+/// Patch mixtures per image on which [`engines_disagree`] compares the engines, besides the
+/// image and its baseline: a sampling method evaluates such mixtures, not the endpoints alone, and
+/// a graph read differently can agree at both endpoints (a branch that only mixtures switch on).
+pub const ENGINE_CHECK_MIXTURES: usize = 3;
+
+/// Compares the `sampler`'s logits (tract's) with the executor's on every image, its baseline
+/// image and [`ENGINE_CHECK_MIXTURES`] random mixtures of the two (4×4 patches, each from the
+/// image or the baseline, seeded); `None` when every logit agrees within
+/// [`ENGINE_AGREEMENT_TOLERANCE`], else the first input and class where they differ.
 ///
 /// # Errors
 /// Either engine's evaluation errors.
@@ -634,23 +650,51 @@ fn engines_disagree(
     images: &[InputImage],
     baseline: Baseline,
 ) -> Result<Option<String>> {
+    use rand::{Rng, SeedableRng};
     let Some(first) = images.first() else { return Ok(None) };
     let [c, h, w] = first.shape;
-    let mut inputs: Vec<(&str, Vec<f32>)> = images.iter().map(|i| (i.name.as_str(), i.pixels.clone())).collect();
-    inputs.push(("the baseline", baseline_image(&baseline, &first.pixels, first.shape)));
-    for (name, pixels) in inputs {
-        let batch = Images { data: pixels, shape: [1, c, h, w] };
-        let (reference, sampled) = (model.forward(&batch)?.data, sampler.logits(&batch)?.data);
-        let scale = reference.iter().fold(1.0f32, |m, v| m.max(v.abs()));
-        // NaN, once met, stays the worst (f32::max would drop it).
-        let worst = reference
+    let (rows, cols) = (4.min(h), 4.min(w));
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x656e_6769_6e65);
+    let mut labels = vec![];
+    let mut data = vec![];
+    for image in images {
+        let base = baseline_image(&baseline, &image.pixels, image.shape);
+        labels.push(format!("image `{}`", image.name));
+        data.extend_from_slice(&image.pixels);
+        labels.push(format!("the baseline of image `{}`", image.name));
+        data.extend_from_slice(&base);
+        for m in 0..ENGINE_CHECK_MIXTURES {
+            let keep: Vec<bool> = (0..rows * cols).map(|_| rng.random_bool(0.5)).collect();
+            labels.push(format!("patch mixture {} of image `{}` and its baseline", m + 1, image.name));
+            data.extend((0..c * h * w).map(|i| {
+                let (y, x) = ((i / w) % h, i % w);
+                if keep[(y * rows / h) * cols + x * cols / w] { image.pixels[i] } else { base[i] }
+            }));
+        }
+    }
+    let batch = Images { data, shape: [labels.len(), c, h, w] };
+    let (reference, sampled) = (model.forward(&batch)?, sampler.logits(&batch)?);
+    let classes = reference.data.len() / labels.len().max(1);
+    if sampled.data.len() != reference.data.len() {
+        return Ok(Some(format!(
+            "{} logits per input on the executor, {} on tract",
+            classes,
+            sampled.data.len() / labels.len().max(1)
+        )));
+    }
+    for (label, (a, b)) in labels.iter().zip(reference.data.chunks(classes).zip(sampled.data.chunks(classes))) {
+        let scale = a.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        // The worst class; NaN, once met, stays the worst (f32::max would drop it).
+        let (class, worst) = a
             .iter()
-            .zip(&sampled)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, |m, d| if d.is_nan() || d > m { d } else { m });
-        if reference.len() != sampled.len() || worst.is_nan() || worst > ENGINE_AGREEMENT_TOLERANCE * scale {
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .enumerate()
+            .fold((0, 0.0f32), |(k, m), (j, d)| if d.is_nan() || d > m { (j, d) } else { (k, m) });
+        if worst.is_nan() || worst > ENGINE_AGREEMENT_TOLERANCE * scale {
             return Ok(Some(format!(
-                "image `{name}`: logits {reference:?} on the executor, {sampled:?} on tract, largest difference {worst:.3e}"
+                "on {label}, class {class}'s logit is {} on the executor and {} on tract",
+                a[class], b[class]
             )));
         }
     }
@@ -879,6 +923,24 @@ mod tests {
         }
     }
 
+    /// tract with `shift` added to the first logit of the patch mixtures only (every row of a
+    /// batch but each image's first two, the image and its baseline, in [`engines_disagree`]'s
+    /// layout): an engine that agrees at both endpoints and nowhere between.
+    struct MisreadBetween<'a>(&'a TractModel, f32);
+
+    impl Classifier for MisreadBetween<'_> {
+        fn logits(&self, images: &Images) -> Result<netlens_onnx::HostTensor> {
+            let mut logits = self.0.logits(images)?;
+            let classes = logits.data.len() / images.len();
+            for (row, values) in logits.data.chunks_mut(classes).enumerate() {
+                if row % (2 + ENGINE_CHECK_MIXTURES) >= 2 {
+                    values[0] += self.1;
+                }
+            }
+            Ok(logits)
+        }
+    }
+
     #[test]
     fn tract_is_trusted_only_where_its_logits_match_the_executors() {
         let path = shared().join("fixtures/torch-small-cnn.onnx");
@@ -901,6 +963,10 @@ mod tests {
         assert_eq!(engines_disagree(&model, &Misread(&tract, 1e-6), &images, baseline).unwrap(), None);
         let found = engines_disagree(&model, &Misread(&tract, 0.05), &images, baseline).unwrap();
         let found = found.expect("a 0.05 difference in a logit is a disagreement");
-        assert!(found.starts_with("image `test-0`") && found.contains("largest difference 5.000e-2"), "{found}");
+        assert!(found.starts_with("on image `test-0`, class 0's logit is"), "{found}");
+        let found = engines_disagree(&model, &MisreadBetween(&tract, 0.05), &images, baseline).unwrap();
+        let found = found.expect("a difference on the mixtures alone is a disagreement");
+        assert!(found.starts_with("on patch mixture 1 of image `test-0`"), "{found}");
+        assert_eq!(device_name(&Device::flex()), "flex");
     }
 }

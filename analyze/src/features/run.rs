@@ -142,11 +142,19 @@ pub fn study_to_dir(
     // folder) gets the largest perplexity it allows, said in the progress, instead of an error.
     // A perplexity the user chose is checked as given.
     let most = (sample.len() as f64 - 1.0) / 3.0;
-    if options.perplexity == TsneParams::default().perplexity
+    let lowered = options.perplexity == TsneParams::default().perplexity
         && most < options.perplexity
-        && most >= 2.0
-        && params.methods.contains(&EmbeddingMethod::Tsne)
-    {
+        && params.methods.contains(&EmbeddingMethod::Tsne);
+    if lowered && most < super::tsne::MIN_PERPLEXITY {
+        let reason = format!(
+            "t-SNE needs n − 1 ≥ 3 · perplexity and a perplexity of at least {}, so at least 7 images; the sample \
+             has {}: give more images (--per-class, --classes) or leave t-SNE out (--methods pca)",
+            super::tsne::MIN_PERPLEXITY,
+            sample.len()
+        );
+        return Err(netlens_fetch::runs::InvalidSetting::new("perplexity", "30 (the default)", &reason).into());
+    }
+    if lowered {
         params.tsne.perplexity = most.floor();
         progress(FeatureProgress::Note(&format!(
             "t-SNE perplexity lowered from the default {} to {} for {} images (t-SNE needs n − 1 ≥ 3 · perplexity)",
