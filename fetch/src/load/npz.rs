@@ -2,7 +2,7 @@
 //! `x_test`/`y_test` and `x_train`/`y_train` per split.
 
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{DataFormat, DataSource};
 use crate::course::{Split, load_npy_images};
@@ -28,7 +28,7 @@ pub(super) fn open(path: &Path, split: Split) -> Result<DataSource> {
         ));
     };
     // The .npy readers work on files: the two members go into a temporary folder named after
-    // the archive, so their errors read `…/data.npz/x.npy`.
+    // the archive, and [`beside_archive`] makes their errors read `dir/data.npz/x.npy`.
     let tmp = tempfile::tempdir().map_err(|e| FetchError::io(std::env::temp_dir(), e))?;
     let dir = tmp.path().join(path.file_name().unwrap_or_default());
     std::fs::create_dir_all(&dir).map_err(|e| FetchError::io(&dir, e))?;
@@ -40,8 +40,9 @@ pub(super) fn open(path: &Path, split: Split) -> Result<DataSource> {
         (&mut entry).take(MAX_MEMBER_BYTES).read_to_end(&mut bytes).map_err(|e| FetchError::io(path, e))?;
         std::fs::write(dir.join(member), bytes).map_err(|e| FetchError::io(&dir, e))?;
     }
-    let images = load_npy_images(&dir.join(&x))?;
-    let labels = crate::npy::read_integers(&dir.join(&y), "(N,)")?;
+    let in_archive = |e| beside_archive(e, tmp.path(), path);
+    let images = load_npy_images(&dir.join(&x)).map_err(in_archive)?;
+    let labels = crate::npy::read_integers(&dir.join(&y), "(N,)").map_err(in_archive)?;
     if labels.shape.len() != 1 || labels.data.len() != images.len() {
         return Err(FetchError::format(
             path,
@@ -59,4 +60,26 @@ pub(super) fn open(path: &Path, split: Split) -> Result<DataSource> {
         class_names: (0..classes).map(|c| c.to_string()).collect(),
     };
     Ok(DataSource::from_dataset(path, DataFormat::Npz, data))
+}
+
+/// `e` with the paths inside the temporary folder `tmp` written as inside the archive `archive`
+/// (`/tmp/.tmpX/data.npz/x.npy` → `dir/data.npz/x.npy`), so no error names a file the user never
+/// saw.
+fn beside_archive(e: FetchError, tmp: &Path, archive: &Path) -> FetchError {
+    let rebase = |p: PathBuf| match p.strip_prefix(tmp) {
+        Ok(inside) => archive.parent().unwrap_or(Path::new("")).join(inside),
+        Err(_) => p,
+    };
+    match e {
+        FetchError::Io { path, source } => FetchError::Io { path: rebase(path), source },
+        FetchError::Format { path, expected, found } => FetchError::Format { path: rebase(path), expected, found },
+        FetchError::Truncated { path, expected, found } => {
+            FetchError::Truncated { path: rebase(path), expected, found }
+        }
+        FetchError::LabelOutOfRange { path, index, label, num_classes } => {
+            FetchError::LabelOutOfRange { path: rebase(path), index, label, num_classes }
+        }
+        FetchError::MissingFiles { path, expected } => FetchError::MissingFiles { path: rebase(path), expected },
+        other => other,
+    }
 }

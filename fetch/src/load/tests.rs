@@ -131,4 +131,16 @@ fn npz_and_course_npy_give_the_same_dataset() {
     zip.finish().unwrap();
     let e = DataSource::open(&bad, Split::Test).unwrap_err().to_string();
     assert!(e.contains("bad.npz") && e.contains("arrays `x` and `y`") && e.contains("found arrays images"), "{e}");
+    // a member of the wrong shape is named inside the archive, not in the temporary folder it was
+    // read from
+    let swapped = dir.path().join("swapped.npz");
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(&swapped).unwrap());
+    for name in ["x.npy", "y.npy"] {
+        zip.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut zip, &y).unwrap();
+    }
+    zip.finish().unwrap();
+    let e = DataSource::open(&swapped, Split::Test).unwrap_err().to_string();
+    let member = dir.path().join("swapped.npz").join("x.npy");
+    assert!(e.starts_with(&format!("{}: expected", member.display())), "{e}");
 }
