@@ -336,9 +336,10 @@ fn report_from_small_runs_has_sections_figures_and_the_runs_numbers() {
     // The maps compared on the Shapley patch grid, and the mean curves drawn.
     assert!(md.contains("| methods | ρ at the pixels | ρ on the patch grid |"), "{md}");
     for kind in ["deletion", "insertion"] {
-        assert!(figures.iter().any(|f| f == &format!("explain-model-{kind}-curves.svg")), "{figures:?}");
+        // Named after the run folder (`lenet`), not the run's `model.onnx`.
+        assert!(figures.iter().any(|f| f == &format!("explain-lenet-{kind}-curves.svg")), "{figures:?}");
         // The random orders' mean curve is drawn beside the methods'.
-        let svg = std::fs::read_to_string(out.join(format!("figures/explain-model-{kind}-curves.svg"))).unwrap();
+        let svg = std::fs::read_to_string(out.join(format!("figures/explain-lenet-{kind}-curves.svg"))).unwrap();
         assert!(svg.contains("random order"), "{kind}: no random-order curve");
     }
     // Interpolation α from interpolation.json is absent here: the count comes from the .npy.

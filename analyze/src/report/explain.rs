@@ -105,6 +105,17 @@ fn stem_of(model: &str) -> String {
     Path::new(model).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
+/// The name of an explanation's figures: the classifier run's folder name when `dir` is a run's
+/// `explain/` folder (every run's model is `model.onnx`, so two networks' figures would otherwise
+/// share a name and be told apart only by a `-2`), else the model file's stem.
+fn figure_stem(dir: &Path, model: &str) -> String {
+    let run = dir.parent().filter(|run| netlens_fetch::runs::RunFolder::new(run).card().is_ok());
+    match run.and_then(|run| run.file_name()) {
+        Some(name) => name.to_string_lossy().into_owned(),
+        None => stem_of(model),
+    }
+}
+
 /// A readable name for the explained model: the title of the classifier run whose `explain/`
 /// folder `dir` is, "ResNet-34" for a converted ResNet-34, else the model file's name.
 fn model_title(dir: &Path, model: &str) -> String {
@@ -200,7 +211,7 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<(String, Explanations)> {
             ));
         }
     } else {
-        mean_curves(doc, images, &stem_of(&model), &title)?;
+        mean_curves(doc, images, &figure_stem(dir, &model), &title)?;
         // The maps pooled to the patch grid: shown in a table and summed up in the finding.
         let pooled = patch_grid_rho(images);
         agreement_on_one_grid(doc, images, &means, &pooled);
@@ -210,7 +221,7 @@ fn one_model(doc: &mut Doc, dir: &Path) -> Result<(String, Explanations)> {
             misclassified(doc, images);
         }
     }
-    let stem = Path::new(&model).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = figure_stem(dir, &model);
     // Images made from one photo for several classes (see `photo_of`) are shown together.
     let mut groups: BTreeMap<&str, Vec<&ImageExplanation>> = BTreeMap::new();
     for img in images {
