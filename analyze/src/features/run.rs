@@ -175,6 +175,13 @@ pub fn study_to_dir(
     // Every layer is checked before the first figure is drawn.
     for output in &outputs {
         super::study::check_features(output, &s)?;
+        if super::study::features_are_constant(output) {
+            progress(FeatureProgress::Note(&format!(
+                "layer `{}` gives every image the same features (a dead or constant layer): its PCA and t-SNE \
+                 maps have no structure to show, and any spread in them is noise",
+                output.tap.layer
+            )));
+        }
     }
     let steps = outputs.len() * params.methods.len();
     let mut studies = Vec::with_capacity(outputs.len());

@@ -86,6 +86,15 @@ pub fn feature_matrix(output: &TapOutput) -> Array2<f64> {
         .expect("TapOutput data is [n, width]")
 }
 
+/// Whether every sample has the same features in `output` (a dead layer: all-zero ReLU outputs,
+/// a constant map): its embeddings then place identical points, and any spread in the scatter is
+/// t-SNE's tie-breaking jitter, not structure.
+pub fn features_are_constant(output: &TapOutput) -> bool {
+    let width = output.width().max(1);
+    let mut rows = output.data.chunks(width);
+    rows.next().is_none_or(|first| rows.all(|row| row == first))
+}
+
 /// Checks that a tapped layer's features are all finite.
 ///
 /// # Errors
@@ -263,6 +272,16 @@ mod tests {
     use super::*;
     use netlens_fetch::runs::LayerRole;
     use netlens_onnx::Tap;
+
+    #[test]
+    fn a_layer_with_the_same_features_for_every_sample_is_recognised() {
+        let tap = Tap { layer: "relu1".into(), tensor: "t".into(), op: "Relu".into(), role: LayerRole::Other };
+        let dead = TapOutput { tap: tap.clone(), sample_shape: vec![3], data: vec![0.0; 12] };
+        assert!(features_are_constant(&dead));
+        let mut data = vec![0.5; 12];
+        data[10] = 0.25;
+        assert!(!features_are_constant(&TapOutput { tap, sample_shape: vec![3], data }));
+    }
 
     #[test]
     fn studies_a_layer_and_writes_its_files() {
