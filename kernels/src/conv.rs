@@ -544,20 +544,31 @@ impl Geometry {
     fn padded_planes(&self, xs: &[f32], buffer: &mut Vec<f32>) -> usize {
         let [py, px] = self.pad;
         let wp = self.w + 2 * px;
-        let plane = (self.h + 2 * py) * wp;
         let n = xs.len() / self.pixels_in();
-        let row = n * plane + (self.kh - 1) * wp + self.kw - 1;
+        let row = n * (self.h + 2 * py) * wp + (self.kh - 1) * wp + self.kw - 1;
+        self.onto_padded_grid(xs, self.c_in, row, py * wp + px, buffer);
+        row
+    }
+
+    /// Writes `images` (`[n, channels, h, w]`) into `buffer` as `[channels, row]` zero-filled
+    /// rows, image `b`'s plane at `b·(h + 2·py)·(w + 2·px) + origin` of its channel's row, its
+    /// lines `w + 2·px` apart: the layout of [`Self::padded_planes`] (origin inside the padding)
+    /// and of the padded output gradient of [`Self::weight_grad_shifted`] (origin 0).
+    fn onto_padded_grid(&self, images: &[f32], channels: usize, row: usize, origin: usize, buffer: &mut Vec<f32>) {
+        let [py, px] = self.pad;
+        let wp = self.w + 2 * px;
+        let plane = (self.h + 2 * py) * wp;
+        let (h, w) = (self.h, self.w);
         buffer.clear();
-        buffer.resize(self.c_in * row, 0.0);
-        for (b, x) in xs.chunks(self.pixels_in()).enumerate() {
-            for (ci, src) in x.chunks(self.h * self.w).enumerate() {
-                let dst = &mut buffer[ci * row + b * plane + py * wp + px..];
-                for (r, line) in src.chunks(self.w).enumerate() {
-                    dst[r * wp..][..self.w].copy_from_slice(line);
+        buffer.resize(channels * row, 0.0);
+        for (b, image) in images.chunks(channels * h * w).enumerate() {
+            for (c, src) in image.chunks(h * w).enumerate() {
+                let dst = &mut buffer[c * row + b * plane + origin..];
+                for (r, line) in src.chunks(w).enumerate() {
+                    dst[r * wp..][..w].copy_from_slice(line);
                 }
             }
         }
-        row
     }
 
     /// The forward pass of a [same-size](Self::is_same_size) convolution over `n` images without
@@ -784,16 +795,7 @@ impl Geometry {
                 let row =
                     self.padded_planes(&x[images.start * self.pixels_in()..images.end * self.pixels_in()], padded);
                 let columns = n * plane;
-                dys.clear();
-                dys.resize(co * columns, 0.0);
-                for (b, dy) in dy[images.start * co * p..images.end * co * p].chunks(co * p).enumerate() {
-                    for (c, src) in dy.chunks(p).enumerate() {
-                        let dst = &mut dys[c * columns + b * plane..];
-                        for (r, line) in src.chunks(self.w).enumerate() {
-                            dst[r * wp..][..self.w].copy_from_slice(line);
-                        }
-                    }
-                }
+                self.onto_padded_grid(&dy[images.start * co * p..images.end * co * p], co, columns, 0, dys);
                 for ky in 0..self.kh {
                     for kx in 0..self.kw {
                         let tap = ky * self.kw + kx;
