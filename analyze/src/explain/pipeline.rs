@@ -511,9 +511,10 @@ pub fn explain_to_dir_with(
     // Two engines reading one file must compute the same logits; where tract's differ from the
     // executor's (which gives the recorded logits and the gradients), tract has misread the graph
     // and would give wrong Shapley values without any error, so the executor samples instead.
+    let baseline = cfg.baseline.resolved(chw[1], chw[2]);
     let tract = match tract {
         Some(t) if !cfg.runs_sampling() => Some(t),
-        Some(t) => match engines_disagree(&model, &t, images, cfg.baseline.resolved(chw[1], chw[2]))? {
+        Some(t) => match engines_disagree(&model, &t, images, baseline)? {
             None => Some(t),
             Some(disagreement) => {
                 progress(&format!(
@@ -533,7 +534,6 @@ pub fn explain_to_dir_with(
         Some(_) => "tract (CPU)".to_string(),
         None => format!("differentiable executor on {}", device_name(&cfg.device)),
     };
-    let baseline = cfg.baseline.resolved(chw[1], chw[2]);
     // Every parameter is checked before the output folder is made, so a bad one leaves nothing.
     if cfg.runs(ExplainMethod::GradCam) || cfg.runs(ExplainMethod::HiResCam) {
         cfg.grad_cam.resolve_layer(&model)?;

@@ -233,7 +233,7 @@ where
             .momentum_switch_epoch(switch)
             .initial_embedding(initial_embedding(n * D, params.seed));
         if exact {
-            tsne.exact(|a, b| a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum());
+            tsne.exact(|a, b| squared_distance(*a, *b));
         } else {
             tsne.barnes_hut_with_neighbors(BARNES_HUT_THETA, &neighbours);
         }
@@ -258,6 +258,11 @@ fn initial_embedding(len: usize, seed: u64) -> Vec<f64> {
             INITIAL_EMBEDDING_STD * (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
         })
         .collect()
+}
+
+/// `‖a − b‖²`.
+fn squared_distance<'a>(a: impl IntoIterator<Item = &'a f64>, b: impl IntoIterator<Item = &'a f64>) -> f64 {
+    a.into_iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
 /// Rows of this many samples share one Gram-matrix product in [`nearest_neighbours`].
@@ -286,7 +291,7 @@ fn nearest_neighbours(x: &Array2<f64>, k: usize) -> Vec<Vec<bhtsne::Neighbor<f64
                 let mut row: Vec<bhtsne::Neighbor<f64>> = order
                     .into_iter()
                     .map(|(_, j)| {
-                        let d2: f64 = x.row(i).iter().zip(x.row(j).iter()).map(|(a, b)| (a - b) * (a - b)).sum();
+                        let d2 = squared_distance(x.row(i), x.row(j));
                         bhtsne::Neighbor { index: j, distance: d2.sqrt() }
                     })
                     .collect();
