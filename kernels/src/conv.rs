@@ -26,11 +26,12 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::ops::ModuleOps;
+use burn::backend::ops::{ActivationOps, ModuleOps};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend, Dispatch, Flex, backend_extension};
+use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
+use burn::tensor::activation;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use burn_flex::FlexTensor;
@@ -47,6 +48,34 @@ pub trait ConvBackend: Backend {
     /// `x` `[batch, c_in, h, w]`, `weight` `[c_out, c_in, kh, kw]` → `[batch, c_out, h_out, w_out]`.
     fn conv2d_nobias(x: FloatTensor<Self>, weight: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
         Self::conv2d(x, weight, None, options)
+    }
+
+    /// `act(conv(x, weight) + bias)`: `x` `[batch, c_in, h, w]`, `weight` `[c_out, c_in, kh, kw]`,
+    /// `bias` `[c_out]` → `[batch, c_out, h_out, w_out]`, where `act` is a ReLU when `relu` and the
+    /// identity otherwise. One op, so that the bias and the ReLU are applied as the output is
+    /// written, and their gradients taken in one step ([`ConvBackend::relu_grad`],
+    /// [`ConvBackend::bias_grad`]).
+    fn conv2d_bias_act(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        let y = Self::conv2d(x, weight, Some(bias), options);
+        if relu { Self::relu(y) } else { y }
+    }
+
+    /// The gradient through a ReLU: `grad` where its `output` is positive (or NaN, as burn's
+    /// `relu_backward`), zero elsewhere; both `[batch, c, h, w]`.
+    fn relu_grad(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::relu_backward(output, grad)
+    }
+
+    /// The gradient of a per-channel bias: `grad` `[batch, c, h, w]` summed over the batch and
+    /// the pixels → `[c]`.
+    fn bias_grad(grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        bias_grad_by_sums::<Self>(grad)
     }
 
     /// The gradient of the loss with respect to `x` (`[batch, c_in, h, w]`; `x` gives the shape),
@@ -77,11 +106,58 @@ impl ConvBackend for Flex {
         match Geometry::of(&x, &weight, &options) {
             Some(g) => {
                 let (x, w) = (x.to_contiguous(), weight.to_contiguous());
-                let y = g.forward(f32s(&x), f32s(&w));
+                let y = g.forward(f32s(&x), f32s(&w), Epilogue::default());
                 FlexTensor::from_data(TensorData::new(y, [g.batch, g.c_out, g.h_out, g.w_out]))
             }
             None => Self::conv2d(x, weight, None, options),
         }
+    }
+
+    fn conv2d_bias_act(
+        x: FlexTensor,
+        weight: FlexTensor,
+        bias: FlexTensor,
+        options: ConvOptions<2>,
+        relu: bool,
+    ) -> FlexTensor {
+        match Geometry::of(&x, &weight, &options).filter(|_| bias.dtype() == DType::F32) {
+            Some(g) => {
+                let (x, w, b) = (x.to_contiguous(), weight.to_contiguous(), bias.to_contiguous());
+                let y = g.forward(f32s(&x), f32s(&w), Epilogue { bias: Some(f32s(&b)), relu });
+                FlexTensor::from_data(TensorData::new(y, [g.batch, g.c_out, g.h_out, g.w_out]))
+            }
+            None => {
+                let y = Self::conv2d(x, weight, Some(bias), options);
+                if relu { Self::relu(y) } else { y }
+            }
+        }
+    }
+
+    fn relu_grad(output: FlexTensor, grad: FlexTensor) -> FlexTensor {
+        if output.dtype() != DType::F32 || grad.dtype() != DType::F32 {
+            return Self::relu_backward(output, grad);
+        }
+        let shape = grad.layout().shape().clone();
+        let (y, g) = (output.to_contiguous(), grad.to_contiguous());
+        let masked: Vec<f32> =
+            f32s(&y).iter().zip(f32s(&g)).map(|(y, g)| if *y > 0.0 || y.is_nan() { *g } else { 0.0 }).collect();
+        FlexTensor::from_data(TensorData::new(masked, shape))
+    }
+
+    fn bias_grad(grad: FlexTensor) -> FlexTensor {
+        if grad.dtype() != DType::F32 {
+            return bias_grad_by_sums::<Self>(grad);
+        }
+        let [batch, c, h, w]: [usize; 4] = grad.layout().shape().dims();
+        let g = grad.to_contiguous();
+        let plane = h * w;
+        // Per image and channel, then over the images in order: the same bits for any thread count.
+        let sums: Vec<f32> = f32s(&g).chunks(plane.max(1)).map(plane_sum).collect();
+        let mut db = vec![0.0f32; c];
+        for image in sums.chunks(c).take(batch) {
+            add(&mut db, image);
+        }
+        FlexTensor::from_data(TensorData::new(db, [c]))
     }
 
     fn conv2d_input_grad(x: FlexTensor, weight: FlexTensor, grad: FlexTensor, options: ConvOptions<2>) -> FlexTensor {
@@ -107,7 +183,87 @@ impl ConvBackend for Flex {
     }
 }
 
+/// [`ConvBackend::bias_grad`] by burn's sums over the batch, height and width axes.
+fn bias_grad_by_sums<B: Backend>(grad: FloatTensor<B>) -> FloatTensor<B> {
+    let c = grad.shape().dims::<4>()[1];
+    let summed = B::float_sum_dim(B::float_sum_dim(B::float_sum_dim(grad, 0), 2), 3);
+    B::float_reshape(summed, [c].into())
+}
+
+/// Sum of a plane's values, in 16 running lanes (which the compiler vectorises).
+fn plane_sum(plane: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 16];
+    let chunks = plane.chunks_exact(16);
+    let rest: f32 = chunks.remainder().iter().sum();
+    for chunk in chunks {
+        lanes.iter_mut().zip(chunk).for_each(|(l, v)| *l += v);
+    }
+    lanes.iter().sum::<f32>() + rest
+}
+
 impl<B: Backend + ConvBackend, C: CheckpointStrategy> ConvBackend for Autodiff<B, C> {
+    fn conv2d_bias_act(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        options: ConvOptions<2>,
+        relu: bool,
+    ) -> FloatTensor<Self> {
+        /// Gradients of the input, the weight and the bias, through the ReLU when there is one.
+        #[derive(Debug)]
+        struct ConvBiasAct;
+
+        impl<B: Backend + ConvBackend> Backward<B, 3> for ConvBiasAct {
+            /// Checkpoints of `x` and the weight, the op's output when it ends in a ReLU (its
+            /// positive entries pass the gradient), the options.
+            type State = (NodeId, NodeId, Option<FloatTensor<B>>, ConvOptions<2>);
+
+            fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+                let [node_x, node_weight, node_bias] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x_state, weight_state, output, options) = ops.state;
+                let grad = match output {
+                    Some(output) => B::relu_grad(output, grad),
+                    None => grad,
+                };
+                if let Some(node) = node_bias {
+                    grads.register::<B>(node.id, B::bias_grad(grad.clone()));
+                }
+                let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
+                let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight_state);
+                if let Some(node) = node_x {
+                    let dx = B::conv2d_input_grad(x.clone(), weight.clone(), grad.clone(), options.clone());
+                    grads.register::<B>(node.id, dx);
+                }
+                if let Some(node) = node_weight {
+                    grads.register::<B>(node.id, B::conv2d_weight_grad(x, weight, grad, options));
+                }
+            }
+        }
+
+        match ConvBiasAct.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let weight_state = prep.checkpoint(&weight);
+                let y = B::conv2d_bias_act(
+                    x.into_primitive(),
+                    weight.into_primitive(),
+                    bias.into_primitive(),
+                    options.clone(),
+                    relu,
+                );
+                prep.finish((x_state, weight_state, relu.then(|| y.clone()), options), y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv2d_bias_act(
+                x.into_primitive(),
+                weight.into_primitive(),
+                bias.into_primitive(),
+                options,
+                relu,
+            )),
+        }
+    }
+
     fn conv2d_nobias(x: FloatTensor<Self>, weight: FloatTensor<Self>, options: ConvOptions<2>) -> FloatTensor<Self> {
         /// Input and weight gradients: [`ConvBackend`]'s.
         #[derive(Debug)]
@@ -150,10 +306,22 @@ impl<B: Backend + ConvBackend, C: CheckpointStrategy> ConvBackend for Autodiff<B
 /// as [`Conv2d::forward`], through [`conv2d_with`] (burn's own forward for "same" padding, which
 /// depends on the input size).
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    conv2d_act(conv, x, false)
+}
+
+/// `relu(conv(x))`: `[batch, c_in, h, w]` → `[batch, c_out, h_out, w_out]`, the value of
+/// [`conv2d`] followed by burn's `relu`. On the `flex` device the bias and the ReLU are applied as
+/// the convolution writes its output, and differentiated in one step of its backward pass.
+pub fn conv2d_relu(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    conv2d_act(conv, x, true)
+}
+
+fn conv2d_act(conv: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let Some(options) = options_of(conv) else {
-        return conv.forward(x);
+        let y = conv.forward(x);
+        return if relu { activation::relu(y) } else { y };
     };
-    conv2d_with(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), options)
+    conv2d_with_act(x, conv.weight.val(), conv.bias.as_ref().map(|b| b.val()), options, relu)
 }
 
 /// A 2-D convolution, the same value as burn's `module::conv2d`: `x` `[batch, c_in, h, w]`,
@@ -161,16 +329,30 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 /// On the `flex` device (with or without autodiff), ungrouped and undilated with symmetric
 /// padding, it runs netlens's kernels (module docs); anything else is burn's `conv2d`.
 pub fn conv2d_with(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, options: ConvOptions<2>) -> Tensor<4> {
+    conv2d_with_act(x, weight, bias, options, false)
+}
+
+/// [`conv2d_with`], then a ReLU when `relu`.
+pub(crate) fn conv2d_with_act(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    options: ConvOptions<2>,
+    relu: bool,
+) -> Tensor<4> {
+    let act = |y: Tensor<4>| if relu { activation::relu(y) } else { y };
     if !covers(&x, &options) {
-        return burn::tensor::module::conv2d(x, weight, bias, options);
+        return act(burn::tensor::module::conv2d(x, weight, bias, options));
     }
-    let y = conv2d_nobias(x, weight, options);
     match bias {
-        Some(bias) => {
-            let c_out = bias.dims()[0];
-            y + bias.reshape([1, c_out, 1, 1])
-        }
-        None => y,
+        Some(bias) => Tensor::from_dispatch(<Dispatch as ConvBackend>::conv2d_bias_act(
+            x.into_dispatch(),
+            weight.into_dispatch(),
+            bias.into_dispatch(),
+            options,
+            relu,
+        )),
+        None => act(conv2d_nobias(x, weight, options)),
     }
 }
 
@@ -482,7 +664,7 @@ impl Geometry {
     /// image after image along the columns, written into `buffer`.
     fn columns<'a>(&self, xs: &[f32], buffer: &'a mut Vec<f32>) -> &'a [f32] {
         let (n, p) = (xs.len() / self.pixels_in(), self.pixels_out());
-        buffer.resize(self.patch() * n * p, 0.0);
+        grow(buffer, self.patch() * n * p);
         for (i, x) in xs.chunks(self.pixels_in()).enumerate() {
             if self.is_pointwise() {
                 for (ci, plane) in x.chunks(p).enumerate() {
@@ -492,7 +674,7 @@ impl Geometry {
                 self.im2col(x, &mut buffer[i * p..], n * p);
             }
         }
-        buffer
+        &buffer[..self.patch() * n * p]
     }
 
     /// `ys` `[n, c_out, h_out·w_out]` (one tensor's images) gathered into `[c_out, n·h_out·w_out]`
@@ -503,13 +685,13 @@ impl Geometry {
         if n == 1 {
             return ys;
         }
-        buffer.resize(ys.len(), 0.0);
+        grow(buffer, ys.len());
         for (i, y) in ys.chunks(co * p).enumerate() {
             for (c, plane) in y.chunks(p).enumerate() {
                 buffer[c * n * p + i * p..][..p].copy_from_slice(plane);
             }
         }
-        buffer
+        &buffer[..ys.len()]
     }
 
     /// A [same-size](Self::is_same_size) convolution with a kernel larger than 1×1 on planes of
@@ -576,13 +758,14 @@ impl Geometry {
     /// on the padded grid) is `Σ_(ky, kx) W[:, :, ky, kx] · x_padded[:, q + ky·(w + 2·px) + kx]`,
     /// one matrix product per window position over all images at once, accumulated in `product`
     /// (`[c_out, n·padded plane]`; the padding's positions are computed and dropped). Writes
-    /// `ys` `[n, c_out, h, w]`.
+    /// `ys` `[n, c_out, h, w]` through `epilogue`.
     #[allow(clippy::too_many_arguments)]
     fn forward_shifted(
         &self,
         xs: &[f32],
         w: &[f32],
         ys: &mut [f32],
+        epilogue: Epilogue,
         parallel: bool,
         padded: &mut Vec<f32>,
         product: &mut Vec<f32>,
@@ -594,7 +777,7 @@ impl Geometry {
         let (co, ci, taps) = (self.c_out, self.c_in, self.kh * self.kw);
         let row = self.padded_planes(xs, padded);
         let columns = n * plane;
-        product.resize(co * columns, 0.0);
+        grow(product, co * columns);
         for ky in 0..self.kh {
             for kx in 0..self.kw {
                 let tap = ky * self.kw + kx;
@@ -621,15 +804,15 @@ impl Geometry {
             for (c, out) in y.chunks_mut(p).enumerate() {
                 let src = &product[c * columns + b * plane..];
                 for (r, line) in out.chunks_mut(self.w).enumerate() {
-                    line.copy_from_slice(&src[r * wp..][..self.w]);
+                    epilogue.write(c, line, &src[r * wp..][..self.w]);
                 }
             }
         }
     }
 
-    /// `y = W · im2col(x)` over groups of images; `x` `[batch, c_in, h, w]`, `w` `[c_out, c_in, kh,
-    /// kw]` → `[batch, c_out, h_out, w_out]`.
-    fn forward(&self, x: &[f32], w: &[f32]) -> Vec<f32> {
+    /// `y = epilogue(W · im2col(x))` over groups of images; `x` `[batch, c_in, h, w]`, `w` `[c_out,
+    /// c_in, kh, kw]` → `[batch, c_out, h_out, w_out]`.
+    fn forward(&self, x: &[f32], w: &[f32], epilogue: Epilogue) -> Vec<f32> {
         let (k, p, co) = (self.patch(), self.pixels_out(), self.c_out);
         let mut y = vec![0.0f32; self.batch * co * p];
         let group = |images: Range<usize>,
@@ -641,23 +824,25 @@ impl Geometry {
             let [cols, product] = buffers;
             let xs = &x[images.start * self.pixels_in()..images.end * self.pixels_in()];
             if self.is_shifted_forward() {
-                return self.forward_shifted(xs, w, ys, parallel, cols, product);
+                return self.forward_shifted(xs, w, ys, epilogue, parallel, cols, product);
             }
             let cols = self.columns(xs, cols);
             // [co, n·p] = W [co, k] · cols [k, n·p], written straight into y for one image.
             let dst = if n == 1 {
                 ys.as_mut_ptr()
             } else {
-                product.resize(co * n * p, 0.0);
+                grow(product, co * n * p);
                 product.as_mut_ptr()
             };
             unsafe {
                 matmul(co, n * p, k, dst, [n * p, 1], false, w.as_ptr(), [k, 1], cols.as_ptr(), [n * p, 1], parallel)
             };
-            if n > 1 {
-                for (i, y) in ys.chunks_mut(co * p).enumerate() {
-                    for (c, plane) in y.chunks_mut(p).enumerate() {
-                        plane.copy_from_slice(&product[c * n * p + i * p..][..p]);
+            for (i, y) in ys.chunks_mut(co * p).enumerate() {
+                for (c, plane) in y.chunks_mut(p).enumerate() {
+                    if n > 1 {
+                        epilogue.write(c, plane, &product[c * n * p + i * p..][..p]);
+                    } else {
+                        epilogue.apply(c, plane);
                     }
                 }
             }
@@ -681,7 +866,7 @@ impl Geometry {
                 let dst = if pointwise_single {
                     dxs.as_mut_ptr()
                 } else {
-                    cols.resize(k * n * p, 0.0);
+                    grow(cols, k * n * p);
                     cols.as_mut_ptr()
                 };
                 unsafe {
@@ -825,6 +1010,52 @@ impl Geometry {
         }
         dw
     }
+}
+
+/// Makes a scratch buffer at least `len` floats long. It never shrinks: the callers overwrite what
+/// they use, and a buffer cut down for a small layer and grown again for the next large one would
+/// zero-fill the difference on every call.
+fn grow(buffer: &mut Vec<f32>, len: usize) {
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
+    }
+}
+
+/// What the forward pass applies to each output value as it writes it: the channel's bias, then a
+/// ReLU (burn's: NaN passes through).
+#[derive(Debug, Clone, Copy, Default)]
+struct Epilogue<'a> {
+    /// `[c_out]`.
+    bias: Option<&'a [f32]>,
+    relu: bool,
+}
+
+impl Epilogue<'_> {
+    /// `dst = epilogue(src)` for values of output channel `c`.
+    fn write(&self, c: usize, dst: &mut [f32], src: &[f32]) {
+        match (self.bias, self.relu) {
+            (None, false) => dst.copy_from_slice(src),
+            (bias, relu) => {
+                let b = bias.map_or(0.0, |b| b[c]);
+                dst.iter_mut().zip(src).for_each(|(d, s)| *d = activate(s + b, relu));
+            }
+        }
+    }
+
+    /// `values = epilogue(values)` for values of output channel `c`.
+    fn apply(&self, c: usize, values: &mut [f32]) {
+        if self.bias.is_none() && !self.relu {
+            return;
+        }
+        let b = self.bias.map_or(0.0, |b| b[c]);
+        values.iter_mut().for_each(|v| *v = activate(*v + b, self.relu));
+    }
+}
+
+/// `v`, or burn's ReLU of it when `relu`.
+#[inline(always)]
+fn activate(v: f32, relu: bool) -> f32 {
+    if relu && !(v > 0.0 || v.is_nan()) { 0.0 } else { v }
 }
 
 /// `y[i] += x[i]`, vectorised for the CPU it runs on: through [`pulp::Arch::dispatch`], which
@@ -978,6 +1209,52 @@ mod tests {
             let gap = relative_gap(ours.clone().inner(), theirs.clone().inner());
             assert!(gap < 1e-5, "{case}: forward differs by {gap}");
             // A loss that weighs every output differently, so no gradient is a plain sum.
+            let weights = Tensor::<4>::random(ours.dims(), Distribution::Normal(0.0, 1.0), &device);
+            let grads_ours = (ours * weights.clone()).sum().backward();
+            let grads_theirs = (theirs * weights).sum().backward();
+            let dx = relative_gap(x.grad(&grads_ours).unwrap(), x.grad(&grads_theirs).unwrap());
+            assert!(dx < 1e-5, "{case}: input gradient differs by {dx}");
+            let dw = relative_gap(conv.weight.grad(&grads_ours).unwrap(), conv.weight.grad(&grads_theirs).unwrap());
+            assert!(dw < 1e-5, "{case}: weight gradient differs by {dw}");
+            if let Some(b) = &conv.bias {
+                let (ours, theirs) = (b.grad(&grads_ours).unwrap(), b.grad(&grads_theirs).unwrap());
+                let db = relative_gap(ours.reshape([1, 1, 1, c_out]), theirs.reshape([1, 1, 1, c_out]));
+                assert!(db < 1e-5, "{case}: bias gradient differs by {db}");
+            }
+        }
+    }
+
+    /// [`conv2d_relu`] (bias and ReLU fused into the convolution) against burn's `relu` of burn's
+    /// `Conv2d::forward`: value, input, weight and bias gradients, with and without a bias, for
+    /// the im2col forward (one image and several), the shifted forward (few filters at 32²) and a
+    /// strided layer. Half of the outputs are negative, so the ReLU's mask matters.
+    #[test]
+    fn conv2d_relu_matches_burn_relu_of_conv2d() {
+        let device = Device::flex().autodiff();
+        device.seed(5);
+        // (batch, c_in, c_out, size, stride, bias)
+        let cases = [
+            (8, 3, 16, 16, 1, true),
+            (1, 8, 12, 13, 1, true),
+            (6, 16, 3, 32, 1, true),
+            (5, 16, 4, 32, 1, false),
+            (4, 3, 32, 17, 2, true),
+        ];
+        for (batch, c_in, c_out, size, stride, bias) in cases {
+            let conv = Conv2dConfig::new([c_in, c_out], [3, 3])
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                .with_bias(bias)
+                .init(&device);
+            let x =
+                Tensor::<4>::random([batch, c_in, size, size], Distribution::Normal(0.0, 1.0), &device).require_grad();
+            let ours = conv2d_relu(&conv, x.clone());
+            let theirs = activation::relu(conv.forward(x.clone()));
+            let case = format!("batch {batch}, {c_in}→{c_out}, {size}², stride {stride}, bias {bias}");
+            let zeros = theirs.clone().inner().equal_elem(0.0).int().sum().into_scalar::<i64>() as usize;
+            assert!(zeros > ours.shape().num_elements() / 4, "{case}: the ReLU should clip many outputs");
+            let gap = relative_gap(ours.clone().inner(), theirs.clone().inner());
+            assert!(gap < 1e-5, "{case}: forward differs by {gap}");
             let weights = Tensor::<4>::random(ours.dims(), Distribution::Normal(0.0, 1.0), &device);
             let grads_ours = (ours * weights.clone()).sum().backward();
             let grads_theirs = (theirs * weights).sum().backward();

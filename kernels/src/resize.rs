@@ -74,7 +74,15 @@ impl UpsampleBackend for Flex {
             for (iy, line) in plane.chunks(w.max(1)).enumerate() {
                 let block = &mut out[iy * factor * fw..][..factor * fw];
                 let (first, rest) = block.split_at_mut(fw);
-                first.chunks_mut(factor).zip(line).for_each(|(o, v)| o.fill(*v));
+                if factor == 2 {
+                    // The VAE's case, written out so that it compiles to vector shuffles.
+                    first.chunks_exact_mut(2).zip(line).for_each(|(o, v)| {
+                        o[0] = *v;
+                        o[1] = *v;
+                    });
+                } else {
+                    first.chunks_mut(factor).zip(line).for_each(|(o, v)| o.fill(*v));
+                }
                 rest.chunks_mut(fw).for_each(|copy| copy.copy_from_slice(first));
             }
         });
@@ -94,6 +102,12 @@ impl UpsampleBackend for Flex {
         dx.par_chunks_mut((h * w).max(1)).zip(dy.par_chunks((factor * h * fw).max(1))).for_each(|(plane, out)| {
             for (line, block) in plane.chunks_mut(w.max(1)).zip(out.chunks(factor * fw)) {
                 // Rows of the block in order, columns of each row in order: a fixed summation order.
+                if factor == 2 {
+                    let (top, bottom) = block.split_at(fw);
+                    let pairs = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+                    line.iter_mut().zip(pairs).for_each(|(d, (t, b))| *d = (t[0] + t[1]) + (b[0] + b[1]));
+                    continue;
+                }
                 for row in block.chunks(fw) {
                     line.iter_mut().zip(row.chunks(factor)).for_each(|(d, g)| *d += g.iter().sum::<f32>());
                 }

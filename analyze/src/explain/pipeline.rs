@@ -632,7 +632,7 @@ fn device_name(device: &Device) -> String {
 /// networks and ResNet-34 (`onnx/src/executor/tests.rs` asserts 1e-4).
 pub const ENGINE_AGREEMENT_TOLERANCE: f32 = 1e-3;
 
-/// Patch mixtures per image on which [`engines_disagree`] compares the engines, besides the
+/// Patch mixtures per image on which `engines_disagree` compares the engines, besides the
 /// image and its baseline: a sampling method evaluates such mixtures, not the endpoints alone, and
 /// a graph read differently can agree at both endpoints (a branch that only mixtures switch on).
 pub const ENGINE_CHECK_MIXTURES: usize = 3;

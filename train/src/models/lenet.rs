@@ -9,7 +9,7 @@ use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
-use netlens_kernels::conv::conv2d;
+use netlens_kernels::conv::conv2d_relu;
 
 use super::{ModelCard, flatten, layer};
 
@@ -48,8 +48,8 @@ impl LeNet5Config {
 impl LeNet5 {
     /// `[batch, 1, 32, 32]` → `[batch, classes]` logits.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(relu(conv2d(&self.conv1, x))); // [batch, 6, 14, 14]
-        let x = self.pool.forward(relu(conv2d(&self.conv2, x))); // [batch, 16, 5, 5]
+        let x = self.pool.forward(conv2d_relu(&self.conv1, x)); // [batch, 6, 14, 14]
+        let x = self.pool.forward(conv2d_relu(&self.conv2, x)); // [batch, 16, 5, 5]
         let x = relu(self.fc1.forward(flatten(x))); // [batch, 120]
         let x = relu(self.fc2.forward(x)); // [batch, 84]
         self.fc3.forward(x) // [batch, classes]

@@ -5,9 +5,8 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
-use netlens_kernels::conv::conv2d;
+use netlens_kernels::conv::conv2d_relu;
 
 use super::{ModelCard, flatten, layer};
 
@@ -46,8 +45,8 @@ impl ShallowNetConfig {
 impl ShallowNet {
     /// `[batch, 1, 32, 32]` → `[batch, classes]` logits.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let x = self.pool.forward(relu(conv2d(&self.conv1, x))); // [batch, 32, 16, 16]
-        let x = self.pool.forward(relu(conv2d(&self.conv2, x))); // [batch, 64, 8, 8]
+        let x = self.pool.forward(conv2d_relu(&self.conv1, x)); // [batch, 32, 16, 16]
+        let x = self.pool.forward(conv2d_relu(&self.conv2, x)); // [batch, 64, 8, 8]
         self.fc.forward(flatten(x)) // [batch, classes]
     }
 }

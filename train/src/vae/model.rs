@@ -12,8 +12,9 @@ use burn::tensor::activation::{relu, sigmoid};
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Tensor};
-use netlens_kernels::conv::conv2d;
+use netlens_kernels::conv::{conv2d, conv2d_relu};
 use netlens_kernels::resize::upsample_nearest;
+use netlens_kernels::subpixel::upsample2_conv3x3;
 use std::ops::Deref;
 
 use crate::error::Result;
@@ -190,7 +191,7 @@ impl VaeEncoder {
     /// `[batch, 3, size, size]` pixels in `[0, 1]` → (μ `[batch, latent]`,
     /// log σ² `[batch, latent]`).
     pub fn forward(&self, images: Tensor<4>) -> (Tensor<2>, Tensor<2>) {
-        let x = self.convs.iter().fold(images, |x, conv| relu(conv2d(conv, x)));
+        let x = self.convs.iter().fold(images, |x, conv| conv2d_relu(conv, x));
         let [batch, c, h, w] = x.dims();
         let x = x.reshape([batch, c * h * w]);
         (self.mu.forward(x.clone()), self.log_var.forward(x))
@@ -223,7 +224,10 @@ impl VaeDecoder {
         let rows: Vec<Tensor<3>> = self.fc.iter().map(|fc| fc.forward(z.clone())).collect();
         let x = relu(Tensor::cat(rows, 1)); // [batch, 4, channels·4]
         let x = x.reshape([batch, self.bottom_channels, BOTTOM_SIZE, BOTTOM_SIZE]);
-        let x = self.convs.iter().fold(x, |x, conv| relu(conv2d(conv, self.upsample(x))));
+        let x = self.convs.iter().fold(x, |x, conv| match self.upsample {
+            Upsample::Nearest => upsample2_conv3x3(conv, x, true),
+            Upsample::Bilinear => conv2d_relu(conv, self.upsample(x)),
+        });
         conv2d(&self.to_image, x)
     }
 
