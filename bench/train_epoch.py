@@ -3,6 +3,11 @@ bench/train.sh. Same networks, data (course small set, x/255), batch size, optim
 and per-epoch test evaluation as `netlens train`.
 
 Usage: python bench/train_epoch.py DATA_DIR EPOCHS   -> one JSON line per model
+
+Each line also gives `gflop_per_epoch`: the floating-point operations of the epoch's convolutions
+and matrix products (2 per multiply-add, forward and backward for training, forward for the
+evaluation), counted by PyTorch's FlopCounterMode on one batch and scaled by the image counts.
+bench/train.sh divides it by each side's seconds for the GFLOP/s it prints.
 """
 import json
 import sys
@@ -11,6 +16,7 @@ import time
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 torch.set_num_threads(2)
 torch.manual_seed(0)
@@ -42,6 +48,21 @@ def cnn():
         nn.Linear(1024, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
+def counted_flops(fn):
+    """Floating-point operations FlopCounterMode counts while `fn()` runs."""
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def epoch_gflop(train_step, train_batch, n_train, evaluate, eval_batch, n_eval):
+    """GFLOP of one epoch: `train_step()` (forward + backward on `train_batch` images) scaled to
+    `n_train` images, plus `evaluate()` (forward on `eval_batch` images) scaled to `n_eval`."""
+    train = counted_flops(train_step) / train_batch * n_train
+    heldout = counted_flops(evaluate) / eval_batch * n_eval
+    return (train + heldout) / 1e9
+
+
 def load(data, split):
     x = np.load(f"{data}/X_{split}.npy").astype(np.float32) / 255.0
     y = np.load(f"{data}/Y_{split}.npy").astype(np.int64)
@@ -70,7 +91,17 @@ def run(name, make, data, epochs):
             acc = (model(xte).argmax(1) == yte).float().mean().item()
         times.append(time.perf_counter() - start)
     steady = times[1:] if len(times) > 1 else times
-    print(json.dumps({"model": name, "seconds_per_epoch": sum(steady) / len(steady), "test_accuracy": acc}))
+
+    def step():
+        loss_fn(model(xtr[:32]), ytr[:32]).backward()
+
+    def evaluate():
+        with torch.no_grad():
+            model(xte[:32])
+
+    gflop = epoch_gflop(step, 32, len(xtr), evaluate, 32, len(xte))
+    print(json.dumps({"model": name, "seconds_per_epoch": sum(steady) / len(steady), "test_accuracy": acc,
+                      "gflop_per_epoch": gflop}))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ to RGB logits), the same data split sizes (900 training faces, 100 held out), ba
 loss per image = sum of squared errors of sigmoid(logits) + 0.1 KL, and the per-epoch held-out
 evaluation (reconstruction from mu, KL, MSE).
 
-Usage: python bench/vae_epoch.py LFW_DIR EPOCHS   -> one JSON line
+Usage: python bench/vae_epoch.py LFW_DIR EPOCHS   -> one JSON line (with `gflop_per_epoch`, as
+bench/train_epoch.py counts it)
 """
 import json
 import sys
@@ -16,6 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from train_epoch import epoch_gflop
 
 torch.set_num_threads(2)
 torch.manual_seed(0)
@@ -77,7 +80,18 @@ def main():
             mse = (rec.mean() / heldout[0].numel()).item()
         times.append(time.perf_counter() - start)
     steady = times[1:] if len(times) > 1 else times
-    print(json.dumps({"model": "vae", "seconds_per_epoch": sum(steady) / len(steady), "heldout_mse": mse}))
+
+    def step():
+        rec, kl = model.terms(train[:32])
+        (rec + BETA * kl).mean().backward()
+
+    def evaluate():
+        with torch.no_grad():
+            model.terms(heldout[:32], sample=False)
+
+    gflop = epoch_gflop(step, 32, len(train), evaluate, 32, len(heldout))
+    print(json.dumps({"model": "vae", "seconds_per_epoch": sum(steady) / len(steady), "heldout_mse": mse,
+                      "gflop_per_epoch": gflop}))
 
 
 if __name__ == "__main__":
