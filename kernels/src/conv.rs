@@ -183,6 +183,27 @@ impl ConvBackend for Flex {
     }
 }
 
+/// The backward step's common part: registers, for the parents whose nodes are given (`[x,
+/// weight]`), the input gradient and the weight gradient of a convolution whose output gradient
+/// is `grad`, reading `x` and the weight from their checkpoints.
+fn register_input_and_weight_grads<B: Backend + ConvBackend>(
+    grads: &mut Gradients,
+    checkpointer: &mut Checkpointer,
+    [node_x, node_weight]: [Option<NodeId>; 2],
+    [x_state, weight_state]: [NodeId; 2],
+    grad: FloatTensor<B>,
+    options: ConvOptions<2>,
+) {
+    let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
+    let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight_state);
+    if let Some(node) = node_x {
+        grads.register::<B>(node, B::conv2d_input_grad(x.clone(), weight.clone(), grad.clone(), options.clone()));
+    }
+    if let Some(node) = node_weight {
+        grads.register::<B>(node, B::conv2d_weight_grad(x, weight, grad, options));
+    }
+}
+
 /// [`ConvBackend::bias_grad`] by burn's sums over the batch, height and width axes.
 fn bias_grad_by_sums<B: Backend>(grad: FloatTensor<B>) -> FloatTensor<B> {
     let c = grad.shape().dims::<4>()[1];
@@ -229,15 +250,15 @@ impl<B: Backend + ConvBackend, C: CheckpointStrategy> ConvBackend for Autodiff<B
                 if let Some(node) = node_bias {
                     grads.register::<B>(node.id, B::bias_grad(grad.clone()));
                 }
-                let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
-                let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight_state);
-                if let Some(node) = node_x {
-                    let dx = B::conv2d_input_grad(x.clone(), weight.clone(), grad.clone(), options.clone());
-                    grads.register::<B>(node.id, dx);
-                }
-                if let Some(node) = node_weight {
-                    grads.register::<B>(node.id, B::conv2d_weight_grad(x, weight, grad, options));
-                }
+                let nodes = [node_x.map(|n| n.id), node_weight.map(|n| n.id)];
+                register_input_and_weight_grads::<B>(
+                    grads,
+                    checkpointer,
+                    nodes,
+                    [x_state, weight_state],
+                    grad,
+                    options,
+                );
             }
         }
 
@@ -276,15 +297,15 @@ impl<B: Backend + ConvBackend, C: CheckpointStrategy> ConvBackend for Autodiff<B
                 let [node_x, node_weight] = ops.parents;
                 let grad = grads.consume::<B>(&ops.node);
                 let (x_state, weight_state, options) = ops.state;
-                let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
-                let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight_state);
-                if let Some(node) = node_x {
-                    let dx = B::conv2d_input_grad(x.clone(), weight.clone(), grad.clone(), options.clone());
-                    grads.register::<B>(node.id, dx);
-                }
-                if let Some(node) = node_weight {
-                    grads.register::<B>(node.id, B::conv2d_weight_grad(x, weight, grad, options));
-                }
+                let nodes = [node_x.map(|n| n.id), node_weight.map(|n| n.id)];
+                register_input_and_weight_grads::<B>(
+                    grads,
+                    checkpointer,
+                    nodes,
+                    [x_state, weight_state],
+                    grad,
+                    options,
+                );
             }
         }
 
@@ -1151,18 +1172,53 @@ unsafe fn matmul(
     };
 }
 
+/// Checks shared by the kernels' tests.
+#[cfg(test)]
+pub(crate) mod check {
+    use burn::nn::conv::Conv2d;
+    use burn::tensor::{Distribution, Tensor};
+
+    /// Largest |a − b| relative to the largest |b|.
+    pub(crate) fn relative_gap<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
+        let scale = b.clone().abs().max().into_scalar::<f32>();
+        (a - b).abs().max().into_scalar::<f32>() / scale
+    }
+
+    /// Asserts that `ours` and `theirs`, two computations of one output from the input `x` and
+    /// `conv`'s parameters (on an autodiff device), agree within 1e-5 relative in value and in the
+    /// gradients of `x`, the weight and the bias, under a loss that weighs every output
+    /// differently (so no gradient is a plain sum).
+    pub(crate) fn assert_same_values_and_gradients(
+        case: &str,
+        ours: Tensor<4>,
+        theirs: Tensor<4>,
+        x: &Tensor<4>,
+        conv: &Conv2d,
+    ) {
+        assert_eq!(ours.dims(), theirs.dims(), "{case}");
+        let gap = relative_gap(ours.clone().inner(), theirs.clone().inner());
+        assert!(gap < 1e-5, "{case}: forward differs by {gap}");
+        let weights = Tensor::<4>::random(ours.dims(), Distribution::Normal(0.0, 1.0), &ours.device());
+        let grads_ours = (ours * weights.clone()).sum().backward();
+        let grads_theirs = (theirs * weights).sum().backward();
+        let dx = relative_gap(x.grad(&grads_ours).unwrap(), x.grad(&grads_theirs).unwrap());
+        assert!(dx < 1e-5, "{case}: input gradient differs by {dx}");
+        let dw = relative_gap(conv.weight.grad(&grads_ours).unwrap(), conv.weight.grad(&grads_theirs).unwrap());
+        assert!(dw < 1e-5, "{case}: weight gradient differs by {dw}");
+        if let Some(b) = &conv.bias {
+            let db = relative_gap(b.grad(&grads_ours).unwrap(), b.grad(&grads_theirs).unwrap());
+            assert!(db < 1e-5, "{case}: bias gradient differs by {db}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use burn::nn::conv::Conv2dConfig;
     use burn::tensor::Distribution;
 
+    use super::check::assert_same_values_and_gradients;
     use super::*;
-
-    /// Largest |a − b| relative to the largest |b|.
-    fn relative_gap(a: Tensor<4>, b: Tensor<4>) -> f32 {
-        let scale = b.clone().abs().max().into_scalar::<f32>();
-        (a - b).abs().max().into_scalar::<f32>() / scale
-    }
 
     /// Value, input gradient and weight and bias gradients of [`conv2d`] against burn's own
     /// `Conv2d::forward` (an independent implementation: burn-flex's tiled im2col forward and
@@ -1202,25 +1258,8 @@ mod tests {
             let x =
                 Tensor::<4>::random([batch, c_in, size, size], Distribution::Normal(0.0, 1.0), &device).require_grad();
             assert!(covers(&x, &options_of(&conv).unwrap()), "netlens's kernels should take this case");
-            let ours = conv2d(&conv, x.clone());
-            let theirs = conv.forward(x.clone());
-            assert_eq!(ours.dims(), theirs.dims());
             let case = format!("batch {batch}, {c_in}→{c_out}, {size}², {kernel}×{kernel}/{stride} pad {pad}");
-            let gap = relative_gap(ours.clone().inner(), theirs.clone().inner());
-            assert!(gap < 1e-5, "{case}: forward differs by {gap}");
-            // A loss that weighs every output differently, so no gradient is a plain sum.
-            let weights = Tensor::<4>::random(ours.dims(), Distribution::Normal(0.0, 1.0), &device);
-            let grads_ours = (ours * weights.clone()).sum().backward();
-            let grads_theirs = (theirs * weights).sum().backward();
-            let dx = relative_gap(x.grad(&grads_ours).unwrap(), x.grad(&grads_theirs).unwrap());
-            assert!(dx < 1e-5, "{case}: input gradient differs by {dx}");
-            let dw = relative_gap(conv.weight.grad(&grads_ours).unwrap(), conv.weight.grad(&grads_theirs).unwrap());
-            assert!(dw < 1e-5, "{case}: weight gradient differs by {dw}");
-            if let Some(b) = &conv.bias {
-                let (ours, theirs) = (b.grad(&grads_ours).unwrap(), b.grad(&grads_theirs).unwrap());
-                let db = relative_gap(ours.reshape([1, 1, 1, c_out]), theirs.reshape([1, 1, 1, c_out]));
-                assert!(db < 1e-5, "{case}: bias gradient differs by {db}");
-            }
+            assert_same_values_and_gradients(&case, conv2d(&conv, x.clone()), conv.forward(x.clone()), &x, &conv);
         }
     }
 
@@ -1253,20 +1292,7 @@ mod tests {
             let case = format!("batch {batch}, {c_in}→{c_out}, {size}², stride {stride}, bias {bias}");
             let zeros = theirs.clone().inner().equal_elem(0.0).int().sum().into_scalar::<i64>() as usize;
             assert!(zeros > ours.shape().num_elements() / 4, "{case}: the ReLU should clip many outputs");
-            let gap = relative_gap(ours.clone().inner(), theirs.clone().inner());
-            assert!(gap < 1e-5, "{case}: forward differs by {gap}");
-            let weights = Tensor::<4>::random(ours.dims(), Distribution::Normal(0.0, 1.0), &device);
-            let grads_ours = (ours * weights.clone()).sum().backward();
-            let grads_theirs = (theirs * weights).sum().backward();
-            let dx = relative_gap(x.grad(&grads_ours).unwrap(), x.grad(&grads_theirs).unwrap());
-            assert!(dx < 1e-5, "{case}: input gradient differs by {dx}");
-            let dw = relative_gap(conv.weight.grad(&grads_ours).unwrap(), conv.weight.grad(&grads_theirs).unwrap());
-            assert!(dw < 1e-5, "{case}: weight gradient differs by {dw}");
-            if let Some(b) = &conv.bias {
-                let (ours, theirs) = (b.grad(&grads_ours).unwrap(), b.grad(&grads_theirs).unwrap());
-                let db = relative_gap(ours.reshape([1, 1, 1, c_out]), theirs.reshape([1, 1, 1, c_out]));
-                assert!(db < 1e-5, "{case}: bias gradient differs by {db}");
-            }
+            assert_same_values_and_gradients(&case, ours, theirs, &x, &conv);
         }
     }
 
@@ -1296,13 +1322,7 @@ mod tests {
         let x = Tensor::<4>::random([5, 3, 7, 9], Distribution::Normal(0.0, 1.0), &device).require_grad();
         let (ours, theirs) = (conv2d(&conv, x.clone()), conv.forward(x.clone()));
         assert_eq!(ours.dims(), [5, 4, 7, 9]);
-        assert!(relative_gap(ours.clone().inner(), theirs.clone().inner()) < 1e-5);
-        let weights = Tensor::<4>::random(ours.dims(), Distribution::Normal(0.0, 1.0), &device);
-        let grads_ours = (ours * weights.clone()).sum().backward();
-        let grads_theirs = (theirs * weights).sum().backward();
-        assert!(relative_gap(x.grad(&grads_ours).unwrap(), x.grad(&grads_theirs).unwrap()) < 1e-5);
-        let dw = relative_gap(conv.weight.grad(&grads_ours).unwrap(), conv.weight.grad(&grads_theirs).unwrap());
-        assert!(dw < 1e-5, "weight gradient differs by {dw}");
+        assert_same_values_and_gradients("3×5 kernel", ours, theirs, &x, &conv);
     }
 
     /// Grouped convolutions and other devices take burn's path; the values agree either way.

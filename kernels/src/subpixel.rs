@@ -195,12 +195,7 @@ mod tests {
     use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
     use super::*;
-
-    /// Largest |a − b| relative to the largest |b|.
-    fn relative_gap<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> f32 {
-        let scale = b.clone().abs().max().into_scalar::<f32>();
-        (a - b).abs().max().into_scalar::<f32>() / scale
-    }
+    use crate::conv::check::{assert_same_values_and_gradients, relative_gap};
 
     /// Value, input gradient and weight and bias gradients of the 2×2 route against burn's nearest
     /// `interpolate` ×2 followed by burn's `Conv2d::forward` (and `relu`), on flex with autodiff:
@@ -230,19 +225,7 @@ mod tests {
             let theirs = if act { relu(theirs) } else { theirs };
             let case = format!("batch {batch}, {c_in}→{c_out}, {h}×{w}, bias {bias}, relu {act}");
             assert_eq!(ours.dims(), [batch, c_out, 2 * h, 2 * w], "{case}");
-            let gap = relative_gap(ours.clone().inner(), theirs.clone().inner());
-            assert!(gap < 1e-5, "{case}: forward differs by {gap}");
-            let weights = Tensor::<4>::random(ours.dims(), Distribution::Normal(0.0, 1.0), &device);
-            let grads_ours = (ours * weights.clone()).sum().backward();
-            let grads_theirs = (theirs * weights).sum().backward();
-            let dx = relative_gap(x.grad(&grads_ours).unwrap(), x.grad(&grads_theirs).unwrap());
-            assert!(dx < 1e-5, "{case}: input gradient differs by {dx}");
-            let dw = relative_gap(conv.weight.grad(&grads_ours).unwrap(), conv.weight.grad(&grads_theirs).unwrap());
-            assert!(dw < 1e-5, "{case}: weight gradient differs by {dw}");
-            if let Some(b) = &conv.bias {
-                let db = relative_gap(b.grad(&grads_ours).unwrap(), b.grad(&grads_theirs).unwrap());
-                assert!(db < 1e-5, "{case}: bias gradient differs by {db}");
-            }
+            assert_same_values_and_gradients(&case, ours, theirs, &x, &conv);
         }
     }
 
