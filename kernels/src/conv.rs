@@ -62,8 +62,7 @@ pub trait ConvBackend: Backend {
         options: ConvOptions<2>,
         relu: bool,
     ) -> FloatTensor<Self> {
-        let y = Self::conv2d(x, weight, Some(bias), options);
-        if relu { Self::relu(y) } else { y }
+        conv2d_bias_act_by_burn::<Self>(x, weight, bias, options, relu)
     }
 
     /// The gradient through a ReLU: `grad` where its `output` is positive (or NaN, as burn's
@@ -126,10 +125,7 @@ impl ConvBackend for Flex {
                 let y = g.forward(f32s(&x), f32s(&w), Epilogue { bias: Some(f32s(&b)), relu });
                 FlexTensor::from_data(TensorData::new(y, [g.batch, g.c_out, g.h_out, g.w_out]))
             }
-            None => {
-                let y = Self::conv2d(x, weight, Some(bias), options);
-                if relu { Self::relu(y) } else { y }
-            }
+            None => conv2d_bias_act_by_burn::<Self>(x, weight, bias, options, relu),
         }
     }
 
@@ -148,13 +144,13 @@ impl ConvBackend for Flex {
         if grad.dtype() != DType::F32 {
             return bias_grad_by_sums::<Self>(grad);
         }
-        let [batch, c, h, w]: [usize; 4] = grad.layout().shape().dims();
+        let [_, c, h, w]: [usize; 4] = grad.layout().shape().dims();
         let g = grad.to_contiguous();
         let plane = h * w;
         // Per image and channel, then over the images in order: the same bits for any thread count.
         let sums: Vec<f32> = f32s(&g).chunks(plane.max(1)).map(plane_sum).collect();
         let mut db = vec![0.0f32; c];
-        for image in sums.chunks(c).take(batch) {
+        for image in sums.chunks(c) {
             add(&mut db, image);
         }
         FlexTensor::from_data(TensorData::new(db, [c]))
@@ -202,6 +198,18 @@ fn register_input_and_weight_grads<B: Backend + ConvBackend>(
     if let Some(node) = node_weight {
         grads.register::<B>(node, B::conv2d_weight_grad(x, weight, grad, options));
     }
+}
+
+/// [`ConvBackend::conv2d_bias_act`] by burn's `conv2d` and `relu`.
+fn conv2d_bias_act_by_burn<B: Backend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: FloatTensor<B>,
+    options: ConvOptions<2>,
+    relu: bool,
+) -> FloatTensor<B> {
+    let y = B::conv2d(x, weight, Some(bias), options);
+    if relu { B::relu(y) } else { y }
 }
 
 /// [`ConvBackend::bias_grad`] by burn's sums over the batch, height and width axes.
@@ -337,7 +345,8 @@ pub fn conv2d_relu(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     conv2d_act(conv, x, true)
 }
 
-fn conv2d_act(conv: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
+/// [`conv2d`], then a ReLU when `relu`.
+pub(crate) fn conv2d_act(conv: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let Some(options) = options_of(conv) else {
         let y = conv.forward(x);
         return if relu { activation::relu(y) } else { y };

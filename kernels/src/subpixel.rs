@@ -31,7 +31,7 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 use burn_flex::FlexTensor;
 use rayon::prelude::*;
 
-use crate::conv::conv2d_with_act;
+use crate::conv::{conv2d_act, conv2d_with_act};
 use crate::resize::upsample_nearest;
 
 /// The pixel interleave of the four parities (see the module docs). Every backend gets a default
@@ -142,8 +142,7 @@ pub fn upsample2_conv3x3(conv: &Conv2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
         && x.dtype() == DType::F32
         && (x.device() == flex || x.device() == flex.autodiff());
     if !fits {
-        let y = crate::conv::conv2d(conv, upsample_nearest(x, 2));
-        return if relu { burn::tensor::activation::relu(y) } else { y };
+        return conv2d_act(conv, upsample_nearest(x, 2), relu);
     }
     subpixel(conv, x, relu)
 }
